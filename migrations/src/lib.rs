@@ -1,0 +1,24 @@
+//! Database schema of community-gateway, as `sea-orm-migration` migrations.
+//!
+//! The schema is written once with SeaQuery's builders so it runs unchanged on SQLite,
+//! PostgreSQL and MySQL/MariaDB. Conventions every backend shares:
+//!
+//! - ids are `BIGINT` and come from the community data file (no auto-increment);
+//! - instants are `BIGINT` microseconds since the Unix epoch, UTC (`*_us` columns): one
+//!   portable, exactly ordered type on all three backends, with none of MySQL's `TIMESTAMP`
+//!   range limits (tokens may expire in 2099);
+//! - a connection is stored as two directed rows, one per side, so "the connections of X in
+//!   the API's order" is one range scan of `ix_connections_order`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_init;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_init::Migration)]
+    }
+}

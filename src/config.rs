@@ -1,0 +1,193 @@
+//! Settings from flags and the environment, checked once at start-up.
+//!
+//! Every setting can be given as a flag or through its environment variable; bad values fail
+//! fast with a message naming the setting, before anything listens or writes.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+/// Where the embedded SQLite database lives when `DATABASE_URL` is not set.
+pub const DEFAULT_SQLITE_PATH: &str = "data/community.db";
+
+/// Options shared by every subcommand that touches the database.
+#[derive(Args, Debug, Clone)]
+pub struct DbOptions {
+    /// Database URL: sqlite://PATH, postgres://..., or mysql://... [default: a SQLite file at
+    /// data/community.db, created when missing]
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Maximum number of pooled database connections.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: u32,
+}
+
+impl DbOptions {
+    /// The URL to connect to, with the embedded SQLite default filled in (its folder created).
+    pub fn resolved_url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => {
+                let url = url.trim();
+                if !(url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://")
+                    || url.starts_with("mysql://")
+                    || url.starts_with("mariadb://"))
+                {
+                    bail!("DATABASE_URL must start with sqlite:, postgres://, postgresql:// or mysql:// (got a URL of another scheme)");
+                }
+                Ok(url.replacen("mariadb://", "mysql://", 1))
+            }
+            _ => {
+                let path = Path::new(DEFAULT_SQLITE_PATH);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("DATABASE_URL: cannot create {}", dir.display()))?;
+                }
+                Ok(format!("sqlite://{}?mode=rwc", path.display()))
+            }
+        }
+    }
+}
+
+/// Options of the HTTP server (`serve`).
+#[derive(Args, Debug, Clone)]
+pub struct ServeOptions {
+    /// Address and port to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// HS256 secret for JWT access tokens. When unset with SQLite, a random secret is made once
+    /// and kept beside the database file; PostgreSQL and MySQL require it.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Base URL used in `next`/`previous` links in place of the request's scheme and host,
+    /// e.g. https://community.example.com
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+
+    /// Page size when a request gives none (or an invalid one).
+    #[arg(long, env = "DEFAULT_LIMIT", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub default_limit: u64,
+
+    /// Largest page size; larger requests are cut to it.
+    #[arg(long, env = "MAX_LIMIT", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_limit: u64,
+
+    /// Skip running migrations at start-up.
+    #[arg(long)]
+    pub no_migrate: bool,
+
+    /// Do not seed the demo community into an empty database.
+    #[arg(long, env = "NO_DEMO")]
+    pub no_demo: bool,
+}
+
+/// The checked configuration the running service uses.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub jwt_secret: Vec<u8>,
+    pub public_base_url: Option<String>,
+    pub default_limit: u64,
+    pub max_limit: u64,
+}
+
+impl Config {
+    /// A configuration for tests and embedding: the given secret, the spec's page sizes.
+    pub fn with_secret(secret: &str) -> Self {
+        Config {
+            jwt_secret: secret.as_bytes().to_vec(),
+            public_base_url: None,
+            default_limit: 20,
+            max_limit: 100,
+        }
+    }
+}
+
+impl ServeOptions {
+    /// Checks the options against each other and the database URL.
+    pub fn to_config(&self, database_url: &str) -> anyhow::Result<Config> {
+        if self.default_limit > self.max_limit {
+            bail!(
+                "DEFAULT_LIMIT ({}) must not exceed MAX_LIMIT ({})",
+                self.default_limit,
+                self.max_limit
+            );
+        }
+        let public_base_url = match self.public_base_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(parse_public_base_url(raw)?),
+        };
+        let jwt_secret = resolve_jwt_secret(self.jwt_secret.as_deref(), database_url)?;
+        Ok(Config {
+            jwt_secret,
+            public_base_url,
+            default_limit: self.default_limit,
+            max_limit: self.max_limit,
+        })
+    }
+}
+
+fn parse_public_base_url(raw: &str) -> anyhow::Result<String> {
+    let parsed = url::Url::parse(raw)
+        .with_context(|| format!("PUBLIC_BASE_URL is not a valid absolute URL: {raw:?}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        bail!("PUBLIC_BASE_URL must be an http(s) URL with a host, e.g. https://community.example.com");
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        bail!("PUBLIC_BASE_URL must not carry a query or a fragment");
+    }
+    // Kept without a trailing slash: request paths start with one.
+    Ok(parsed.as_str().trim_end_matches('/').to_string())
+}
+
+/// The JWT secret: the configured one, or (SQLite only) one generated once and stored beside
+/// the database file so tokens survive restarts.
+fn resolve_jwt_secret(configured: Option<&str>, database_url: &str) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = configured {
+        if secret.len() < 16 {
+            bail!("JWT_SECRET must be at least 16 bytes long");
+        }
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let Some(db_path) = sqlite_file(database_url) else {
+        bail!("JWT_SECRET is required with PostgreSQL or MySQL (a generated secret is only kept beside a SQLite file)");
+    };
+    let secret_path = db_path.with_extension("jwt-secret");
+    match std::fs::read_to_string(&secret_path) {
+        Ok(secret) if secret.trim().len() >= 16 => Ok(secret.trim().as_bytes().to_vec()),
+        _ => {
+            let secret = random_hex(32);
+            std::fs::write(&secret_path, &secret)
+                .with_context(|| format!("JWT_SECRET: cannot write {}", secret_path.display()))?;
+            tracing::info!(path = %secret_path.display(), "JWT_SECRET not set: generated a random secret and stored it beside the database");
+            Ok(secret.into_bytes())
+        }
+    }
+}
+
+/// The file behind a `sqlite:` URL, if it names one (not `:memory:`).
+pub fn sqlite_file(database_url: &str) -> Option<PathBuf> {
+    let rest = database_url.strip_prefix("sqlite:")?;
+    let rest = rest.trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
+/// `bytes` random bytes as lower-case hex.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}

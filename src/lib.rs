@@ -1,0 +1,9 @@
+//! community-gateway: a community's friendship graph over GraphQL and the SelfCommunity v2
+//! REST route, from one resolver.
+//!
+//! Where to look: `connections` holds the rules of the API; `store` the SQL; `rest` and
+//! `graphql` the two doors; `auth` turns an `Authorization` header into a viewer;
+//! `community` reads and writes the community data file.
+
+pub mod config;
+pub mod store;

@@ -1,0 +1,85 @@
+//! The database: connecting, the records the API serves, and the few hand-tuned batched
+//! queries behind them.
+//!
+//! Every query here takes a *set* of ids and answers for all of them in one statement, so the
+//! callers (the DataLoaders in `loaders.rs`) never run a statement per user.
+
+mod queries;
+pub mod records;
+pub mod sql;
+pub mod time;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
+
+pub use queries::{ConnectionPageRows, Gate, PageRow, PageSpec, Relation};
+pub use records::{Settings, TagRecord, UserRecord};
+
+/// A handle on the database; cheap to clone (it wraps the pool).
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url` with a pool of at most `pool_size` connections.
+    pub async fn connect(url: &str, pool_size: u32) -> anyhow::Result<Store> {
+        let mut options = ConnectOptions::new(url.to_string());
+        options
+            .max_connections(pool_size)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        let db = Database::connect(options)
+            .await
+            .with_context(|| format!("cannot connect to the database ({})", redact(url)))?;
+        if db.get_database_backend() == DatabaseBackend::Sqlite {
+            // WAL lets readers run while an import writes; foreign keys are off by default.
+            for pragma in [
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA foreign_keys = ON",
+                "PRAGMA synchronous = NORMAL",
+                "PRAGMA busy_timeout = 10000",
+            ] {
+                db.execute_unprepared(pragma).await?;
+            }
+        }
+        Ok(Store { db })
+    }
+
+    /// Wraps an existing connection (tests use this to count statements).
+    pub fn from_connection(db: DatabaseConnection) -> Store {
+        Store { db }
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        Migrator::up(&self.db, None)
+            .await
+            .context("running database migrations")
+    }
+}
+
+/// `url` with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "an unparsable URL".to_string(),
+    }
+}

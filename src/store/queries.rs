@@ -1,0 +1,237 @@
+//! The batched read queries. Each runs exactly one SQL statement, whatever the number of ids.
+
+use std::collections::HashMap;
+
+use sea_orm::{ConnectionTrait, DbErr, Value};
+
+use super::records::{get, int, opt_int, TagRecord, UserRecord, TAG_COLUMNS, USER_COLUMNS};
+use super::sql::Sql;
+use super::{Settings, Store};
+
+/// What gates a request: the settings, and whether the target and the viewer exist.
+#[derive(Clone, Copy, Debug)]
+pub struct Gate {
+    pub settings: Settings,
+    pub target_exists: bool,
+    pub viewer_exists: bool,
+}
+
+/// Which page of a user's connections to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PageSpec {
+    pub limit: u64,
+    pub offset: u64,
+    /// `Some(true)`: only mutual connections; `Some(false)`: only non-mutual ones.
+    pub mutual: Option<bool>,
+}
+
+/// One listed connection.
+#[derive(Clone, Debug)]
+pub struct PageRow {
+    pub user: UserRecord,
+    /// Whether the listed user is also a connection of the viewer.
+    pub mutual: bool,
+}
+
+/// One page of one user's connections, with the count under the filter.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionPageRows {
+    pub count: u64,
+    pub rows: Vec<PageRow>,
+}
+
+/// How the viewer relates to another user, before the API's priority rules are applied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Relation {
+    pub connected: bool,
+    pub sent_request: bool,
+    pub received_request: bool,
+}
+
+impl Store {
+    /// The community settings.
+    pub async fn settings(&self) -> Result<Settings, DbErr> {
+        Ok(self.gate(None, None).await?.settings)
+    }
+
+    /// Settings plus the existence of `target` and `viewer`, in one statement.
+    pub async fn gate(&self, target: Option<i64>, viewer: Option<i64>) -> Result<Gate, DbErr> {
+        let mut sql = Sql::new(self.backend());
+        sql.push(
+            "SELECT s.connection_enabled, s.follow_enabled, s.content_availability, \
+             (SELECT COUNT(*) FROM users WHERE id = ",
+        )
+        .bind(target)
+        .push(") AS target_exists, (SELECT COUNT(*) FROM users WHERE id = ")
+        .bind(viewer)
+        .push(") AS viewer_exists FROM community_settings s WHERE s.id = 1");
+        let row = self
+            .connection()
+            .query_one(sql.build())
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("community_settings row 1".into()))?;
+        Ok(Gate {
+            settings: Settings {
+                connection_enabled: get(&row, "connection_enabled")?,
+                follow_enabled: get(&row, "follow_enabled")?,
+                content_availability: get(&row, "content_availability")?,
+            },
+            target_exists: int(&row, "target_exists")? > 0,
+            viewer_exists: int(&row, "viewer_exists")? > 0,
+        })
+    }
+
+    /// The user an unexpired stored token belongs to, by the token's SHA-256 (hex). The row's
+    /// hash is returned too so the caller can compare it in constant time.
+    pub async fn token_owner(
+        &self,
+        token_sha256: &str,
+        now_us: i64,
+    ) -> Result<Option<(String, i64)>, DbErr> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT t.token_sha256, t.user_id FROM access_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_sha256 = ")
+            .bind(token_sha256)
+            .push(" AND t.expires_at_us > ")
+            .bind(now_us);
+        match self.connection().query_one(sql.build()).await? {
+            Some(row) => Ok(Some((get(&row, "token_sha256")?, int(&row, "user_id")?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Users by id; unknown ids are absent from the map.
+    pub async fn users_by_ids(&self, ids: &[i64]) -> Result<HashMap<i64, UserRecord>, DbErr> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT ")
+            .push(USER_COLUMNS)
+            .push(" FROM users u WHERE u.id IN ")
+            .bind_list(ids);
+        let rows = self.connection().query_all(sql.build()).await?;
+        rows.iter()
+            .map(|row| UserRecord::from_row(row).map(|u| (u.id, u)))
+            .collect()
+    }
+
+    /// The tags each user shows: visible, active and not deleted, by tag id.
+    pub async fn visible_tags(&self, user_ids: &[i64]) -> Result<HashMap<i64, Vec<TagRecord>>, DbErr> {
+        let mut tags: HashMap<i64, Vec<TagRecord>> = HashMap::new();
+        if user_ids.is_empty() {
+            return Ok(tags);
+        }
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT ut.user_id AS owner_id, ")
+            .push(TAG_COLUMNS)
+            .push(" FROM user_tags ut JOIN tags t ON t.id = ut.tag_id WHERE ut.user_id IN ")
+            .bind_list(user_ids)
+            .push(" AND t.visible = ")
+            .bind(true)
+            .push(" AND t.active = ")
+            .bind(true)
+            .push(" AND t.deleted = ")
+            .bind(false)
+            .push(" ORDER BY ut.user_id, t.id");
+        for row in self.connection().query_all(sql.build()).await? {
+            let owner = int(&row, "owner_id")?;
+            tags.entry(owner).or_default().push(TagRecord::from_row(&row)?);
+        }
+        Ok(tags)
+    }
+
+    /// How `viewer` relates to each of `others`: connected, request sent, request received.
+    pub async fn relations(
+        &self,
+        viewer: i64,
+        others: &[i64],
+    ) -> Result<HashMap<i64, Relation>, DbErr> {
+        let mut relations: HashMap<i64, Relation> = HashMap::new();
+        if others.is_empty() {
+            return Ok(relations);
+        }
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT friend_id AS other_id, 1 AS kind FROM connections WHERE user_id = ")
+            .bind(viewer)
+            .push(" AND friend_id IN ")
+            .bind_list(others)
+            .push(" UNION ALL SELECT to_user_id, 2 FROM connection_requests WHERE from_user_id = ")
+            .bind(viewer)
+            .push(" AND to_user_id IN ")
+            .bind_list(others)
+            .push(" UNION ALL SELECT from_user_id, 3 FROM connection_requests WHERE to_user_id = ")
+            .bind(viewer)
+            .push(" AND from_user_id IN ")
+            .bind_list(others);
+        for row in self.connection().query_all(sql.build()).await? {
+            let entry = relations.entry(int(&row, "other_id")?).or_default();
+            match int(&row, "kind")? {
+                1 => entry.connected = true,
+                2 => entry.sent_request = true,
+                _ => entry.received_request = true,
+            }
+        }
+        Ok(relations)
+    }
+
+    /// One page of connections for each of `owners`, in the API's order (mutual with `viewer`
+    /// first, then `connected_at` newest first, then user id), with each owner's count under
+    /// the `mutual` filter. One statement: the order and the count come from window functions
+    /// partitioned by owner; the row numbered 1 is always returned so that the count of an
+    /// owner survives an offset past the end of its list.
+    pub async fn connection_pages(
+        &self,
+        viewer: Option<i64>,
+        owners: &[i64],
+        spec: PageSpec,
+    ) -> Result<HashMap<i64, ConnectionPageRows>, DbErr> {
+        let mut pages: HashMap<i64, ConnectionPageRows> = HashMap::new();
+        if owners.is_empty() {
+            return Ok(pages);
+        }
+        // Bound both ends so the arithmetic below and the bound values stay within BIGINT.
+        let offset = spec.offset.min(i64::MAX as u64 / 2) as i64;
+        let limit = spec.limit.min(i64::MAX as u64 / 2) as i64;
+
+        let mut sql = Sql::new(self.backend());
+        sql.push(
+            "SELECT p.owner_id, p.total, p.rn, p.mutual_with, ",
+        )
+        .push(USER_COLUMNS)
+        .push(
+            " FROM (SELECT c.user_id AS owner_id, c.friend_id, v.friend_id AS mutual_with, \
+             ROW_NUMBER() OVER (PARTITION BY c.user_id ORDER BY \
+             CASE WHEN v.friend_id IS NULL THEN 1 ELSE 0 END, c.connected_at_us DESC, c.friend_id) AS rn, \
+             COUNT(*) OVER (PARTITION BY c.user_id) AS total \
+             FROM connections c LEFT JOIN connections v ON v.user_id = ",
+        )
+        // An anonymous viewer binds NULL: `v.user_id = NULL` never holds, so nothing is mutual.
+        .bind(Value::BigInt(viewer))
+        .push(" AND v.friend_id = c.friend_id WHERE c.user_id IN ")
+        .bind_list(owners);
+        match spec.mutual {
+            Some(true) => sql.push(" AND v.friend_id IS NOT NULL"),
+            Some(false) => sql.push(" AND v.friend_id IS NULL"),
+            None => &mut sql,
+        };
+        sql.push(") p JOIN users u ON u.id = p.friend_id WHERE p.rn = 1 OR (p.rn > ")
+            .bind(offset)
+            .push(" AND p.rn <= ")
+            .bind(offset.saturating_add(limit))
+            .push(") ORDER BY p.owner_id, p.rn");
+
+        for row in self.connection().query_all(sql.build()).await? {
+            let owner = int(&row, "owner_id")?;
+            let page = pages.entry(owner).or_default();
+            page.count = int(&row, "total")?.max(0) as u64;
+            let rn = int(&row, "rn")?;
+            if rn > offset && rn <= offset.saturating_add(limit) {
+                page.rows.push(PageRow {
+                    mutual: opt_int(&row, "mutual_with")?.is_some(),
+                    user: UserRecord::from_row(&row)?,
+                });
+            }
+        }
+        Ok(pages)
+    }
+}
