@@ -150,7 +150,7 @@ fn parse_public_base_url(raw: &str) -> anyhow::Result<String> {
 
 /// The JWT secret: the configured one, or (SQLite only) one generated once and stored beside
 /// the database file so tokens survive restarts.
-fn resolve_jwt_secret(configured: Option<&str>, database_url: &str) -> anyhow::Result<Vec<u8>> {
+pub fn resolve_jwt_secret(configured: Option<&str>, database_url: &str) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = configured {
         if secret.len() < 16 {
             bail!("JWT_SECRET must be at least 16 bytes long");

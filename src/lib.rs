@@ -7,3 +7,10 @@
 
 pub mod config;
 pub mod store;
+pub mod community;
+pub mod auth;
+pub mod connections;
+pub mod error;
+pub mod app;
+pub mod graphql;
+pub mod rest;

@@ -9,6 +9,8 @@ pub mod records;
 pub mod sql;
 pub mod time;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -22,6 +24,9 @@ pub use records::{Settings, TagRecord, UserRecord};
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// SQL statements run through this pool since it opened (for metrics and the tests that
+    /// prove batching).
+    statements: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -34,9 +39,14 @@ impl Store {
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false);
-        let db = Database::connect(options)
+        let mut db = Database::connect(options)
             .await
             .with_context(|| format!("cannot connect to the database ({})", redact(url)))?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
         if db.get_database_backend() == DatabaseBackend::Sqlite {
             // WAL lets readers run while an import writes; foreign keys are off by default.
             for pragma in [
@@ -48,12 +58,12 @@ impl Store {
                 db.execute_unprepared(pragma).await?;
             }
         }
-        Ok(Store { db })
+        Ok(Store { db, statements })
     }
 
-    /// Wraps an existing connection (tests use this to count statements).
-    pub fn from_connection(db: DatabaseConnection) -> Store {
-        Store { db }
+    /// How many SQL statements this store has run.
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     pub fn connection(&self) -> &DatabaseConnection {

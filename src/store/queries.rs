@@ -235,3 +235,16 @@ impl Store {
         Ok(pages)
     }
 }
+
+impl Store {
+    /// Whether the database holds no users yet (a fresh install).
+    pub async fn is_empty(&self) -> Result<bool, DbErr> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT COUNT(*) AS n FROM (SELECT id FROM users LIMIT 1) x");
+        let row = self.connection().query_one(sql.build()).await?;
+        Ok(match row {
+            Some(row) => int(&row, "n")? == 0,
+            None => true,
+        })
+    }
+}

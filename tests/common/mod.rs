@@ -119,3 +119,38 @@ pub fn example_community_json() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/example-community.json");
     std::fs::read_to_string(path).expect("tests/fixtures/example-community.json")
 }
+
+/// The JWT secret test servers use.
+pub const TEST_SECRET: &str = "test-secret-0123456789";
+
+/// Serves the app on an ephemeral loopback port; returns its base URL (`http://127.0.0.1:PORT`).
+pub async fn serve(store: Store) -> String {
+    serve_with(store, community_gateway::config::Config::with_secret(TEST_SECRET)).await
+}
+
+pub async fn serve_with(store: Store, config: community_gateway::config::Config) -> String {
+    use community_gateway::app::{router, AppState};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let app = router(AppState::new(store, config));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+/// Imports the spec's example community into `store`.
+pub async fn import_example(store: &Store) {
+    let file = community_gateway::community::parse(example_community_json().as_bytes()).expect("example parses");
+    community_gateway::community::import(store, &file).await.expect("example imports");
+}
+
+/// Sets the three settings (all of them, so earlier changes do not leak into a case).
+pub async fn set_settings(store: &Store, connection_enabled: bool, follow_enabled: bool, content_availability: bool) {
+    let changes = vec![
+        ("connection_enabled".to_string(), connection_enabled),
+        ("follow_enabled".to_string(), follow_enabled),
+        ("content_availability".to_string(), content_availability),
+    ];
+    community_gateway::community::apply_settings(store, &changes).await.expect("settings");
+}

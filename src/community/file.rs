@@ -1,0 +1,204 @@
+//! The serde types of the community data file, and its text form.
+//!
+//! The types mirror `shared/spec/fixture.md` field for field and in the same order, so that
+//! serialising them writes the keys in the fixture's order. Times stay as the file's text here:
+//! they are checked and turned into instants by `validate`, and written back by `export` in
+//! the one canonical form (`file_time`), which is what makes export → import → export exact.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::store::Settings;
+
+/// A whole community: what `import` loads and `export` writes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommunityFile {
+    /// Keys the file omits take their defaults (the spec allows a partial `settings`).
+    #[serde(deserialize_with = "settings_with_defaults")]
+    pub settings: Settings,
+    pub tags: Vec<Tag>,
+    pub users: Vec<User>,
+    pub connections: Vec<Connection>,
+    pub connection_requests: Vec<ConnectionRequest>,
+    pub access_tokens: Vec<AccessToken>,
+}
+
+/// A tag that users can carry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tag {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub description: String,
+    pub color: String,
+    pub visible: bool,
+    pub visibility_boost: bool,
+    pub active: bool,
+    pub deleted: bool,
+    pub created_at: String,
+}
+
+/// A member of the community. Nullable keys use `nullable` so that a missing key is an error
+/// rather than silently `null` (serde's default for `Option`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub real_name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub avatar: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub ext_id: Option<i64>,
+    pub followings_counter: i64,
+    pub followers_counter: i64,
+    pub posts_counter: i64,
+    pub discussions_counter: i64,
+    pub polls_counter: i64,
+    pub categories_counter: i64,
+    pub date_joined: String,
+    pub bio: String,
+    pub location: String,
+    #[serde(deserialize_with = "nullable")]
+    pub location_lat_lng: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub position_lat_lng: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub date_of_birth: Option<String>,
+    pub description: String,
+    pub gender: Gender,
+    pub website: String,
+    #[serde(deserialize_with = "nullable")]
+    pub cover: Option<String>,
+    pub reputation: i64,
+    pub community_badge: bool,
+    pub reg_approved: bool,
+    pub deleted: bool,
+    pub company_name: String,
+    pub company_role: String,
+    /// Tag ids; `export` writes them ascending.
+    pub tags: Vec<i64>,
+}
+
+/// The three values the API knows for `gender`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Gender {
+    Male,
+    Female,
+    Unspecified,
+}
+
+impl Gender {
+    /// The stored and served spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gender::Male => "Male",
+            Gender::Female => "Female",
+            Gender::Unspecified => "Unspecified",
+        }
+    }
+
+    /// The gender spelled `text`, exactly (the API is case-sensitive).
+    pub fn parse(text: &str) -> Option<Gender> {
+        match text {
+            "Male" => Some(Gender::Male),
+            "Female" => Some(Gender::Female),
+            "Unspecified" => Some(Gender::Unspecified),
+            _ => None,
+        }
+    }
+}
+
+/// Written by hand so the message names the key and the allowed values, which serde's
+/// "unknown variant" message does not.
+impl<'de> Deserialize<'de> for Gender {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Gender::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("gender {GENDER_RULE} (got {text:?})")))
+    }
+}
+
+/// The rule for `gender`, for messages.
+pub(crate) const GENDER_RULE: &str = "must be \"Male\", \"Female\" or \"Unspecified\"";
+
+/// An accepted, symmetric friendship.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    /// The two users; `export` writes the smaller id first.
+    pub users: [i64; 2],
+    pub connected_at: String,
+}
+
+/// A pending, directed friendship request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionRequest {
+    pub from: i64,
+    pub to: i64,
+    pub created_at: String,
+}
+
+/// An opaque access token. Exactly one of `token` (the plain token, hashed on import) and
+/// `token_sha256` is given; `export` writes `token_sha256` since the plain token is not kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessToken {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_sha256: Option<String>,
+    pub user_id: i64,
+    pub expires_at: String,
+}
+
+/// `settings` as the file may give it: any subset of the keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PartialSettings {
+    #[serde(default)]
+    pub connection_enabled: Option<bool>,
+    #[serde(default)]
+    pub follow_enabled: Option<bool>,
+    #[serde(default)]
+    pub content_availability: Option<bool>,
+}
+
+impl PartialSettings {
+    /// The settings, with the spec's defaults where a key is absent.
+    pub fn resolve(self) -> Settings {
+        let defaults = Settings::default();
+        Settings {
+            connection_enabled: self.connection_enabled.unwrap_or(defaults.connection_enabled),
+            follow_enabled: self.follow_enabled.unwrap_or(defaults.follow_enabled),
+            content_availability: self
+                .content_availability
+                .unwrap_or(defaults.content_availability),
+        }
+    }
+}
+
+fn settings_with_defaults<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Settings, D::Error> {
+    Ok(PartialSettings::deserialize(deserializer)?.resolve())
+}
+
+/// An `Option` whose key must be present (its value may be `null`).
+fn nullable<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer)
+}
+
+/// The file as text: pretty JSON with a 2-space indent, keys in the fixture's order, and a
+/// trailing newline.
+pub fn to_json(file: &CommunityFile) -> String {
+    // Serialising plain structs of strings, integers and booleans into a String cannot fail.
+    let mut text = serde_json::to_string_pretty(file).unwrap_or_default();
+    text.push('\n');
+    text
+}

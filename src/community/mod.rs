@@ -1,0 +1,1 @@
+//! The community data file (`shared/spec/fixture.md` format): import, export, seed.

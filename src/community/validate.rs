@@ -1,0 +1,552 @@
+//! The rules of a valid data file (`fixture.md`), checked in Rust before the database is
+//! touched, so that a bad file changes nothing and never fails half-way inside the database.
+//!
+//! Besides the spec's rules this enforces what the schema would otherwise reject or silently
+//! alter: column lengths (in characters, as PostgreSQL and MySQL count them), MySQL's 64 KiB
+//! `TEXT`, PostgreSQL's refusal of NUL characters, and MariaDB's `PAD SPACE` comparison of
+//! usernames (`"bob"` and `"bob "` would collide in its unique index).
+//!
+//! The result, `Validated`, is what the loaders insert: times as epoch microseconds, tokens as
+//! hashes, connections as `(smaller, larger)` pairs, everything sorted in export order.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use sha2::{Digest, Sha256};
+
+use super::error::{label, render_str, FileError};
+use super::file::{AccessToken, CommunityFile, Connection, ConnectionRequest, Tag, User};
+use crate::store::time::parse_rfc3339_us;
+use crate::store::Settings;
+
+/// A tag ready to insert.
+pub(crate) struct TagRow<'a> {
+    pub tag: &'a Tag,
+    pub created_at_us: i64,
+}
+
+/// A user ready to insert.
+pub(crate) struct UserRow<'a> {
+    pub user: &'a User,
+    pub date_joined_us: i64,
+}
+
+/// An access token ready to insert.
+pub(crate) struct TokenRow {
+    pub token_sha256: String,
+    pub user_id: i64,
+    pub expires_at_us: i64,
+}
+
+/// A file that keeps every rule, in the form the loaders insert.
+pub(crate) struct Validated<'a> {
+    pub settings: Settings,
+    /// By id.
+    pub tags: Vec<TagRow<'a>>,
+    /// By id.
+    pub users: Vec<UserRow<'a>>,
+    /// `(user_id, tag_id)`, sorted.
+    pub user_tags: Vec<(i64, i64)>,
+    /// `(smaller id, larger id, connected_at_us)`, sorted.
+    pub connections: Vec<(i64, i64, i64)>,
+    /// `(from, to, created_at_us)`, sorted.
+    pub requests: Vec<(i64, i64, i64)>,
+    /// By `(user_id, token_sha256)`.
+    pub tokens: Vec<TokenRow>,
+}
+
+/// Column limits of the schema (characters).
+const USERNAME_MAX: usize = 150;
+const NAME_MAX: usize = 255;
+const URL_MAX: usize = 2048;
+const LAT_LNG_MAX: usize = 64;
+const TAG_TYPE_MAX: usize = 64;
+const COLOR_MAX: usize = 32;
+/// MySQL's `TEXT` holds at most this many bytes.
+const TEXT_MAX_BYTES: usize = 65_535;
+
+/// A quick hasher for integer keys: the file is the operator's own, so hash flooding is not
+/// a concern, and SipHash would be a visible part of validating millions of connections.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.add(n as u64);
+    }
+}
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+fn fast_map<K, V>(capacity: usize) -> FastMap<K, V> {
+    FastMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default())
+}
+
+/// Checks every rule; the error names the first bad record (sections in the fixture's order,
+/// records in file order).
+pub(crate) fn validate(file: &CommunityFile) -> Result<Validated<'_>, FileError> {
+    let (tags, tag_index) = check_tags(&file.tags)?;
+    let (users, user_tags, user_index) = check_users(&file.users, &tag_index)?;
+    let (connections, pair_index) = check_connections(&file.connections, &user_index)?;
+    let requests = check_requests(&file.connection_requests, &user_index, &pair_index)?;
+    let tokens = check_tokens(&file.access_tokens, &user_index)?;
+    Ok(Validated {
+        settings: file.settings,
+        tags,
+        users,
+        user_tags,
+        connections,
+        requests,
+        tokens,
+    })
+}
+
+pub(crate) fn tag_label(index: usize, tag: &Tag) -> String {
+    label("tags", index, &[("id", tag.id.to_string())])
+}
+
+pub(crate) fn user_label(index: usize, user: &User) -> String {
+    label(
+        "users",
+        index,
+        &[("id", user.id.to_string()), ("username", render_str(&user.username))],
+    )
+}
+
+pub(crate) fn connection_label(index: usize, connection: &Connection) -> String {
+    let [a, b] = connection.users;
+    label("connections", index, &[("users", format!("[{a}, {b}]"))])
+}
+
+pub(crate) fn request_label(index: usize, request: &ConnectionRequest) -> String {
+    label(
+        "connection_requests",
+        index,
+        &[("from", request.from.to_string()), ("to", request.to.to_string())],
+    )
+}
+
+pub(crate) fn token_label(index: usize, token: &AccessToken) -> String {
+    label("access_tokens", index, &[("user_id", token.user_id.to_string())])
+}
+
+type TagChecked<'a> = (Vec<TagRow<'a>>, FastMap<i64, usize>);
+
+fn check_tags(tags: &[Tag]) -> Result<TagChecked<'_>, FileError> {
+    let mut index = fast_map(tags.len());
+    let mut rows = Vec::with_capacity(tags.len());
+    for (i, tag) in tags.iter().enumerate() {
+        let created_at_us = check_tag(tag, i, &mut index)
+            .map_err(|reason| FileError::new(tag_label(i, tag), reason))?;
+        rows.push(TagRow { tag, created_at_us });
+    }
+    rows.sort_unstable_by_key(|row| row.tag.id);
+    Ok((rows, index))
+}
+
+fn check_tag(tag: &Tag, i: usize, index: &mut FastMap<i64, usize>) -> Result<i64, String> {
+    positive_id("id", tag.id)?;
+    if let Some(first) = index.insert(tag.id, i) {
+        return Err(format!("tag id {} is already used by tags[{first}]", tag.id));
+    }
+    short_text("type", &tag.kind, TAG_TYPE_MAX)?;
+    short_text("name", &tag.name, NAME_MAX)?;
+    long_text("description", &tag.description)?;
+    short_text("color", &tag.color, COLOR_MAX)?;
+    time("created_at", &tag.created_at)
+}
+
+type UserChecked<'a> = (Vec<UserRow<'a>>, Vec<(i64, i64)>, FastMap<i64, usize>);
+
+fn check_users<'a>(
+    users: &'a [User],
+    tag_index: &FastMap<i64, usize>,
+) -> Result<UserChecked<'a>, FileError> {
+    let mut index = fast_map(users.len());
+    let mut usernames: HashMap<&str, usize> = HashMap::with_capacity(users.len());
+    let mut rows = Vec::with_capacity(users.len());
+    let mut user_tags = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        let date_joined_us = check_user(user, i, &mut index, &mut usernames)
+            .and_then(|at| check_user_tags(user, tag_index).map(|_| at))
+            .map_err(|reason| FileError::new(user_label(i, user), reason))?;
+        rows.push(UserRow {
+            user,
+            date_joined_us,
+        });
+        user_tags.extend(user.tags.iter().map(|tag| (user.id, *tag)));
+    }
+    rows.sort_unstable_by_key(|row| row.user.id);
+    user_tags.sort_unstable();
+    Ok((rows, user_tags, index))
+}
+
+fn check_user<'a>(
+    user: &'a User,
+    i: usize,
+    index: &mut FastMap<i64, usize>,
+    usernames: &mut HashMap<&'a str, usize>,
+) -> Result<i64, String> {
+    positive_id("id", user.id)?;
+    if let Some(first) = index.insert(user.id, i) {
+        return Err(format!("user id {} is already used by users[{first}]", user.id));
+    }
+    check_username(&user.username)?;
+    if let Some(first) = usernames.insert(&user.username, i) {
+        return Err(format!(
+            "username {} is already used by users[{first}]",
+            render_str(&user.username)
+        ));
+    }
+    check_user_texts(user)?;
+    check_counters(user)?;
+    if let Some(date) = &user.date_of_birth {
+        check_date("date_of_birth", date)?;
+    }
+    time("date_joined", &user.date_joined)
+}
+
+fn check_username(username: &str) -> Result<(), String> {
+    if username.is_empty() {
+        return Err("\"username\" must not be empty".into());
+    }
+    if username.trim() != username {
+        return Err(format!(
+            "\"username\" must not begin or end with white space (got {})",
+            render_str(username)
+        ));
+    }
+    short_text("username", username, USERNAME_MAX)
+}
+
+fn check_user_texts(user: &User) -> Result<(), String> {
+    short_text("real_name", &user.real_name, NAME_MAX)?;
+    nullable_text("avatar", user.avatar.as_deref(), URL_MAX)?;
+    long_text("bio", &user.bio)?;
+    short_text("location", &user.location, NAME_MAX)?;
+    nullable_text("location_lat_lng", user.location_lat_lng.as_deref(), LAT_LNG_MAX)?;
+    nullable_text("position_lat_lng", user.position_lat_lng.as_deref(), LAT_LNG_MAX)?;
+    long_text("description", &user.description)?;
+    short_text("website", &user.website, URL_MAX)?;
+    nullable_text("cover", user.cover.as_deref(), URL_MAX)?;
+    short_text("company_name", &user.company_name, NAME_MAX)?;
+    short_text("company_role", &user.company_role, NAME_MAX)
+}
+
+fn check_counters(user: &User) -> Result<(), String> {
+    for (key, value) in [
+        ("followings_counter", user.followings_counter),
+        ("followers_counter", user.followers_counter),
+        ("posts_counter", user.posts_counter),
+        ("discussions_counter", user.discussions_counter),
+        ("polls_counter", user.polls_counter),
+        ("categories_counter", user.categories_counter),
+    ] {
+        if value < 0 {
+            return Err(format!("{key:?} must not be negative (got {value})"));
+        }
+    }
+    Ok(())
+}
+
+fn check_user_tags(user: &User, tag_index: &FastMap<i64, usize>) -> Result<(), String> {
+    for (i, tag) in user.tags.iter().enumerate() {
+        if !tag_index.contains_key(tag) {
+            return Err(format!("tag {tag} does not exist"));
+        }
+        if user.tags[..i].contains(tag) {
+            return Err(format!("tag {tag} is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+type ConnectionChecked = (Vec<(i64, i64, i64)>, FastMap<(i64, i64), usize>);
+
+fn check_connections(
+    connections: &[Connection],
+    users: &FastMap<i64, usize>,
+) -> Result<ConnectionChecked, FileError> {
+    let mut pairs = fast_map(connections.len());
+    let mut rows = Vec::with_capacity(connections.len());
+    for (i, connection) in connections.iter().enumerate() {
+        let row = check_connection(connection, i, users, &mut pairs)
+            .map_err(|reason| FileError::new(connection_label(i, connection), reason))?;
+        rows.push(row);
+    }
+    rows.sort_unstable();
+    Ok((rows, pairs))
+}
+
+fn check_connection(
+    connection: &Connection,
+    i: usize,
+    users: &FastMap<i64, usize>,
+    pairs: &mut FastMap<(i64, i64), usize>,
+) -> Result<(i64, i64, i64), String> {
+    let [a, b] = connection.users;
+    if a == b {
+        return Err("a connection joins two distinct users".into());
+    }
+    user_exists(a, users)?;
+    user_exists(b, users)?;
+    let (low, high) = (a.min(b), a.max(b));
+    if let Some(first) = pairs.insert((low, high), i) {
+        return Err(format!(
+            "users {low} and {high} are already connected by connections[{first}]"
+        ));
+    }
+    Ok((low, high, time("connected_at", &connection.connected_at)?))
+}
+
+fn check_requests(
+    requests: &[ConnectionRequest],
+    users: &FastMap<i64, usize>,
+    connected: &FastMap<(i64, i64), usize>,
+) -> Result<Vec<(i64, i64, i64)>, FileError> {
+    let mut seen = fast_map(requests.len());
+    let mut rows = Vec::with_capacity(requests.len());
+    for (i, request) in requests.iter().enumerate() {
+        let row = check_request(request, i, users, connected, &mut seen)
+            .map_err(|reason| FileError::new(request_label(i, request), reason))?;
+        rows.push(row);
+    }
+    rows.sort_unstable();
+    Ok(rows)
+}
+
+fn check_request(
+    request: &ConnectionRequest,
+    i: usize,
+    users: &FastMap<i64, usize>,
+    connected: &FastMap<(i64, i64), usize>,
+    seen: &mut FastMap<(i64, i64), usize>,
+) -> Result<(i64, i64, i64), String> {
+    let (from, to) = (request.from, request.to);
+    if from == to {
+        return Err("a request joins two distinct users".into());
+    }
+    user_exists(from, users)?;
+    user_exists(to, users)?;
+    if let Some(connection) = connected.get(&(from.min(to), from.max(to))) {
+        return Err(format!(
+            "users {from} and {to} are already connected (connections[{connection}]); a request joins users who are not"
+        ));
+    }
+    if let Some(first) = seen.insert((from, to), i) {
+        return Err(format!(
+            "a request from {from} to {to} is already given by connection_requests[{first}]"
+        ));
+    }
+    Ok((from, to, time("created_at", &request.created_at)?))
+}
+
+fn check_tokens(
+    tokens: &[AccessToken],
+    users: &FastMap<i64, usize>,
+) -> Result<Vec<TokenRow>, FileError> {
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(tokens.len());
+    let mut rows = Vec::with_capacity(tokens.len());
+    for (i, token) in tokens.iter().enumerate() {
+        let row = check_token(token, users)
+            .and_then(|row| match seen.insert(row.token_sha256.clone(), i) {
+                Some(first) => Err(format!(
+                    "the same token is already given by access_tokens[{first}]"
+                )),
+                None => Ok(row),
+            })
+            .map_err(|reason| FileError::new(token_label(i, token), reason))?;
+        rows.push(row);
+    }
+    rows.sort_unstable_by(|x, y| {
+        (x.user_id, &x.token_sha256).cmp(&(y.user_id, &y.token_sha256))
+    });
+    Ok(rows)
+}
+
+fn check_token(token: &AccessToken, users: &FastMap<i64, usize>) -> Result<TokenRow, String> {
+    let token_sha256 = match (&token.token, &token.token_sha256) {
+        (Some(_), Some(_)) => {
+            return Err("give either \"token\" or \"token_sha256\", not both".into())
+        }
+        (None, None) => return Err("missing key \"token\" (or \"token_sha256\")".into()),
+        (Some(plain), None) => {
+            check_plain_token(plain)?;
+            sha256_hex(plain)
+        }
+        (None, Some(hash)) => {
+            check_sha256_hex(hash)?;
+            hash.clone()
+        }
+    };
+    user_exists(token.user_id, users)?;
+    Ok(TokenRow {
+        token_sha256,
+        user_id: token.user_id,
+        expires_at_us: time("expires_at", &token.expires_at)?,
+    })
+}
+
+/// A plain token must be one that an `Authorization: Bearer <token>` header can carry.
+fn check_plain_token(plain: &str) -> Result<(), String> {
+    if plain.is_empty() || plain.chars().any(char::is_whitespace) || plain.contains('\0') {
+        return Err(
+            "\"token\" must be a non-empty string without white space (a Bearer token)".into(),
+        );
+    }
+    Ok(())
+}
+
+fn check_sha256_hex(hash: &str) -> Result<(), String> {
+    let ok = hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !ok {
+        return Err(format!(
+            "\"token_sha256\" must be 64 lower-case hex characters, the SHA-256 of the token (got {})",
+            render_str(hash)
+        ));
+    }
+    Ok(())
+}
+
+/// Lower-case hex SHA-256 of the token's UTF-8 bytes: how tokens are stored and looked up.
+pub fn sha256_hex(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn user_exists(id: i64, users: &FastMap<i64, usize>) -> Result<(), String> {
+    if users.contains_key(&id) {
+        Ok(())
+    } else {
+        Err(format!("user {id} does not exist"))
+    }
+}
+
+fn positive_id(key: &str, id: i64) -> Result<(), String> {
+    if id > 0 {
+        Ok(())
+    } else {
+        Err(format!("{key:?} must be a positive integer (got {id})"))
+    }
+}
+
+fn no_nul(key: &str, value: &str) -> Result<(), String> {
+    if value.contains('\0') {
+        return Err(format!(
+            "{key:?} contains a NUL character, which databases cannot store"
+        ));
+    }
+    Ok(())
+}
+
+/// A string of at most `max` characters (the byte length bounds the character count, so
+/// the count is only taken when the bytes exceed the limit).
+fn short_text(key: &str, value: &str, max: usize) -> Result<(), String> {
+    no_nul(key, value)?;
+    if value.len() > max && value.chars().count() > max {
+        return Err(format!(
+            "{key:?} is longer than {max} characters ({} characters)",
+            value.chars().count()
+        ));
+    }
+    Ok(())
+}
+
+fn nullable_text(key: &str, value: Option<&str>, max: usize) -> Result<(), String> {
+    value.map_or(Ok(()), |value| short_text(key, value, max))
+}
+
+fn long_text(key: &str, value: &str) -> Result<(), String> {
+    no_nul(key, value)?;
+    if value.len() > TEXT_MAX_BYTES {
+        return Err(format!(
+            "{key:?} is longer than {TEXT_MAX_BYTES} bytes of UTF-8 ({} bytes)",
+            value.len()
+        ));
+    }
+    Ok(())
+}
+
+fn time(key: &str, text: &str) -> Result<i64, String> {
+    parse_rfc3339_us(text).map_err(|e| format!("{key:?}: {e}"))
+}
+
+/// `YYYY-MM-DD`, exactly ten characters, naming a real calendar date.
+fn check_date(key: &str, text: &str) -> Result<(), String> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let real = shaped
+        && chrono::NaiveDate::from_ymd_opt(
+            digits(&text[0..4]),
+            digits(&text[5..7]) as u32,
+            digits(&text[8..10]) as u32,
+        )
+        .is_some();
+    if real {
+        Ok(())
+    } else {
+        Err(format!(
+            "{key:?} must be a real date written YYYY-MM-DD (got {})",
+            render_str(text)
+        ))
+    }
+}
+
+/// The value of a run of ASCII digits already checked by the caller.
+fn digits(text: &str) -> i32 {
+    text.bytes().fold(0, |n, b| n * 10 + i32::from(b - b'0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_must_be_real_and_exactly_shaped() {
+        assert!(check_date("d", "1990-04-12").is_ok());
+        assert!(check_date("d", "2024-02-29").is_ok());
+        for bad in ["2023-02-29", "1990-4-12", "1990-04-31", "19900412", "+1990-04-12", "1990-13-01", "abcd-ef-gh"] {
+            assert!(check_date("d", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_hashes_are_lower_case_hex_sha256() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(check_sha256_hex(&sha256_hex("x")).is_ok());
+        assert!(check_sha256_hex(&sha256_hex("x").to_uppercase()).is_err());
+        assert!(check_sha256_hex("abc").is_err());
+    }
+
+    #[test]
+    fn lengths_count_characters() {
+        assert!(short_text("k", &"è".repeat(150), 150).is_ok());
+        assert!(short_text("k", &"è".repeat(151), 150).is_err());
+        assert!(short_text("k", "a\0b", 150).is_err());
+    }
+}

@@ -1,0 +1,259 @@
+//! THE connections resolver: the rules of the API, shared by the REST route and GraphQL.
+//!
+//! - `admit`: the gates of a request, in the spec's order (the token's user exists → content
+//!   availability → friendship mode → target exists), from one SQL statement;
+//! - `ConnectionPageLoader`: pages of connections in the API's total order (mutual first,
+//!   `connected_at` newest first, user id), with the count under the `mutual` filter, for any
+//!   number of users in one statement per distinct page shape;
+//! - `ConnectionStatus::of`: the viewer-relative status of a listed user;
+//! - the loaders for users, tags and statuses, so N users cost a fixed number of statements.
+//!
+//! The doors only parse their input and shape their output.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use sea_orm::DbErr;
+
+use crate::error::{ApiError, BAD_CREDENTIALS};
+use crate::store::{ConnectionPageRows, Gate, PageSpec, Relation, Settings, Store, TagRecord, UserRecord};
+
+/// The target of a request, as the path or argument gave it.
+#[derive(Clone, Copy, Debug)]
+pub enum Target {
+    /// No target to check (GraphQL resolves users through the user loader).
+    None,
+    /// A well-formed id (it may still name no user).
+    Id(i64),
+    /// An id that is not a positive 64-bit integer: never found.
+    Malformed,
+}
+
+/// An admitted request: who is asking and the community settings in force.
+#[derive(Clone, Copy, Debug)]
+pub struct Access {
+    pub viewer: Option<i64>,
+    pub settings: Settings,
+}
+
+/// Applies the gates of the spec in order; `claimed` is the user the credentials name.
+pub async fn admit(store: &Store, claimed: Option<i64>, target: Target) -> Result<Access, ApiError> {
+    let target_id = match target {
+        Target::Id(id) => Some(id),
+        Target::None | Target::Malformed => None,
+    };
+    let gate = store.gate(target_id, claimed).await?;
+    let access = identified(claimed, gate)?;
+    check_settings(&access)?;
+    // 4. The target.
+    match target {
+        Target::None => Ok(access),
+        Target::Id(_) if gate.target_exists => Ok(access),
+        Target::Id(_) | Target::Malformed => Err(ApiError::NotFound),
+    }
+}
+
+/// Gate 1 alone, for GraphQL (whose fields apply the other gates themselves): the viewer the
+/// credentials name, confirmed to exist, and the settings in force.
+pub async fn identify(store: &Store, claimed: Option<i64>) -> Result<Access, ApiError> {
+    let gate = store.gate(None, claimed).await?;
+    identified(claimed, gate)
+}
+
+/// A valid token for a user that no longer exists is a bad token.
+fn identified(claimed: Option<i64>, gate: Gate) -> Result<Access, ApiError> {
+    if claimed.is_some() && !gate.viewer_exists {
+        return Err(ApiError::AuthenticationFailed(BAD_CREDENTIALS));
+    }
+    Ok(Access {
+        viewer: claimed,
+        settings: gate.settings,
+    })
+}
+
+/// Gates 2 and 3: content availability, then friendship mode.
+pub fn check_settings(access: &Access) -> Result<(), ApiError> {
+    check_content(access)?;
+    if !access.settings.connection_enabled {
+        return Err(ApiError::PermissionDenied);
+    }
+    Ok(())
+}
+
+/// Gate 2 alone: anonymous requests need public content.
+pub fn check_content(access: &Access) -> Result<(), ApiError> {
+    if !access.settings.content_availability && access.viewer.is_none() {
+        return Err(ApiError::NotAuthenticated);
+    }
+    Ok(())
+}
+
+/// How a listed user relates to the viewer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum ConnectionStatus {
+    /// The user and the viewer are connected.
+    Connected,
+    /// The viewer has sent the user a connection request that is still pending.
+    SentConnectionRequest,
+    /// The user has sent the viewer a connection request that is still pending.
+    ReceivedConnectionRequest,
+}
+
+impl ConnectionStatus {
+    /// The spec's rule: the first that holds of anonymous/self (none), connected, sent,
+    /// received; otherwise none.
+    pub fn of(viewer: Option<i64>, user: i64, relation: Relation) -> Option<ConnectionStatus> {
+        match viewer {
+            None => None,
+            Some(v) if v == user => None,
+            Some(_) if relation.connected => Some(ConnectionStatus::Connected),
+            Some(_) if relation.sent_request => Some(ConnectionStatus::SentConnectionRequest),
+            Some(_) if relation.received_request => Some(ConnectionStatus::ReceivedConnectionRequest),
+            Some(_) => None,
+        }
+    }
+
+    /// The REST spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Connected => "connected",
+            ConnectionStatus::SentConnectionRequest => "sent_connection_request",
+            ConnectionStatus::ReceivedConnectionRequest => "received_connection_request",
+        }
+    }
+}
+
+/// Loader errors must be `Clone`; the cause is kept whole for the log.
+pub type LoadError = Arc<DbErr>;
+
+/// A page of one user's connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    pub owner: i64,
+    pub spec: PageSpec,
+}
+
+/// Pages of connections, as seen by one viewer.
+pub struct ConnectionPageLoader {
+    pub store: Store,
+    pub viewer: Option<i64>,
+}
+
+impl Loader<PageKey> for ConnectionPageLoader {
+    type Value = ConnectionPageRows;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[PageKey]) -> Result<HashMap<PageKey, ConnectionPageRows>, LoadError> {
+        // One statement per distinct page shape (limit, offset, filter), whatever the owners.
+        let mut by_spec: HashMap<PageSpec, Vec<i64>> = HashMap::new();
+        for key in keys {
+            by_spec.entry(key.spec).or_default().push(key.owner);
+        }
+        let mut pages = HashMap::with_capacity(keys.len());
+        for (spec, owners) in by_spec {
+            let mut found = self.store.connection_pages(self.viewer, &owners, spec).await?;
+            for owner in owners {
+                // A user with no connections has no rows: an empty page, count 0.
+                let page = found.remove(&owner).unwrap_or_default();
+                pages.insert(PageKey { owner, spec }, page);
+            }
+        }
+        Ok(pages)
+    }
+}
+
+/// Users by id.
+pub struct UserLoader {
+    pub store: Store,
+}
+
+impl Loader<i64> for UserLoader {
+    type Value = UserRecord;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, UserRecord>, LoadError> {
+        Ok(self.store.users_by_ids(keys).await?)
+    }
+}
+
+/// The tags a user shows (visible, active, not deleted; by id).
+pub struct TagLoader {
+    pub store: Store,
+}
+
+impl Loader<i64> for TagLoader {
+    type Value = Vec<TagRecord>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<TagRecord>>, LoadError> {
+        let mut tags = self.store.visible_tags(keys).await?;
+        for key in keys {
+            tags.entry(*key).or_default();
+        }
+        Ok(tags)
+    }
+}
+
+/// Connection statuses relative to one viewer.
+pub struct StatusLoader {
+    pub store: Store,
+    pub viewer: Option<i64>,
+}
+
+impl Loader<i64> for StatusLoader {
+    type Value = Option<ConnectionStatus>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Option<ConnectionStatus>>, LoadError> {
+        let Some(viewer) = self.viewer else {
+            // Anonymous: no status for anyone, and no SQL.
+            return Ok(keys.iter().map(|k| (*k, None)).collect());
+        };
+        let relations = self.store.relations(viewer, keys).await?;
+        Ok(keys
+            .iter()
+            .map(|k| {
+                let relation = relations.get(k).copied().unwrap_or_default();
+                (*k, ConnectionStatus::of(Some(viewer), *k, relation))
+            })
+            .collect())
+    }
+}
+
+impl From<LoadError> for ApiError {
+    fn from(err: LoadError) -> Self {
+        ApiError::Internal(anyhow::anyhow!("{err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_priority() {
+        let all = Relation { connected: true, sent_request: true, received_request: true };
+        assert_eq!(ConnectionStatus::of(None, 2, all), None);
+        assert_eq!(ConnectionStatus::of(Some(2), 2, all), None);
+        assert_eq!(ConnectionStatus::of(Some(1), 2, all), Some(ConnectionStatus::Connected));
+        let both = Relation { sent_request: true, received_request: true, ..Default::default() };
+        assert_eq!(ConnectionStatus::of(Some(1), 2, both), Some(ConnectionStatus::SentConnectionRequest));
+        let received = Relation { received_request: true, ..Default::default() };
+        assert_eq!(ConnectionStatus::of(Some(1), 2, received), Some(ConnectionStatus::ReceivedConnectionRequest));
+        assert_eq!(ConnectionStatus::of(Some(1), 2, Relation::default()), None);
+    }
+
+    #[test]
+    fn gates_in_order() {
+        let settings = |c, a| Settings { connection_enabled: c, follow_enabled: false, content_availability: a };
+        let anon = |s| Access { viewer: None, settings: s };
+        let user = |s| Access { viewer: Some(1), settings: s };
+        assert_eq!(check_settings(&anon(settings(false, false))).unwrap_err().code(), "not_authenticated");
+        assert_eq!(check_settings(&user(settings(false, false))).unwrap_err().code(), "permission_denied");
+        assert_eq!(check_settings(&anon(settings(false, true))).unwrap_err().code(), "permission_denied");
+        assert!(check_settings(&anon(settings(true, true))).is_ok());
+        assert!(check_settings(&user(settings(true, false))).is_ok());
+    }
+}

@@ -1,0 +1,107 @@
+//! The GraphQL door: schema types, per-request DataLoaders, and error extensions.
+//!
+//! Every per-user value (user rows, tags, connection statuses, connection pages) is read through
+//! a DataLoader created for the request, so an operation costs a fixed number of SQL statements
+//! however many users it touches.
+
+mod types;
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{EmptyMutation, EmptySubscription, ErrorExtensions, Schema};
+
+use crate::config::Config;
+use crate::connections::{Access, ConnectionPageLoader, StatusLoader, TagLoader, UserLoader};
+use crate::error::ApiError;
+use crate::store::Store;
+
+pub use types::{Query, User, UserConnectionPage};
+
+pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Bounds on an operation, checked before any resolver (and so any SQL) runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 12,
+            max_complexity: 20_000,
+            introspection: true,
+        }
+    }
+}
+
+/// Builds the schema (without per-request data).
+pub fn schema(limits: Limits) -> GatewaySchema {
+    let mut builder = Schema::build(Query, EmptyMutation, EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    schema(Limits::default()).sdl()
+}
+
+/// Everything a resolver needs about the request it serves.
+pub struct RequestContext {
+    pub store: Store,
+    pub config: Arc<Config>,
+    /// The admitted viewer and settings, or why the request's credentials were refused.
+    pub access: Result<Access, Arc<ApiError>>,
+    /// Scheme + host (or the public base URL) for REST links.
+    pub link_origin: String,
+    pub users: DataLoader<UserLoader>,
+    pub tags: DataLoader<TagLoader>,
+    pub statuses: DataLoader<StatusLoader>,
+    pub pages: DataLoader<ConnectionPageLoader>,
+}
+
+impl RequestContext {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        access: Result<Access, ApiError>,
+        link_origin: String,
+    ) -> RequestContext {
+        let viewer = access.as_ref().ok().and_then(|a| a.viewer);
+        RequestContext {
+            users: DataLoader::new(UserLoader { store: store.clone() }, tokio::spawn),
+            tags: DataLoader::new(TagLoader { store: store.clone() }, tokio::spawn),
+            statuses: DataLoader::new(StatusLoader { store: store.clone(), viewer }, tokio::spawn),
+            pages: DataLoader::new(ConnectionPageLoader { store: store.clone(), viewer }, tokio::spawn),
+            store,
+            config,
+            access: access.map_err(Arc::new),
+            link_origin,
+        }
+    }
+
+    /// The admitted access, or the credential error as a GraphQL error.
+    pub fn access(&self) -> async_graphql::Result<Access> {
+        self.access.as_ref().copied().map_err(|e| to_graphql(e))
+    }
+}
+
+/// An `ApiError` as a GraphQL error with `extensions.code`; internals are logged, not sent.
+pub fn to_graphql(err: &ApiError) -> async_graphql::Error {
+    if let ApiError::Internal(cause) = err {
+        tracing::error!(error = ?cause, "graphql resolver failed");
+    }
+    let message = match err {
+        ApiError::Internal(_) => "Internal server error.".to_string(),
+        other => other.to_string(),
+    };
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", err.graphql_code()))
+}

@@ -1,0 +1,328 @@
+//! The GraphQL types. Resolvers load through the request's DataLoaders and apply the rules of
+//! `crate::connections`; nothing here talks SQL.
+
+use async_graphql::{Context, Object, SimpleObject, ID};
+
+use crate::connections::{self, ConnectionStatus, PageKey};
+use crate::error::ApiError;
+use crate::rest::links;
+use crate::store::time::api_time;
+use crate::store::{PageSpec, TagRecord, UserRecord};
+
+use super::{to_graphql, RequestContext};
+
+fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
+    ctx.data_unchecked::<RequestContext>()
+}
+
+fn internal(err: impl std::fmt::Display) -> async_graphql::Error {
+    to_graphql(&ApiError::Internal(anyhow::anyhow!("{err}")))
+}
+
+/// Parses a GraphQL `ID` as a user id; anything that is not a positive 64-bit integer names no user.
+fn user_id(id: &ID) -> Option<i64> {
+    let raw = id.as_str();
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+/// Most ids one `users(ids:)` call may ask for.
+const MAX_IDS: usize = 500;
+
+pub struct Query;
+
+/// The entry points.
+#[Object]
+impl Query {
+    /// A user by id; null when there is no such user.
+    async fn user(&self, ctx: &Context<'_>, #[graphql(desc = "The user's id.")] id: ID) -> async_graphql::Result<Option<User>> {
+        let rc = request(ctx);
+        connections::check_content(&rc.access()?).map_err(|e| to_graphql(&e))?;
+        let Some(id) = user_id(&id) else {
+            return Ok(None);
+        };
+        Ok(rc.users.load_one(id).await.map_err(internal)?.map(User::new))
+    }
+
+    /// Users by id, in the order asked, with null for unknown ids (at most 500 ids).
+    async fn users(&self, ctx: &Context<'_>, #[graphql(desc = "The users' ids.")] ids: Vec<ID>) -> async_graphql::Result<Vec<Option<User>>> {
+        let rc = request(ctx);
+        connections::check_content(&rc.access()?).map_err(|e| to_graphql(&e))?;
+        if ids.len() > MAX_IDS {
+            return Err(to_graphql(&ApiError::Invalid {
+                field: "ids",
+                message: format!("ids may name at most {MAX_IDS} users."),
+            }));
+        }
+        let parsed: Vec<Option<i64>> = ids.iter().map(user_id).collect();
+        let wanted: Vec<i64> = parsed.iter().flatten().copied().collect();
+        let found = rc.users.load_many(wanted).await.map_err(internal)?;
+        Ok(parsed
+            .into_iter()
+            .map(|id| id.and_then(|id| found.get(&id).cloned()).map(User::new))
+            .collect())
+    }
+
+    /// The viewer (the user the request's token names), or null for anonymous requests.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let rc = request(ctx);
+        let Some(viewer) = rc.access()?.viewer else {
+            return Ok(None);
+        };
+        Ok(rc.users.load_one(viewer).await.map_err(internal)?.map(User::new))
+    }
+}
+
+/// A member of the community.
+pub struct User {
+    record: UserRecord,
+}
+
+impl User {
+    pub fn new(record: UserRecord) -> User {
+        User { record }
+    }
+}
+
+#[Object]
+impl User {
+    /// Unique id (an `ID`: ids may exceed 2^31).
+    async fn id(&self) -> ID {
+        ID(self.record.id.to_string())
+    }
+    /// Unique username.
+    async fn username(&self) -> &str {
+        &self.record.username
+    }
+    /// Full name; empty when not given.
+    async fn real_name(&self) -> &str {
+        &self.record.real_name
+    }
+    /// Avatar image URL.
+    async fn avatar(&self) -> Option<&str> {
+        self.record.avatar.as_deref()
+    }
+    /// Id of the user in an external system.
+    async fn ext_id(&self) -> Option<ID> {
+        self.record.ext_id.map(|id| ID(id.to_string()))
+    }
+    /// How many users this user follows; null unless the community is in follow mode.
+    async fn followings_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+        Ok(request(ctx).access()?.settings.follow_enabled.then_some(self.record.followings_counter))
+    }
+    /// How many users follow this user; null unless the community is in follow mode.
+    async fn followers_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+        Ok(request(ctx).access()?.settings.follow_enabled.then_some(self.record.followers_counter))
+    }
+    /// Number of posts.
+    async fn posts_counter(&self) -> i64 {
+        self.record.posts_counter
+    }
+    /// Number of discussions.
+    async fn discussions_counter(&self) -> i64 {
+        self.record.discussions_counter
+    }
+    /// Number of polls.
+    async fn polls_counter(&self) -> i64 {
+        self.record.polls_counter
+    }
+    /// How this user relates to the viewer; null for anonymous requests, for the viewer
+    /// themself, and when there is no connection or pending request between them.
+    async fn connection_status(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ConnectionStatus>> {
+        let rc = request(ctx);
+        rc.access()?;
+        Ok(rc.statuses.load_one(self.record.id).await.map_err(internal)?.flatten())
+    }
+    /// Number of categories followed.
+    async fn categories_counter(&self) -> i64 {
+        self.record.categories_counter
+    }
+    /// When the user joined (RFC 3339, UTC).
+    async fn date_joined(&self) -> String {
+        api_time(self.record.date_joined_us)
+    }
+    /// Short biography.
+    async fn bio(&self) -> &str {
+        &self.record.bio
+    }
+    /// Where the user lives.
+    async fn location(&self) -> &str {
+        &self.record.location
+    }
+    /// Coordinates of `location`, as "lat,lng".
+    async fn location_lat_lng(&self) -> Option<&str> {
+        self.record.location_lat_lng.as_deref()
+    }
+    /// Last known position, as "lat,lng".
+    async fn position_lat_lng(&self) -> Option<&str> {
+        self.record.position_lat_lng.as_deref()
+    }
+    /// Date of birth (YYYY-MM-DD).
+    async fn date_of_birth(&self) -> Option<&str> {
+        self.record.date_of_birth.as_deref()
+    }
+    /// Free-text description.
+    async fn description(&self) -> &str {
+        &self.record.description
+    }
+    /// `Male`, `Female` or `Unspecified`.
+    async fn gender(&self) -> &str {
+        &self.record.gender
+    }
+    /// Personal website.
+    async fn website(&self) -> &str {
+        &self.record.website
+    }
+    /// Cover image URL.
+    async fn cover(&self) -> Option<&str> {
+        self.record.cover.as_deref()
+    }
+    /// The user's tags that are visible, active and not deleted, by id.
+    async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tag>> {
+        let rc = request(ctx);
+        let tags = rc.tags.load_one(self.record.id).await.map_err(internal)?;
+        Ok(tags.unwrap_or_default().into_iter().map(Tag).collect())
+    }
+    /// Reputation points.
+    async fn reputation(&self) -> i64 {
+        self.record.reputation
+    }
+    /// Whether the user carries the community badge.
+    async fn community_badge(&self) -> bool {
+        self.record.community_badge
+    }
+    /// Whether the registration was approved.
+    async fn reg_approved(&self) -> bool {
+        self.record.reg_approved
+    }
+    /// Whether the user is soft-deleted (still listed).
+    async fn deleted(&self) -> bool {
+        self.record.deleted
+    }
+    /// Employer.
+    async fn company_name(&self) -> &str {
+        &self.record.company_name
+    }
+    /// Role at the employer.
+    async fn company_role(&self) -> &str {
+        &self.record.company_role
+    }
+
+    /// A page of this user's connections: mutual connections (shared with the viewer) first,
+    /// then the most recently connected, then by id.
+    async fn connections(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, at least 1 (default 20; larger than the maximum, 100 by default, is cut to it).")]
+        limit: Option<i32>,
+        #[graphql(desc = "How many connections to skip, at least 0 (default 0).")] offset: Option<i32>,
+        #[graphql(desc = "true: only mutual connections; false: only non-mutual ones; absent: all.")]
+        mutual: Option<bool>,
+    ) -> async_graphql::Result<UserConnectionPage> {
+        let rc = request(ctx);
+        let access = rc.access()?;
+        connections::check_settings(&access).map_err(|e| to_graphql(&e))?;
+        let limit = match limit {
+            None => rc.config.default_limit,
+            Some(l) if l < 1 => return Err(bad_input("limit", "limit must be at least 1.")),
+            Some(l) => (l as u64).min(rc.config.max_limit),
+        };
+        let offset = match offset {
+            None => 0,
+            Some(o) if o < 0 => return Err(bad_input("offset", "offset must not be negative.")),
+            Some(o) => o as u64,
+        };
+        let key = PageKey {
+            owner: self.record.id,
+            spec: PageSpec { limit, offset, mutual },
+        };
+        let page = rc.pages.load_one(key).await.map_err(internal)?.unwrap_or_default();
+
+        // The links of the equivalent REST request.
+        let mut query = vec![("limit".to_string(), limit.to_string())];
+        if offset > 0 {
+            query.push(("offset".to_string(), offset.to_string()));
+        }
+        if let Some(m) = mutual {
+            query.push(("mutual".to_string(), if m { "1" } else { "0" }.to_string()));
+        }
+        let base = format!("{}/api/v2/user/{}/connections/", rc.link_origin, self.record.id);
+        let links = links::links(&base, &query, limit, u128::from(offset), page.count);
+        Ok(UserConnectionPage {
+            count: page.count.min(i32::MAX as u64) as i32,
+            next: links.next,
+            previous: links.previous,
+            results: page.rows.into_iter().map(|row| User::new(row.user)).collect(),
+        })
+    }
+}
+
+fn bad_input(field: &'static str, message: &str) -> async_graphql::Error {
+    to_graphql(&ApiError::Invalid {
+        field,
+        message: message.to_string(),
+    })
+}
+
+/// One page of a user's connections.
+#[derive(SimpleObject)]
+pub struct UserConnectionPage {
+    /// How many connections match the `mutual` filter, over all pages.
+    pub count: i32,
+    /// REST URL of the next page, or null on the last page.
+    pub next: Option<String>,
+    /// REST URL of the previous page, or null on the first page.
+    pub previous: Option<String>,
+    /// The users on this page.
+    pub results: Vec<User>,
+}
+
+/// A label given to users.
+pub struct Tag(pub TagRecord);
+
+#[Object]
+impl Tag {
+    /// Unique id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// What the tag applies to (e.g. `user`).
+    #[graphql(name = "type")]
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Description.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// Display colour (e.g. `#3366ff`).
+    async fn color(&self) -> &str {
+        &self.0.color
+    }
+    /// Whether the tag is shown.
+    async fn visible(&self) -> bool {
+        self.0.visible
+    }
+    /// Whether tagged users are boosted in listings.
+    async fn visibility_boost(&self) -> bool {
+        self.0.visibility_boost
+    }
+    /// When the tag was created (RFC 3339, UTC).
+    async fn created_at(&self) -> String {
+        api_time(self.0.created_at_us)
+    }
+    /// Whether the tag is active.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    /// Whether the tag is deleted.
+    async fn deleted(&self) -> bool {
+        self.0.deleted
+    }
+}

@@ -1,0 +1,147 @@
+//! `next` / `previous` links, built exactly as DRF's `LimitOffsetPagination` builds them with
+//! `replace_query_param` / `remove_query_param`: the request's absolute URL, the query parsed
+//! with `parse_qs(keep_blank_values=True)`, one key replaced or removed, and the query
+//! re-encoded with keys sorted by `urlencode(..., doseq=True)` (Python's `quote_plus`).
+
+/// The query of a URL as Python's `parse_qs` returns it: each key once, in order of first
+/// appearance, with all its values.
+pub struct QueryDict(Vec<(String, Vec<String>)>);
+
+impl QueryDict {
+    pub fn from_pairs(pairs: &[(String, String)]) -> QueryDict {
+        let mut entries: Vec<(String, Vec<String>)> = Vec::new();
+        for (key, value) in pairs {
+            match entries.iter_mut().find(|(k, _)| k == key) {
+                Some((_, values)) => values.push(value.clone()),
+                None => entries.push((key.clone(), vec![value.clone()])),
+            }
+        }
+        QueryDict(entries)
+    }
+
+    /// `replace_query_param`: the key's values become exactly `value`.
+    pub fn set(&mut self, key: &str, value: String) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, values)) => *values = vec![value],
+            None => self.0.push((key.to_string(), vec![value])),
+        }
+    }
+
+    /// `remove_query_param`.
+    pub fn remove(&mut self, key: &str) {
+        self.0.retain(|(k, _)| k != key);
+    }
+
+    /// `urlencode(sorted(items), doseq=True)`.
+    pub fn encode(&self) -> String {
+        let mut entries: Vec<&(String, Vec<String>)> = self.0.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = String::new();
+        for (key, values) in entries {
+            for value in values {
+                if !out.is_empty() {
+                    out.push('&');
+                }
+                quote_plus(key, &mut out);
+                out.push('=');
+                quote_plus(value, &mut out);
+            }
+        }
+        out
+    }
+}
+
+/// Python's `urllib.parse.quote_plus`: letters, digits and `_.-~` kept, space as `+`, every
+/// other UTF-8 byte as `%XX` (upper-case hex).
+fn quote_plus(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in text.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 15) as usize] as char);
+            }
+        }
+    }
+}
+
+/// The paging links of a response.
+pub struct Links {
+    pub next: Option<String>,
+    pub previous: Option<String>,
+}
+
+/// DRF's `get_next_link` / `get_previous_link` for `base` (scheme, host and path, no query)
+/// and the request's query pairs.
+pub fn links(base: &str, query: &[(String, String)], limit: u64, offset: u128, count: u64) -> Links {
+    let limit128 = u128::from(limit);
+    let url = |dict: &QueryDict| {
+        let q = dict.encode();
+        if q.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{q}")
+        }
+    };
+    let next = (offset + limit128 < u128::from(count)).then(|| {
+        let mut dict = QueryDict::from_pairs(query);
+        dict.set("limit", limit.to_string());
+        dict.set("offset", (offset + limit128).to_string());
+        url(&dict)
+    });
+    let previous = (offset > 0).then(|| {
+        let mut dict = QueryDict::from_pairs(query);
+        dict.set("limit", limit.to_string());
+        if offset <= limit128 {
+            dict.remove("offset");
+        } else {
+            dict.set("offset", (offset - limit128).to_string());
+        }
+        url(&dict)
+    });
+    Links { next, previous }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rest::params::parse_query;
+
+    const BASE: &str = "http://testserver/api/v2/user/1/connections/";
+
+    fn at(query: &str, limit: u64, offset: u128, count: u64) -> (Option<String>, Option<String>) {
+        let l = links(BASE, &parse_query(Some(query)), limit, offset, count);
+        (l.next, l.previous)
+    }
+
+    #[test]
+    fn first_middle_last_pages() {
+        assert_eq!(at("", 20, 0, 57), (Some(format!("{BASE}?limit=20&offset=20")), None));
+        assert_eq!(
+            at("limit=20&offset=20", 20, 20, 57),
+            (Some(format!("{BASE}?limit=20&offset=40")), Some(format!("{BASE}?limit=20")))
+        );
+        assert_eq!(at("offset=40", 20, 40, 57), (None, Some(format!("{BASE}?limit=20&offset=20"))));
+        assert_eq!(at("", 20, 0, 20), (None, None));
+    }
+
+    #[test]
+    fn past_the_end_keeps_a_previous() {
+        assert_eq!(at("offset=500", 20, 500, 57), (None, Some(format!("{BASE}?limit=20&offset=480"))));
+    }
+
+    #[test]
+    fn other_params_kept_sorted_and_requoted() {
+        let (next, _) = at("zeta=1&mutual=1&a=x%20y&limit=abc&%C3%A9=%2A~", 20, 0, 57);
+        assert_eq!(next.unwrap(), format!("{BASE}?a=x+y&limit=20&mutual=1&offset=20&zeta=1&%C3%A9=%2A~"));
+    }
+
+    #[test]
+    fn repeated_and_blank_values() {
+        let (next, _) = at("tag=b&tag=a&empty=&flag", 5, 0, 57);
+        assert_eq!(next.unwrap(), format!("{BASE}?empty=&flag=&limit=5&offset=5&tag=b&tag=a"));
+    }
+}
