@@ -5,10 +5,11 @@ use std::sync::Arc;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -45,8 +46,26 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
+        .layer(cors(&state.config.cors_origins))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// CORS for browser frontends: read-only methods, the headers GraphQL clients send.
+fn cors(origins: &[String]) -> CorsLayer {
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 async fn not_found() -> Response {
@@ -68,8 +87,14 @@ async fn graphql_get(state: State<AppState>, headers: HeaderMap, uri: Uri) -> Re
     }
 }
 
-async fn graphql_post(state: State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
-    execute(state, headers, request.into_inner()).await.into_response()
+async fn graphql_post(
+    state: State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    execute(state, headers, request.into_inner())
+        .await
+        .into_response()
 }
 
 /// Authenticates the request once, then runs the operation with per-request loaders.
@@ -85,7 +110,8 @@ async fn execute(
 }
 
 async fn identify(state: &AppState, headers: &HeaderMap) -> Result<connections::Access, ApiError> {
-    let credential = auth::credential(headers.get(header::AUTHORIZATION), &state.config.jwt_secret)?;
+    let credential =
+        auth::credential(headers.get(header::AUTHORIZATION), &state.config.jwt_secret)?;
     let claimed = auth::claimed_user(credential, &state.store).await?;
     connections::identify(&state.store, claimed).await
 }

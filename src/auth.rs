@@ -30,7 +30,10 @@ pub enum Credential {
 }
 
 /// Reads the `Authorization` header. `Ok(None)`: anonymous.
-pub fn credential(header: Option<&HeaderValue>, secret: &[u8]) -> Result<Option<Credential>, ApiError> {
+pub fn credential(
+    header: Option<&HeaderValue>,
+    secret: &[u8],
+) -> Result<Option<Credential>, ApiError> {
     let Some(header) = header else {
         return Ok(None);
     };
@@ -51,7 +54,8 @@ pub fn credential(header: Option<&HeaderValue>, secret: &[u8]) -> Result<Option<
     if token.len() > MAX_TOKEN_LEN {
         return Err(ApiError::AuthenticationFailed(BAD_CREDENTIALS));
     }
-    let token = std::str::from_utf8(token).map_err(|_| ApiError::AuthenticationFailed(BAD_CREDENTIALS))?;
+    let token =
+        std::str::from_utf8(token).map_err(|_| ApiError::AuthenticationFailed(BAD_CREDENTIALS))?;
     if token.bytes().filter(|b| *b == b'.').count() == 2 {
         let user_id = verify_jwt(token, secret, time::now_us() / 1_000_000)
             .ok_or(ApiError::AuthenticationFailed(BAD_CREDENTIALS))?;
@@ -64,7 +68,10 @@ pub fn credential(header: Option<&HeaderValue>, secret: &[u8]) -> Result<Option<
 }
 
 /// The user id a credential stands for: a JWT's claim, or a stored token's owner.
-pub async fn claimed_user(credential: Option<Credential>, store: &Store) -> Result<Option<i64>, ApiError> {
+pub async fn claimed_user(
+    credential: Option<Credential>,
+    store: &Store,
+) -> Result<Option<i64>, ApiError> {
     match credential {
         None => Ok(None),
         Some(Credential::Jwt { user_id }) => Ok(Some(user_id)),
@@ -107,15 +114,25 @@ pub fn verify_jwt(token: &str, secret: &[u8], now: i64) -> Option<i64> {
     validation.validate_aud = false;
     validation.validate_exp = false; // checked below against `now`, with no leeway
     validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<AccessClaims>(token, &DecodingKey::from_secret(secret), &validation).ok()?;
+    let data =
+        jsonwebtoken::decode::<AccessClaims>(token, &DecodingKey::from_secret(secret), &validation)
+            .ok()?;
     let claims = data.claims;
-    let iat_ok = claims.iat.as_i64().is_some_and(|iat| iat <= now + IAT_FUTURE_SKEW_SECS);
+    let iat_ok = claims
+        .iat
+        .as_i64()
+        .is_some_and(|iat| iat <= now + IAT_FUTURE_SKEW_SECS);
     let jti_ok = !claims.jti.is_null();
-    (claims.token_type == "access" && claims.exp > now && iat_ok && jti_ok).then_some(claims.user_id)
+    (claims.token_type == "access" && claims.exp > now && iat_ok && jti_ok)
+        .then_some(claims.user_id)
 }
 
 /// Signs an access token for `user_id` valid for `ttl_secs` (the `token` subcommand and tests).
-pub fn issue_jwt(user_id: i64, ttl_secs: i64, secret: &[u8]) -> Result<String, jsonwebtoken::errors::Error> {
+pub fn issue_jwt(
+    user_id: i64,
+    ttl_secs: i64,
+    secret: &[u8],
+) -> Result<String, jsonwebtoken::errors::Error> {
     let now = time::now_us() / 1_000_000;
     let claims = serde_json::json!({
         "token_type": "access",
@@ -177,24 +194,69 @@ mod tests {
             let got = credential(Some(&header(&format!("{kw} {token}"))), SECRET).unwrap();
             assert_eq!(got, Some(Credential::Jwt { user_id: 7 }), "{kw}");
         }
-        assert_eq!(issue_jwt(7, 60, SECRET).ok().and_then(|t| verify_jwt(&t, SECRET, now())), Some(7));
+        assert_eq!(
+            issue_jwt(7, 60, SECRET)
+                .ok()
+                .and_then(|t| verify_jwt(&t, SECRET, now())),
+            Some(7)
+        );
     }
 
     #[test]
     fn rejects_bad_jwts() {
         let cases = [
-            ("wrong secret", sign(good_claims(), Algorithm::HS256, b"another-secret-123456")),
+            (
+                "wrong secret",
+                sign(good_claims(), Algorithm::HS256, b"another-secret-123456"),
+            ),
             ("HS512", sign(good_claims(), Algorithm::HS512, SECRET)),
-            ("expired", sign(claims_with("exp", (now() - 1).into()), Algorithm::HS256, SECRET)),
-            ("exp as string", sign(claims_with("exp", (now() + 60).to_string().into()), Algorithm::HS256, SECRET)),
-            ("refresh token", sign(claims_with("token_type", "refresh".into()), Algorithm::HS256, SECRET)),
-            ("user_id as numeric string", sign(claims_with("user_id", "7".into()), Algorithm::HS256, SECRET)),
-            ("user_id float", sign(claims_with("user_id", 7.5.into()), Algorithm::HS256, SECRET)),
+            (
+                "expired",
+                sign(
+                    claims_with("exp", (now() - 1).into()),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+            ),
+            (
+                "exp as string",
+                sign(
+                    claims_with("exp", (now() + 60).to_string().into()),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+            ),
+            (
+                "refresh token",
+                sign(
+                    claims_with("token_type", "refresh".into()),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+            ),
+            (
+                "user_id as numeric string",
+                sign(claims_with("user_id", "7".into()), Algorithm::HS256, SECRET),
+            ),
+            (
+                "user_id float",
+                sign(claims_with("user_id", 7.5.into()), Algorithm::HS256, SECRET),
+            ),
             ("no iat", sign(without("iat"), Algorithm::HS256, SECRET)),
             ("no jti", sign(without("jti"), Algorithm::HS256, SECRET)),
             ("no exp", sign(without("exp"), Algorithm::HS256, SECRET)),
-            ("no user_id", sign(without("user_id"), Algorithm::HS256, SECRET)),
-            ("far-future iat", sign(claims_with("iat", (now() + 86_400).into()), Algorithm::HS256, SECRET)),
+            (
+                "no user_id",
+                sign(without("user_id"), Algorithm::HS256, SECRET),
+            ),
+            (
+                "far-future iat",
+                sign(
+                    claims_with("iat", (now() + 86_400).into()),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+            ),
         ];
         for (why, token) in cases {
             assert_eq!(verify_jwt(&token, SECRET, now()), None, "{why}");
@@ -209,9 +271,19 @@ mod tests {
         let good = sign(good_claims(), Algorithm::HS256, SECRET);
         let parts: Vec<&str> = good.split('.').collect();
         let none_header = encode(br#"{"alg":"none","typ":"JWT"}"#);
-        assert_eq!(verify_jwt(&format!("{none_header}.{}.", parts[1]), SECRET, now()), None);
-        let evil = encode(serde_json::to_string(&claims_with("user_id", 1.into())).unwrap().as_bytes());
-        assert_eq!(verify_jwt(&format!("{}.{evil}.{}", parts[0], parts[2]), SECRET, now()), None);
+        assert_eq!(
+            verify_jwt(&format!("{none_header}.{}.", parts[1]), SECRET, now()),
+            None
+        );
+        let evil = encode(
+            serde_json::to_string(&claims_with("user_id", 1.into()))
+                .unwrap()
+                .as_bytes(),
+        );
+        assert_eq!(
+            verify_jwt(&format!("{}.{evil}.{}", parts[0], parts[2]), SECRET, now()),
+            None
+        );
         assert_eq!(verify_jwt("a.b.c", SECRET, now()), None);
     }
 
@@ -221,7 +293,10 @@ mod tests {
             const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
             let mut out = String::new();
             for chunk in bytes.chunks(3) {
-                let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+                let n = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
                 for i in 0..=chunk.len() {
                     out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
                 }
@@ -234,13 +309,22 @@ mod tests {
     fn header_forms() {
         assert_eq!(credential(None, SECRET).unwrap(), None);
         assert_eq!(credential(Some(&header("")), SECRET).unwrap(), None);
-        assert_eq!(credential(Some(&header("Basic dXNlcjpwYXNz")), SECRET).unwrap(), None);
+        assert_eq!(
+            credential(Some(&header("Basic dXNlcjpwYXNz")), SECRET).unwrap(),
+            None
+        );
         for bad in ["Bearer", "Bearer  ", "Bearer a b", "Token a b c"] {
-            assert_eq!(credential(Some(&header(bad)), SECRET).unwrap_err().code(), "authentication_failed", "{bad:?}");
+            assert_eq!(
+                credential(Some(&header(bad)), SECRET).unwrap_err().code(),
+                "authentication_failed",
+                "{bad:?}"
+            );
         }
         assert_eq!(
             credential(Some(&header("Bearer opaque-1")), SECRET).unwrap(),
-            Some(Credential::Opaque { sha256: sha256_hex("opaque-1") })
+            Some(Credential::Opaque {
+                sha256: sha256_hex("opaque-1")
+            })
         );
         let huge = format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1));
         assert!(credential(Some(&header(&huge)), SECRET).is_err());
@@ -248,6 +332,9 @@ mod tests {
 
     #[test]
     fn sha256_is_lower_hex_of_utf8() {
-        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

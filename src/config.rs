@@ -45,8 +45,9 @@ impl DbOptions {
             _ => {
                 let path = Path::new(DEFAULT_SQLITE_PATH);
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("DATABASE_URL: cannot create {}", dir.display()))?;
+                    std::fs::create_dir_all(dir).with_context(|| {
+                        format!("DATABASE_URL: cannot create {}", dir.display())
+                    })?;
                 }
                 Ok(format!("sqlite://{}?mode=rwc", path.display()))
             }
@@ -81,6 +82,16 @@ pub struct ServeOptions {
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_limit: u64,
 
+    /// Origins allowed to call the API from a browser (CORS), comma-separated, or * for any.
+    /// Unset: no CORS headers (same-origin only).
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// How long a GraphQL DataLoader waits to gather keys into one batch, in milliseconds.
+    #[arg(long, env = "GRAPHQL_BATCH_DELAY_MS", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub graphql_batch_delay_ms: u64,
+
     /// Skip running migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
@@ -94,9 +105,13 @@ pub struct ServeOptions {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub jwt_secret: Vec<u8>,
+    /// Browser origins allowed by CORS; `["*"]` for any, empty for none.
+    pub cors_origins: Vec<String>,
     pub public_base_url: Option<String>,
     pub default_limit: u64,
     pub max_limit: u64,
+    /// The window in which a GraphQL DataLoader gathers keys into one SQL statement.
+    pub batch_delay: std::time::Duration,
 }
 
 impl Config {
@@ -104,9 +119,11 @@ impl Config {
     pub fn with_secret(secret: &str) -> Self {
         Config {
             jwt_secret: secret.as_bytes().to_vec(),
+            cors_origins: Vec::new(),
             public_base_url: None,
             default_limit: 20,
             max_limit: 100,
+            batch_delay: std::time::Duration::from_millis(1),
         }
     }
 }
@@ -126,13 +143,32 @@ impl ServeOptions {
             Some(raw) => Some(parse_public_base_url(raw)?),
         };
         let jwt_secret = resolve_jwt_secret(self.jwt_secret.as_deref(), database_url)?;
+        let cors_origins = parse_cors_origins(&self.cors_origins)?;
         Ok(Config {
             jwt_secret,
+            cors_origins,
             public_base_url,
             default_limit: self.default_limit,
             max_limit: self.max_limit,
+            batch_delay: std::time::Duration::from_millis(self.graphql_batch_delay_ms),
         })
     }
+}
+
+fn parse_cors_origins(raw: &[String]) -> anyhow::Result<Vec<String>> {
+    let origins: Vec<String> = raw
+        .iter()
+        .map(|o| o.trim().trim_end_matches('/').to_string())
+        .filter(|o| !o.is_empty())
+        .collect();
+    for origin in &origins {
+        if origin != "*" && axum::http::HeaderValue::from_str(origin).is_err()
+            || origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://"))
+        {
+            bail!("CORS_ORIGINS: {origin:?} is not an origin like https://app.example.com (or *)");
+        }
+    }
+    Ok(origins)
 }
 
 fn parse_public_base_url(raw: &str) -> anyhow::Result<String> {

@@ -17,7 +17,9 @@ use async_graphql::dataloader::Loader;
 use sea_orm::DbErr;
 
 use crate::error::{ApiError, BAD_CREDENTIALS};
-use crate::store::{ConnectionPageRows, Gate, PageSpec, Relation, Settings, Store, TagRecord, UserRecord};
+use crate::store::{
+    ConnectionPageRows, Gate, PageSpec, Relation, Settings, Store, TagRecord, UserRecord,
+};
 
 /// The target of a request, as the path or argument gave it.
 #[derive(Clone, Copy, Debug)]
@@ -38,7 +40,11 @@ pub struct Access {
 }
 
 /// Applies the gates of the spec in order; `claimed` is the user the credentials name.
-pub async fn admit(store: &Store, claimed: Option<i64>, target: Target) -> Result<Access, ApiError> {
+pub async fn admit(
+    store: &Store,
+    claimed: Option<i64>,
+    target: Target,
+) -> Result<Access, ApiError> {
     let target_id = match target {
         Target::Id(id) => Some(id),
         Target::None | Target::Malformed => None,
@@ -110,7 +116,9 @@ impl ConnectionStatus {
             Some(v) if v == user => None,
             Some(_) if relation.connected => Some(ConnectionStatus::Connected),
             Some(_) if relation.sent_request => Some(ConnectionStatus::SentConnectionRequest),
-            Some(_) if relation.received_request => Some(ConnectionStatus::ReceivedConnectionRequest),
+            Some(_) if relation.received_request => {
+                Some(ConnectionStatus::ReceivedConnectionRequest)
+            }
             Some(_) => None,
         }
     }
@@ -145,7 +153,10 @@ impl Loader<PageKey> for ConnectionPageLoader {
     type Value = ConnectionPageRows;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[PageKey]) -> Result<HashMap<PageKey, ConnectionPageRows>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[PageKey],
+    ) -> Result<HashMap<PageKey, ConnectionPageRows>, LoadError> {
         // One statement per distinct page shape (limit, offset, filter), whatever the owners.
         let mut by_spec: HashMap<PageSpec, Vec<i64>> = HashMap::new();
         for key in keys {
@@ -153,7 +164,10 @@ impl Loader<PageKey> for ConnectionPageLoader {
         }
         let mut pages = HashMap::with_capacity(keys.len());
         for (spec, owners) in by_spec {
-            let mut found = self.store.connection_pages(self.viewer, &owners, spec).await?;
+            let mut found = self
+                .store
+                .connection_pages(self.viewer, &owners, spec)
+                .await?;
             for owner in owners {
                 // A user with no connections has no rows: an empty page, count 0.
                 let page = found.remove(&owner).unwrap_or_default();
@@ -206,7 +220,10 @@ impl Loader<i64> for StatusLoader {
     type Value = Option<ConnectionStatus>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Option<ConnectionStatus>>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[i64],
+    ) -> Result<HashMap<i64, Option<ConnectionStatus>>, LoadError> {
         let Some(viewer) = self.viewer else {
             // Anonymous: no status for anyone, and no SQL.
             return Ok(keys.iter().map(|k| (*k, None)).collect());
@@ -234,25 +251,70 @@ mod tests {
 
     #[test]
     fn status_priority() {
-        let all = Relation { connected: true, sent_request: true, received_request: true };
+        let all = Relation {
+            connected: true,
+            sent_request: true,
+            received_request: true,
+        };
         assert_eq!(ConnectionStatus::of(None, 2, all), None);
         assert_eq!(ConnectionStatus::of(Some(2), 2, all), None);
-        assert_eq!(ConnectionStatus::of(Some(1), 2, all), Some(ConnectionStatus::Connected));
-        let both = Relation { sent_request: true, received_request: true, ..Default::default() };
-        assert_eq!(ConnectionStatus::of(Some(1), 2, both), Some(ConnectionStatus::SentConnectionRequest));
-        let received = Relation { received_request: true, ..Default::default() };
-        assert_eq!(ConnectionStatus::of(Some(1), 2, received), Some(ConnectionStatus::ReceivedConnectionRequest));
+        assert_eq!(
+            ConnectionStatus::of(Some(1), 2, all),
+            Some(ConnectionStatus::Connected)
+        );
+        let both = Relation {
+            sent_request: true,
+            received_request: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            ConnectionStatus::of(Some(1), 2, both),
+            Some(ConnectionStatus::SentConnectionRequest)
+        );
+        let received = Relation {
+            received_request: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            ConnectionStatus::of(Some(1), 2, received),
+            Some(ConnectionStatus::ReceivedConnectionRequest)
+        );
         assert_eq!(ConnectionStatus::of(Some(1), 2, Relation::default()), None);
     }
 
     #[test]
     fn gates_in_order() {
-        let settings = |c, a| Settings { connection_enabled: c, follow_enabled: false, content_availability: a };
-        let anon = |s| Access { viewer: None, settings: s };
-        let user = |s| Access { viewer: Some(1), settings: s };
-        assert_eq!(check_settings(&anon(settings(false, false))).unwrap_err().code(), "not_authenticated");
-        assert_eq!(check_settings(&user(settings(false, false))).unwrap_err().code(), "permission_denied");
-        assert_eq!(check_settings(&anon(settings(false, true))).unwrap_err().code(), "permission_denied");
+        let settings = |c, a| Settings {
+            connection_enabled: c,
+            follow_enabled: false,
+            content_availability: a,
+        };
+        let anon = |s| Access {
+            viewer: None,
+            settings: s,
+        };
+        let user = |s| Access {
+            viewer: Some(1),
+            settings: s,
+        };
+        assert_eq!(
+            check_settings(&anon(settings(false, false)))
+                .unwrap_err()
+                .code(),
+            "not_authenticated"
+        );
+        assert_eq!(
+            check_settings(&user(settings(false, false)))
+                .unwrap_err()
+                .code(),
+            "permission_denied"
+        );
+        assert_eq!(
+            check_settings(&anon(settings(false, true)))
+                .unwrap_err()
+                .code(),
+            "permission_denied"
+        );
         assert!(check_settings(&anon(settings(true, true))).is_ok());
         assert!(check_settings(&user(settings(true, false))).is_ok());
     }

@@ -5,12 +5,12 @@
 //! `graphql` the two doors; `auth` turns an `Authorization` header into a viewer;
 //! `community` reads and writes the community data file.
 
-pub mod config;
-pub mod store;
-pub mod community;
+pub mod app;
 pub mod auth;
+pub mod community;
+pub mod config;
 pub mod connections;
 pub mod error;
-pub mod app;
 pub mod graphql;
 pub mod rest;
+pub mod store;

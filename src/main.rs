@@ -1,1 +1,288 @@
-fn main() {}
+//! The `community-gateway` command line: serve (the default), migrate, import, export, seed,
+//! token, schema and settings.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use community_gateway::app::{self, AppState};
+use community_gateway::config::{self, DbOptions, ServeOptions};
+use community_gateway::{auth, community, graphql, store::Store};
+
+#[derive(Parser)]
+#[command(
+    name = "community-gateway",
+    version,
+    about = "A community's friendship graph over GraphQL and the SelfCommunity v2 REST API"
+)]
+struct Cli {
+    #[command(flatten)]
+    db: DbOptions,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default): migrations, demo data on an empty database, then serve.
+    Serve(ServeOptions),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Replace the database's community with a data file (one transaction; a bad file changes nothing).
+    Import {
+        /// The community data file (JSON), or - for standard input.
+        file: PathBuf,
+    },
+    /// Write the database's community as a data file.
+    Export {
+        /// Where to write, or - for standard output.
+        file: PathBuf,
+    },
+    /// Replace the database's community with a deterministic synthetic one.
+    Seed {
+        /// Number of users.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        users: u64,
+        /// Average number of connections per user.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+        avg_degree: u32,
+        /// Random seed: the same seed gives the same community.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Print a signed JWT access token for a user.
+    Token(TokenOptions),
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Show the community settings, or change them with `settings set KEY=VALUE...`.
+    Settings {
+        #[command(subcommand)]
+        action: Option<SettingsAction>,
+    },
+}
+
+#[derive(Args)]
+struct TokenOptions {
+    /// The user the token is for.
+    #[arg(long)]
+    user: i64,
+    /// Lifetime, e.g. 90s, 30m, 1h, 7d.
+    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+    ttl: i64,
+    /// HS256 secret (as the server's JWT_SECRET).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum SettingsAction {
+    /// Change settings, e.g. `settings set connection_enabled=false follow_enabled=true`.
+    Set {
+        /// KEY=VALUE pairs; keys: connection_enabled, follow_enabled, content_availability; values: true/false.
+        #[arg(required = true, value_parser = parse_setting)]
+        changes: Vec<(String, bool)>,
+    },
+}
+
+fn parse_ttl(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30m or 1h"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d")),
+    };
+    match n.checked_mul(scale) {
+        Some(secs) if secs > 0 && secs <= 366 * 86_400 => Ok(secs),
+        _ => Err("the lifetime must be between 1 second and 366 days".into()),
+    }
+}
+
+fn parse_setting(text: &str) -> Result<(String, bool), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))?;
+    let value = match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "on" | "yes" => true,
+        "false" | "0" | "off" | "no" => false,
+        other => return Err(format!("{key}: {other:?} is not true or false")),
+    };
+    Ok((key.trim().to_string(), value))
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(err) = run(Cli::parse()).await {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = match cli.command {
+        Some(command) => command,
+        None => Command::Serve(ServeOnly::parse_from(["community-gateway"]).serve),
+    };
+    match command {
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Command::Token(options) => token(&cli.db, options),
+        Command::Serve(options) => serve(&cli.db, options).await,
+        Command::Migrate => {
+            open(&cli.db).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Import { file } => {
+            let store = open(&cli.db).await?;
+            let bytes = read_input(&file)?;
+            let parsed =
+                community::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let report = community::import(&store, &parsed).await?;
+            eprintln!("imported {report}");
+            Ok(())
+        }
+        Command::Export { file } => {
+            let store = open(&cli.db).await?;
+            let json = community::to_json(&community::export(&store).await?);
+            write_output(&file, &json)
+        }
+        Command::Seed {
+            users,
+            avg_degree,
+            seed,
+        } => {
+            let store = open(&cli.db).await?;
+            let report =
+                community::import(&store, &community::synthetic(users, avg_degree, seed)).await?;
+            eprintln!("seeded {report}");
+            Ok(())
+        }
+        Command::Settings { action } => {
+            let store = open(&cli.db).await?;
+            let settings = match action {
+                None => store.settings().await?,
+                Some(SettingsAction::Set { changes }) => {
+                    community::apply_settings(&store, &changes).await?
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&settings)?);
+            Ok(())
+        }
+    }
+}
+
+/// Parses the serve options alone, to run `serve` when no subcommand is given.
+#[derive(Parser)]
+struct ServeOnly {
+    #[command(flatten)]
+    serve: ServeOptions,
+}
+
+/// Connects and migrates.
+async fn open(db: &DbOptions) -> anyhow::Result<Store> {
+    let store = Store::connect(&db.resolved_url()?, db.db_pool_size).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+fn read_input(file: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    if file.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .context("reading standard input")?;
+        return Ok(buf);
+    }
+    std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+fn write_output(file: &PathBuf, text: &str) -> anyhow::Result<()> {
+    if file.as_os_str() == "-" {
+        print!("{text}");
+        return Ok(());
+    }
+    std::fs::write(file, text).with_context(|| format!("cannot write {}", file.display()))
+}
+
+fn token(db: &DbOptions, options: TokenOptions) -> anyhow::Result<()> {
+    let url = db.resolved_url()?;
+    let secret = config::resolve_jwt_secret(options.jwt_secret.as_deref(), &url)?;
+    println!("{}", auth::issue_jwt(options.user, options.ttl, &secret)?);
+    Ok(())
+}
+
+async fn serve(db: &DbOptions, options: ServeOptions) -> anyhow::Result<()> {
+    let url = db.resolved_url()?;
+    let config = options.to_config(&url)?;
+    let store = Store::connect(&url, db.db_pool_size).await?;
+    if !options.no_migrate {
+        store.migrate().await?;
+    }
+    if !options.no_demo && store.is_empty().await? {
+        let report = community::import(&store, &community::demo()).await?;
+        tracing::info!(%report, "empty database: seeded the demo community");
+    }
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .with_context(|| format!("BIND: cannot listen on {}", options.bind))?;
+    let demo_jwt = auth::issue_jwt(1, 3600, &config.jwt_secret)?;
+    print_banner(listener.local_addr()?, &demo_jwt);
+    let router = app::router(AppState::new(store, config));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server failed")
+}
+
+fn print_banner(bind: std::net::SocketAddr, demo_jwt: &str) {
+    let base = format!("http://{bind}");
+    eprintln!(
+        "\ncommunity-gateway listening on {base}\n\
+         \n  GraphQL playground:  {base}/graphql\
+         \n  REST example:        curl -H 'Authorization: Bearer {demo}' '{base}/api/v2/user/1/connections/?limit=5'\
+         \n  Demo tokens:         opaque '{demo}' (user 1, if the demo community is loaded)\
+         \n                       JWT (user 1, 1 h): {demo_jwt}\n",
+        demo = community::DEMO_TOKEN,
+    );
+}
+
+/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -42,7 +42,11 @@ fn base_settings() -> (bool, bool, bool) {
     let file: Value = serde_json::from_str(&common::example_community_json()).expect("example");
     let s = &file["settings"];
     let get = |k: &str, d: bool| s.get(k).and_then(Value::as_bool).unwrap_or(d);
-    (get("connection_enabled", true), get("follow_enabled", false), get("content_availability", true))
+    (
+        get("connection_enabled", true),
+        get("follow_enabled", false),
+        get("content_availability", true),
+    )
 }
 
 #[tokio::test]
@@ -59,7 +63,8 @@ async fn rest_golden_cases() {
         let mut failures = Vec::new();
         for case in &cases {
             let (c, f, a) = base_settings();
-            let flag = |k: &str, d: bool| case.settings.get(k).and_then(Value::as_bool).unwrap_or(d);
+            let flag =
+                |k: &str, d: bool| case.settings.get(k).and_then(Value::as_bool).unwrap_or(d);
             common::set_settings(
                 &db.store,
                 flag("connection_enabled", c),
@@ -67,7 +72,9 @@ async fn rest_golden_cases() {
                 flag("content_availability", a),
             )
             .await;
-            let mut request = client.get(format!("{base}{}", case.request.path)).header("Host", "testserver");
+            let mut request = client
+                .get(format!("{base}{}", case.request.path))
+                .header("Host", "testserver");
             for (name, value) in &case.request.headers {
                 request = request.header(name.as_str(), value.as_str().unwrap_or_default());
             }
@@ -90,9 +97,19 @@ async fn rest_golden_cases() {
                 problems.push(format!("body\n   got: {body}\n  want: {want_body}"));
             }
             if !problems.is_empty() {
-                failures.push(format!("[{:?}] {}: {}", db.backend, case.name, problems.join("; ")));
+                failures.push(format!(
+                    "[{:?}] {}: {}",
+                    db.backend,
+                    case.name,
+                    problems.join("; ")
+                ));
             }
         }
-        assert!(failures.is_empty(), "{} golden case(s) failed:\n{}", failures.len(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{} golden case(s) failed:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 }

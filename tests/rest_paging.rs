@@ -74,7 +74,9 @@ fn friends(g: &Graph, user: i64) -> Vec<(i64, i64)> {
 
 /// The spec's order, computed from the graph.
 fn expected(g: &Graph, target: i64, viewer: Option<i64>, mutual: Option<bool>) -> Vec<i64> {
-    let viewer_friends: BTreeSet<i64> = viewer.map(|v| friends(g, v).into_iter().map(|(f, _)| f).collect()).unwrap_or_default();
+    let viewer_friends: BTreeSet<i64> = viewer
+        .map(|v| friends(g, v).into_iter().map(|(f, _)| f).collect())
+        .unwrap_or_default();
     let mut list: Vec<(bool, i64, i64)> = friends(g, target)
         .into_iter()
         .map(|(f, t)| (viewer_friends.contains(&f), t, f))
@@ -98,8 +100,18 @@ async fn walk(client: &reqwest::Client, first: String, token: Option<&str>) -> (
         }
         let body: Value = request.send().await.unwrap().json().await.unwrap();
         let this_count = body["count"].as_u64().unwrap();
-        assert_eq!(*count.get_or_insert(this_count), this_count, "count changes between pages");
-        seen.extend(body["results"].as_array().unwrap().iter().map(|u| u["id"].as_i64().unwrap()));
+        assert_eq!(
+            *count.get_or_insert(this_count),
+            this_count,
+            "count changes between pages"
+        );
+        seen.extend(
+            body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["id"].as_i64().unwrap()),
+        );
         url = body["next"].as_str().map(str::to_string);
     }
     (seen, count.unwrap_or(0))
@@ -112,7 +124,14 @@ fn walking_next_visits_each_connection_once_in_order() {
     for db in &dbs {
         let base = runtime.block_on(common::serve(db.store.clone()));
         let client = reqwest::Client::new();
-        let config = ProptestConfig { cases: if db.backend == common::Backend::Sqlite { 24 } else { 8 }, ..ProptestConfig::default() };
+        let config = ProptestConfig {
+            cases: if db.backend == common::Backend::Sqlite {
+                24
+            } else {
+                8
+            },
+            ..ProptestConfig::default()
+        };
         proptest!(config, |(g in graph(), target_pick in 0usize..100, viewer_pick in 0usize..100,
                             limit in 1u64..7, mutual_pick in 0u8..3)| {
             let target = 1 + (target_pick as i64 % g.users);

@@ -115,7 +115,10 @@ fn nullable_short(col: impl IntoIden, len: u32) -> ColumnDef {
 }
 
 /// A foreign key to `users.id` that removes the dependent row with the user.
-fn user_fk(from_table: impl IntoIden + 'static, from_col: impl IntoIden + 'static) -> ForeignKeyCreateStatement {
+fn user_fk(
+    from_table: impl IntoIden + 'static,
+    from_col: impl IntoIden + 'static,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .from(from_table, from_col)
         .to(Users::Table, Users::Id)
@@ -132,7 +135,12 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(CommunitySettings::Table)
-                    .col(ColumnDef::new(CommunitySettings::Id).integer().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(CommunitySettings::Id)
+                            .integer()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(flag(CommunitySettings::ConnectionEnabled))
                     .col(flag(CommunitySettings::FollowEnabled))
                     .col(flag(CommunitySettings::ContentAvailability))

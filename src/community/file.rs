@@ -172,7 +172,9 @@ impl PartialSettings {
     pub fn resolve(self) -> Settings {
         let defaults = Settings::default();
         Settings {
-            connection_enabled: self.connection_enabled.unwrap_or(defaults.connection_enabled),
+            connection_enabled: self
+                .connection_enabled
+                .unwrap_or(defaults.connection_enabled),
             follow_enabled: self.follow_enabled.unwrap_or(defaults.follow_enabled),
             content_availability: self
                 .content_availability
@@ -181,7 +183,9 @@ impl PartialSettings {
     }
 }
 
-fn settings_with_defaults<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Settings, D::Error> {
+fn settings_with_defaults<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Settings, D::Error> {
     Ok(PartialSettings::deserialize(deserializer)?.resolve())
 }
 

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use super::error::{label_of_value, render, FileError};
 use super::file::{
-    AccessToken, CommunityFile, Connection, ConnectionRequest, PartialSettings,
-    Gender, Tag, User, GENDER_RULE,
+    AccessToken, CommunityFile, Connection, ConnectionRequest, Gender, PartialSettings, Tag, User,
+    GENDER_RULE,
 };
 use super::validate::validate;
 
@@ -101,7 +101,11 @@ pub(crate) const SECTIONS: &[&str] = &[
     "access_tokens",
 ];
 
-const SETTINGS_KEYS: &[&str] = &["connection_enabled", "follow_enabled", "content_availability"];
+const SETTINGS_KEYS: &[&str] = &[
+    "connection_enabled",
+    "follow_enabled",
+    "content_availability",
+];
 
 /// Parses and fully validates a data file; the error names the first bad record and why.
 pub fn parse(bytes: &[u8]) -> Result<CommunityFile, FileError> {
@@ -325,20 +329,29 @@ mod tests {
             users: [1, 2],
             connected_at: "x".into(),
         };
-        assert_eq!(keys_of(&serde_json::to_value(conn).unwrap()), table_keys(CONNECTION_KEYS));
+        assert_eq!(
+            keys_of(&serde_json::to_value(conn).unwrap()),
+            table_keys(CONNECTION_KEYS)
+        );
         let req = ConnectionRequest {
             from: 1,
             to: 2,
             created_at: "x".into(),
         };
-        assert_eq!(keys_of(&serde_json::to_value(req).unwrap()), table_keys(REQUEST_KEYS));
+        assert_eq!(
+            keys_of(&serde_json::to_value(req).unwrap()),
+            table_keys(REQUEST_KEYS)
+        );
         let token = AccessToken {
             token: Some("a".into()),
             token_sha256: Some("b".into()),
             user_id: 1,
             expires_at: "x".into(),
         };
-        assert_eq!(keys_of(&serde_json::to_value(token).unwrap()), table_keys(TOKEN_KEYS));
+        assert_eq!(
+            keys_of(&serde_json::to_value(token).unwrap()),
+            table_keys(TOKEN_KEYS)
+        );
     }
 
     fn reject(value: Value) -> String {

@@ -128,7 +128,10 @@ pub(crate) fn user_label(index: usize, user: &User) -> String {
     label(
         "users",
         index,
-        &[("id", user.id.to_string()), ("username", render_str(&user.username))],
+        &[
+            ("id", user.id.to_string()),
+            ("username", render_str(&user.username)),
+        ],
     )
 }
 
@@ -141,12 +144,19 @@ pub(crate) fn request_label(index: usize, request: &ConnectionRequest) -> String
     label(
         "connection_requests",
         index,
-        &[("from", request.from.to_string()), ("to", request.to.to_string())],
+        &[
+            ("from", request.from.to_string()),
+            ("to", request.to.to_string()),
+        ],
     )
 }
 
 pub(crate) fn token_label(index: usize, token: &AccessToken) -> String {
-    label("access_tokens", index, &[("user_id", token.user_id.to_string())])
+    label(
+        "access_tokens",
+        index,
+        &[("user_id", token.user_id.to_string())],
+    )
 }
 
 type TagChecked<'a> = (Vec<TagRow<'a>>, FastMap<i64, usize>);
@@ -166,7 +176,10 @@ fn check_tags(tags: &[Tag]) -> Result<TagChecked<'_>, FileError> {
 fn check_tag(tag: &Tag, i: usize, index: &mut FastMap<i64, usize>) -> Result<i64, String> {
     positive_id("id", tag.id)?;
     if let Some(first) = index.insert(tag.id, i) {
-        return Err(format!("tag id {} is already used by tags[{first}]", tag.id));
+        return Err(format!(
+            "tag id {} is already used by tags[{first}]",
+            tag.id
+        ));
     }
     short_text("type", &tag.kind, TAG_TYPE_MAX)?;
     short_text("name", &tag.name, NAME_MAX)?;
@@ -208,7 +221,10 @@ fn check_user<'a>(
 ) -> Result<i64, String> {
     positive_id("id", user.id)?;
     if let Some(first) = index.insert(user.id, i) {
-        return Err(format!("user id {} is already used by users[{first}]", user.id));
+        return Err(format!(
+            "user id {} is already used by users[{first}]",
+            user.id
+        ));
     }
     check_username(&user.username)?;
     if let Some(first) = usernames.insert(&user.username, i) {
@@ -243,8 +259,16 @@ fn check_user_texts(user: &User) -> Result<(), String> {
     nullable_text("avatar", user.avatar.as_deref(), URL_MAX)?;
     long_text("bio", &user.bio)?;
     short_text("location", &user.location, NAME_MAX)?;
-    nullable_text("location_lat_lng", user.location_lat_lng.as_deref(), LAT_LNG_MAX)?;
-    nullable_text("position_lat_lng", user.position_lat_lng.as_deref(), LAT_LNG_MAX)?;
+    nullable_text(
+        "location_lat_lng",
+        user.location_lat_lng.as_deref(),
+        LAT_LNG_MAX,
+    )?;
+    nullable_text(
+        "position_lat_lng",
+        user.position_lat_lng.as_deref(),
+        LAT_LNG_MAX,
+    )?;
     long_text("description", &user.description)?;
     short_text("website", &user.website, URL_MAX)?;
     nullable_text("cover", user.cover.as_deref(), URL_MAX)?;
@@ -377,9 +401,7 @@ fn check_tokens(
             .map_err(|reason| FileError::new(token_label(i, token), reason))?;
         rows.push(row);
     }
-    rows.sort_unstable_by(|x, y| {
-        (x.user_id, &x.token_sha256).cmp(&(y.user_id, &y.token_sha256))
-    });
+    rows.sort_unstable_by(|x, y| (x.user_id, &x.token_sha256).cmp(&(y.user_id, &y.token_sha256)));
     Ok(rows)
 }
 
@@ -527,7 +549,15 @@ mod tests {
     fn dates_must_be_real_and_exactly_shaped() {
         assert!(check_date("d", "1990-04-12").is_ok());
         assert!(check_date("d", "2024-02-29").is_ok());
-        for bad in ["2023-02-29", "1990-4-12", "1990-04-31", "19900412", "+1990-04-12", "1990-13-01", "abcd-ef-gh"] {
+        for bad in [
+            "2023-02-29",
+            "1990-4-12",
+            "1990-04-31",
+            "19900412",
+            "+1990-04-12",
+            "1990-13-01",
+            "abcd-ef-gh",
+        ] {
             assert!(check_date("d", bad).is_err(), "{bad}");
         }
     }

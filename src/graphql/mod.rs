@@ -9,7 +9,13 @@ mod types;
 use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
+use async_graphql::extensions::apollo_persisted_queries::{
+    ApolloPersistedQueries, LruCacheStorage,
+};
 use async_graphql::{EmptyMutation, EmptySubscription, ErrorExtensions, Schema};
+
+/// How many persisted queries are kept (least recently used go first).
+const APQ_CACHE_SIZE: usize = 1024;
 
 use crate::config::Config;
 use crate::connections::{Access, ConnectionPageLoader, StatusLoader, TagLoader, UserLoader};
@@ -42,7 +48,11 @@ impl Default for Limits {
 pub fn schema(limits: Limits) -> GatewaySchema {
     let mut builder = Schema::build(Query, EmptyMutation, EmptySubscription)
         .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity);
+        .limit_complexity(limits.max_complexity)
+        // Apollo's automatic persisted queries: clients send a hash, the text only once.
+        .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
+            APQ_CACHE_SIZE,
+        )));
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
@@ -76,11 +86,38 @@ impl RequestContext {
         link_origin: String,
     ) -> RequestContext {
         let viewer = access.as_ref().ok().and_then(|a| a.viewer);
+        let delay = config.batch_delay;
         RequestContext {
-            users: DataLoader::new(UserLoader { store: store.clone() }, tokio::spawn),
-            tags: DataLoader::new(TagLoader { store: store.clone() }, tokio::spawn),
-            statuses: DataLoader::new(StatusLoader { store: store.clone(), viewer }, tokio::spawn),
-            pages: DataLoader::new(ConnectionPageLoader { store: store.clone(), viewer }, tokio::spawn),
+            users: DataLoader::new(
+                UserLoader {
+                    store: store.clone(),
+                },
+                tokio::spawn,
+            )
+            .delay(delay),
+            tags: DataLoader::new(
+                TagLoader {
+                    store: store.clone(),
+                },
+                tokio::spawn,
+            )
+            .delay(delay),
+            statuses: DataLoader::new(
+                StatusLoader {
+                    store: store.clone(),
+                    viewer,
+                },
+                tokio::spawn,
+            )
+            .delay(delay),
+            pages: DataLoader::new(
+                ConnectionPageLoader {
+                    store: store.clone(),
+                    viewer,
+                },
+                tokio::spawn,
+            )
+            .delay(delay),
             store,
             config,
             access: access.map_err(Arc::new),

@@ -37,17 +37,30 @@ pub struct Query;
 #[Object]
 impl Query {
     /// A user by id; null when there is no such user.
-    async fn user(&self, ctx: &Context<'_>, #[graphql(desc = "The user's id.")] id: ID) -> async_graphql::Result<Option<User>> {
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id.")] id: ID,
+    ) -> async_graphql::Result<Option<User>> {
         let rc = request(ctx);
         connections::check_content(&rc.access()?).map_err(|e| to_graphql(&e))?;
         let Some(id) = user_id(&id) else {
             return Ok(None);
         };
-        Ok(rc.users.load_one(id).await.map_err(internal)?.map(User::new))
+        Ok(rc
+            .users
+            .load_one(id)
+            .await
+            .map_err(internal)?
+            .map(User::new))
     }
 
     /// Users by id, in the order asked, with null for unknown ids (at most 500 ids).
-    async fn users(&self, ctx: &Context<'_>, #[graphql(desc = "The users' ids.")] ids: Vec<ID>) -> async_graphql::Result<Vec<Option<User>>> {
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The users' ids.")] ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<User>>> {
         let rc = request(ctx);
         connections::check_content(&rc.access()?).map_err(|e| to_graphql(&e))?;
         if ids.len() > MAX_IDS {
@@ -71,7 +84,12 @@ impl Query {
         let Some(viewer) = rc.access()?.viewer else {
             return Ok(None);
         };
-        Ok(rc.users.load_one(viewer).await.map_err(internal)?.map(User::new))
+        Ok(rc
+            .users
+            .load_one(viewer)
+            .await
+            .map_err(internal)?
+            .map(User::new))
     }
 }
 
@@ -110,11 +128,19 @@ impl User {
     }
     /// How many users this user follows; null unless the community is in follow mode.
     async fn followings_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
-        Ok(request(ctx).access()?.settings.follow_enabled.then_some(self.record.followings_counter))
+        Ok(request(ctx)
+            .access()?
+            .settings
+            .follow_enabled
+            .then_some(self.record.followings_counter))
     }
     /// How many users follow this user; null unless the community is in follow mode.
     async fn followers_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
-        Ok(request(ctx).access()?.settings.follow_enabled.then_some(self.record.followers_counter))
+        Ok(request(ctx)
+            .access()?
+            .settings
+            .follow_enabled
+            .then_some(self.record.followers_counter))
     }
     /// Number of posts.
     async fn posts_counter(&self) -> i64 {
@@ -130,10 +156,18 @@ impl User {
     }
     /// How this user relates to the viewer; null for anonymous requests, for the viewer
     /// themself, and when there is no connection or pending request between them.
-    async fn connection_status(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ConnectionStatus>> {
+    async fn connection_status(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<ConnectionStatus>> {
         let rc = request(ctx);
         rc.access()?;
-        Ok(rc.statuses.load_one(self.record.id).await.map_err(internal)?.flatten())
+        Ok(rc
+            .statuses
+            .load_one(self.record.id)
+            .await
+            .map_err(internal)?
+            .flatten())
     }
     /// Number of categories followed.
     async fn categories_counter(&self) -> i64 {
@@ -215,10 +249,16 @@ impl User {
     async fn connections(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Page size, at least 1 (default 20; larger than the maximum, 100 by default, is cut to it).")]
+        #[graphql(
+            desc = "Page size, at least 1 (default 20; larger than the maximum, 100 by default, is cut to it)."
+        )]
         limit: Option<i32>,
-        #[graphql(desc = "How many connections to skip, at least 0 (default 0).")] offset: Option<i32>,
-        #[graphql(desc = "true: only mutual connections; false: only non-mutual ones; absent: all.")]
+        #[graphql(desc = "How many connections to skip, at least 0 (default 0).")] offset: Option<
+            i32,
+        >,
+        #[graphql(
+            desc = "true: only mutual connections; false: only non-mutual ones; absent: all."
+        )]
         mutual: Option<bool>,
     ) -> async_graphql::Result<UserConnectionPage> {
         let rc = request(ctx);
@@ -236,9 +276,18 @@ impl User {
         };
         let key = PageKey {
             owner: self.record.id,
-            spec: PageSpec { limit, offset, mutual },
+            spec: PageSpec {
+                limit,
+                offset,
+                mutual,
+            },
         };
-        let page = rc.pages.load_one(key).await.map_err(internal)?.unwrap_or_default();
+        let page = rc
+            .pages
+            .load_one(key)
+            .await
+            .map_err(internal)?
+            .unwrap_or_default();
 
         // The links of the equivalent REST request.
         let mut query = vec![("limit".to_string(), limit.to_string())];
@@ -248,13 +297,20 @@ impl User {
         if let Some(m) = mutual {
             query.push(("mutual".to_string(), if m { "1" } else { "0" }.to_string()));
         }
-        let base = format!("{}/api/v2/user/{}/connections/", rc.link_origin, self.record.id);
+        let base = format!(
+            "{}/api/v2/user/{}/connections/",
+            rc.link_origin, self.record.id
+        );
         let links = links::links(&base, &query, limit, u128::from(offset), page.count);
         Ok(UserConnectionPage {
             count: page.count.min(i32::MAX as u64) as i32,
             next: links.next,
             previous: links.previous,
-            results: page.rows.into_iter().map(|row| User::new(row.user)).collect(),
+            results: page
+                .rows
+                .into_iter()
+                .map(|row| User::new(row.user))
+                .collect(),
         })
     }
 }

@@ -57,7 +57,9 @@ fn quote_plus(text: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in text.as_bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => {
                 out.push('%');
@@ -76,7 +78,13 @@ pub struct Links {
 
 /// DRF's `get_next_link` / `get_previous_link` for `base` (scheme, host and path, no query)
 /// and the request's query pairs.
-pub fn links(base: &str, query: &[(String, String)], limit: u64, offset: u128, count: u64) -> Links {
+pub fn links(
+    base: &str,
+    query: &[(String, String)],
+    limit: u64,
+    offset: u128,
+    count: u64,
+) -> Links {
     let limit128 = u128::from(limit);
     let url = |dict: &QueryDict| {
         let q = dict.encode();
@@ -119,29 +127,47 @@ mod tests {
 
     #[test]
     fn first_middle_last_pages() {
-        assert_eq!(at("", 20, 0, 57), (Some(format!("{BASE}?limit=20&offset=20")), None));
+        assert_eq!(
+            at("", 20, 0, 57),
+            (Some(format!("{BASE}?limit=20&offset=20")), None)
+        );
         assert_eq!(
             at("limit=20&offset=20", 20, 20, 57),
-            (Some(format!("{BASE}?limit=20&offset=40")), Some(format!("{BASE}?limit=20")))
+            (
+                Some(format!("{BASE}?limit=20&offset=40")),
+                Some(format!("{BASE}?limit=20"))
+            )
         );
-        assert_eq!(at("offset=40", 20, 40, 57), (None, Some(format!("{BASE}?limit=20&offset=20"))));
+        assert_eq!(
+            at("offset=40", 20, 40, 57),
+            (None, Some(format!("{BASE}?limit=20&offset=20")))
+        );
         assert_eq!(at("", 20, 0, 20), (None, None));
     }
 
     #[test]
     fn past_the_end_keeps_a_previous() {
-        assert_eq!(at("offset=500", 20, 500, 57), (None, Some(format!("{BASE}?limit=20&offset=480"))));
+        assert_eq!(
+            at("offset=500", 20, 500, 57),
+            (None, Some(format!("{BASE}?limit=20&offset=480")))
+        );
     }
 
     #[test]
     fn other_params_kept_sorted_and_requoted() {
         let (next, _) = at("zeta=1&mutual=1&a=x%20y&limit=abc&%C3%A9=%2A~", 20, 0, 57);
-        assert_eq!(next.unwrap(), format!("{BASE}?a=x+y&limit=20&mutual=1&offset=20&zeta=1&%C3%A9=%2A~"));
+        assert_eq!(
+            next.unwrap(),
+            format!("{BASE}?a=x+y&limit=20&mutual=1&offset=20&zeta=1&%C3%A9=%2A~")
+        );
     }
 
     #[test]
     fn repeated_and_blank_values() {
         let (next, _) = at("tag=b&tag=a&empty=&flag", 5, 0, 57);
-        assert_eq!(next.unwrap(), format!("{BASE}?empty=&flag=&limit=5&offset=5&tag=b&tag=a"));
+        assert_eq!(
+            next.unwrap(),
+            format!("{BASE}?empty=&flag=&limit=5&offset=5&tag=b&tag=a")
+        );
     }
 }

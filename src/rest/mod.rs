@@ -7,7 +7,6 @@ pub mod body;
 pub mod links;
 pub mod params;
 
-
 use async_graphql::dataloader::Loader;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Uri};
@@ -68,14 +67,20 @@ pub async fn user_connections(
     let page = pages.remove(&key).unwrap_or_default();
 
     let ids: Vec<i64> = page.rows.iter().map(|row| row.user.id).collect();
-    let tag_loader = TagLoader { store: store.clone() };
+    let tag_loader = TagLoader {
+        store: store.clone(),
+    };
     let status_loader = StatusLoader {
         store: store.clone(),
         viewer: access.viewer,
     };
     let (tags, statuses) = tokio::try_join!(tag_loader.load(&ids), status_loader.load(&ids))?;
 
-    let base = format!("{}{}", link_origin(&state, &headers, Some(&uri)), owner_path(&uri));
+    let base = format!(
+        "{}{}",
+        link_origin(&state, &headers, Some(&uri)),
+        owner_path(&uri)
+    );
     let links = links::links(&base, &query, limit, offset, page.count);
     let no_tags = Vec::new();
     let results = page
@@ -103,10 +108,12 @@ pub async fn method_not_allowed(method: Method) -> Response {
         "code": "method_not_allowed",
         "message": format!("Method \"{method}\" not allowed."),
     }]});
-    let mut response = (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+    let mut response =
+        (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::ALLOW,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
     response
 }
 
@@ -118,7 +125,9 @@ fn parse_user_id(raw: &str) -> Target {
     match raw.parse::<u64>() {
         Ok(0) | Err(_) => Target::Malformed,
         // Above i64::MAX: well formed, but no stored id can be that large.
-        Ok(id) => i64::try_from(id).map(Target::Id).unwrap_or(Target::Malformed),
+        Ok(id) => i64::try_from(id)
+            .map(Target::Id)
+            .unwrap_or(Target::Malformed),
     }
 }
 
@@ -151,9 +160,9 @@ pub fn link_origin(state: &AppState, headers: &HeaderMap, uri: Option<&Uri>) -> 
 fn is_plausible_host(host: &str) -> bool {
     !host.is_empty()
         && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        })
 }
 
 /// A compact JSON 200 response, as DRF's `JSONRenderer` writes it.
@@ -161,8 +170,14 @@ pub fn json_response(body: &impl serde::Serialize) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => (
             [
-                (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-                (header::VARY, HeaderValue::from_static("Accept, Authorization")),
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                (
+                    header::VARY,
+                    HeaderValue::from_static("Accept, Authorization"),
+                ),
             ],
             bytes,
         )
@@ -170,7 +185,6 @@ pub fn json_response(body: &impl serde::Serialize) -> Response {
         Err(err) => ApiError::internal(err).into_response(),
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -180,8 +194,21 @@ mod tests {
     fn user_ids() {
         assert!(matches!(parse_user_id("7"), Target::Id(7)));
         assert!(matches!(parse_user_id("007"), Target::Id(7)));
-        assert!(matches!(parse_user_id("9223372036854775807"), Target::Id(i64::MAX)));
-        for bad in ["0", "", "-1", "+1", "abc", "1.0", "9223372036854775808", "18446744073709551616", " 1"] {
+        assert!(matches!(
+            parse_user_id("9223372036854775807"),
+            Target::Id(i64::MAX)
+        ));
+        for bad in [
+            "0",
+            "",
+            "-1",
+            "+1",
+            "abc",
+            "1.0",
+            "9223372036854775808",
+            "18446744073709551616",
+            " 1",
+        ] {
             assert!(matches!(parse_user_id(bad), Target::Malformed), "{bad:?}");
         }
     }

@@ -16,7 +16,11 @@ pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
 
 /// The last value of `key`, as Django's `QueryDict.__getitem__` gives it.
 pub fn last<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Python's `int(text)` for base-10 text, or None where it would raise. Values beyond `i128`
@@ -29,7 +33,11 @@ pub fn python_int(text: &str) -> Option<i128> {
         _ => (false, text),
     };
     // Underscores only between digits, one at a time: "1_000" yes, "_1", "1_", "1__0" no.
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     let mut value: i128 = 0;
@@ -85,7 +93,9 @@ mod tests {
         assert_eq!(python_int("-3"), Some(-3));
         assert_eq!(python_int("1_000"), Some(1000));
         assert_eq!(python_int("007"), Some(7));
-        for bad in ["", " ", "abc", "1.5", "1e3", "_1", "1_", "1__0", "--1", "0x10", "+", "1 2"] {
+        for bad in [
+            "", " ", "abc", "1.5", "1e3", "_1", "1_", "1__0", "--1", "0x10", "+", "1 2",
+        ] {
             assert_eq!(python_int(bad), None, "{bad:?}");
         }
         assert_eq!(python_int(&"9".repeat(60)), Some(i128::MAX));
@@ -112,7 +122,13 @@ mod tests {
 
     #[test]
     fn offset_falls_back_like_drf() {
-        for (query, want) in [("", 0), ("offset=5", 5), ("offset=-1", 0), ("offset=x", 0), ("offset=0", 0)] {
+        for (query, want) in [
+            ("", 0),
+            ("offset=5", 5),
+            ("offset=-1", 0),
+            ("offset=x", 0),
+            ("offset=0", 0),
+        ] {
             assert_eq!(offset(&q(query)), want, "{query}");
         }
     }
@@ -122,7 +138,15 @@ mod tests {
         assert_eq!(mutual(&q("")).unwrap(), None);
         assert_eq!(mutual(&q("mutual=1")).unwrap(), Some(true));
         assert_eq!(mutual(&q("mutual=0")).unwrap(), Some(false));
-        for bad in ["mutual=2", "mutual=true", "mutual=-1", "mutual=", "mutual", "mutual=01", "mutual=%201"] {
+        for bad in [
+            "mutual=2",
+            "mutual=true",
+            "mutual=-1",
+            "mutual=",
+            "mutual",
+            "mutual=01",
+            "mutual=%201",
+        ] {
             assert_eq!(mutual(&q(bad)).unwrap_err().code(), "invalid", "{bad}");
         }
     }

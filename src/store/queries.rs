@@ -116,7 +116,10 @@ impl Store {
     }
 
     /// The tags each user shows: visible, active and not deleted, by tag id.
-    pub async fn visible_tags(&self, user_ids: &[i64]) -> Result<HashMap<i64, Vec<TagRecord>>, DbErr> {
+    pub async fn visible_tags(
+        &self,
+        user_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<TagRecord>>, DbErr> {
         let mut tags: HashMap<i64, Vec<TagRecord>> = HashMap::new();
         if user_ids.is_empty() {
             return Ok(tags);
@@ -135,7 +138,9 @@ impl Store {
             .push(" ORDER BY ut.user_id, t.id");
         for row in self.connection().query_all(sql.build()).await? {
             let owner = int(&row, "owner_id")?;
-            tags.entry(owner).or_default().push(TagRecord::from_row(&row)?);
+            tags.entry(owner)
+                .or_default()
+                .push(TagRecord::from_row(&row)?);
         }
         Ok(tags)
     }

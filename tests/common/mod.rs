@@ -57,18 +57,27 @@ impl TestDb {
                     return None;
                 };
                 let name = format!("cg_{}", community_gateway::config::random_hex(8));
-                let admin = Database::connect(&server).await.expect("connect to test server");
+                let admin = Database::connect(&server)
+                    .await
+                    .expect("connect to test server");
                 let create = if backend == Backend::MySql {
-                    format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                    format!(
+                        "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                    )
                 } else {
                     format!("CREATE DATABASE {name}")
                 };
-                admin.execute_unprepared(&create).await.expect("create test database");
+                admin
+                    .execute_unprepared(&create)
+                    .await
+                    .expect("create test database");
                 let _ = admin.close().await;
                 (with_database(&server, &name), Some((server, name)), None)
             }
         };
-        let store = Store::connect(&url, 8).await.expect("connect to test database");
+        let store = Store::connect(&url, 8)
+            .await
+            .expect("connect to test database");
         store.migrate().await.expect("migrate test database");
         Some(TestDb {
             backend,
@@ -95,7 +104,10 @@ impl Drop for TestDb {
         let backend = self.backend;
         // Drop runs outside any async context we can block on: use a thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {
@@ -116,7 +128,10 @@ impl Drop for TestDb {
 
 /// The example community of the spec, as text.
 pub fn example_community_json() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/example-community.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/example-community.json"
+    );
     std::fs::read_to_string(path).expect("tests/fixtures/example-community.json")
 }
 
@@ -125,12 +140,18 @@ pub const TEST_SECRET: &str = "test-secret-0123456789";
 
 /// Serves the app on an ephemeral loopback port; returns its base URL (`http://127.0.0.1:PORT`).
 pub async fn serve(store: Store) -> String {
-    serve_with(store, community_gateway::config::Config::with_secret(TEST_SECRET)).await
+    serve_with(
+        store,
+        community_gateway::config::Config::with_secret(TEST_SECRET),
+    )
+    .await
 }
 
 pub async fn serve_with(store: Store, config: community_gateway::config::Config) -> String {
     use community_gateway::app::{router, AppState};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let app = router(AppState::new(store, config));
     tokio::spawn(async move {
@@ -141,16 +162,26 @@ pub async fn serve_with(store: Store, config: community_gateway::config::Config)
 
 /// Imports the spec's example community into `store`.
 pub async fn import_example(store: &Store) {
-    let file = community_gateway::community::parse(example_community_json().as_bytes()).expect("example parses");
-    community_gateway::community::import(store, &file).await.expect("example imports");
+    let file = community_gateway::community::parse(example_community_json().as_bytes())
+        .expect("example parses");
+    community_gateway::community::import(store, &file)
+        .await
+        .expect("example imports");
 }
 
 /// Sets the three settings (all of them, so earlier changes do not leak into a case).
-pub async fn set_settings(store: &Store, connection_enabled: bool, follow_enabled: bool, content_availability: bool) {
+pub async fn set_settings(
+    store: &Store,
+    connection_enabled: bool,
+    follow_enabled: bool,
+    content_availability: bool,
+) {
     let changes = vec![
         ("connection_enabled".to_string(), connection_enabled),
         ("follow_enabled".to_string(), follow_enabled),
         ("content_availability".to_string(), content_availability),
     ];
-    community_gateway::community::apply_settings(store, &changes).await.expect("settings");
+    community_gateway::community::apply_settings(store, &changes)
+        .await
+        .expect("settings");
 }
