@@ -5,6 +5,7 @@ use community_gateway::store::Store;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter("community_gateway=debug").with_timer(tracing_subscriber::fmt::time::uptime()).init();
     let args: Vec<String> = std::env::args().collect();
     match args[1].as_str() {
         "gen" => {

@@ -13,6 +13,8 @@
 //! COPY uses the text format; `FREEZE` is allowed because every table was truncated in this
 //! same transaction, and saves the first readers from rewriting every page to set hint bits.
 
+use std::time::Instant;
+
 use anyhow::Context;
 use sqlx::{PgConnection, PgPool, Row};
 
@@ -31,6 +33,7 @@ const CHUNK_BYTES: usize = 1 << 20;
 const INDEX_BUILD_MEMORY: &str = "SET LOCAL maintenance_work_mem = '512MB'";
 
 pub(crate) async fn load(pool: &PgPool, data: &Validated<'_>) -> anyhow::Result<()> {
+    let started = Instant::now();
     let mut tx = pool
         .begin()
         .await
@@ -50,6 +53,7 @@ pub(crate) async fn load(pool: &PgPool, data: &Validated<'_>) -> anyhow::Result<
     }
     insert_settings(&mut tx, data).await?;
     copy_all(&mut tx, data).await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "import: rows copied");
     // Keys first (foreign keys may need them), then plain indexes, then foreign keys.
     rebuilds.sort_by_key(|ddl| ddl.order);
     for ddl in &rebuilds {
@@ -57,12 +61,15 @@ pub(crate) async fn load(pool: &PgPool, data: &Validated<'_>) -> anyhow::Result<
             .execute(&mut *tx)
             .await
             .with_context(|| format!("restoring {}", ddl.name))?;
+        tracing::debug!(elapsed = ?started.elapsed(), name = %ddl.name, "import: restored");
     }
     sqlx::query("ANALYZE tags, users, user_tags, connections, connection_requests, access_tokens")
         .execute(&mut *tx)
         .await
         .context("analyzing the loaded tables")?;
+    tracing::debug!(elapsed = ?started.elapsed(), "import: analyzed");
     tx.commit().await.context("committing the import")?;
+    tracing::debug!(elapsed = ?started.elapsed(), "import: committed");
     Ok(())
 }
 
@@ -229,9 +236,11 @@ async fn copy<T>(
             .await
             .with_context(|| format!("sending rows of {table}"))?;
     }
-    copy.finish()
+    let rows = copy
+        .finish()
         .await
         .with_context(|| format!("loading {table}"))?;
+    tracing::debug!(table, rows, "import: copied");
     Ok(())
 }
 

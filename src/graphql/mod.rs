@@ -4,6 +4,8 @@
 //! a DataLoader created for the request, so an operation costs a fixed number of SQL statements
 //! however many users it touches.
 
+pub mod http;
+pub mod playground;
 mod types;
 
 use std::sync::Arc;
