@@ -30,7 +30,7 @@ const REBUILT_TABLES: &[&str] = &["connections", "connection_requests"];
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// Memory for sorting while the indexes are rebuilt (the default 64 MB spills to disk).
-const INDEX_BUILD_MEMORY: &str = "SET LOCAL maintenance_work_mem = '512MB'";
+const INDEX_BUILD_MEMORY: &str = "SET LOCAL maintenance_work_mem = '1GB'";
 
 pub(crate) async fn load(pool: &PgPool, data: &Validated<'_>) -> anyhow::Result<()> {
     let started = Instant::now();

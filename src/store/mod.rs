@@ -44,8 +44,15 @@ impl Store {
             .with_context(|| format!("cannot connect to the database ({})", redact(url)))?;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
-        db.set_metric_callback(move |_| {
+        db.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::Relaxed);
+            // `RUST_LOG=community_gateway::sql=trace` prints every statement with its timing.
+            tracing::trace!(
+                target: "community_gateway::sql",
+                elapsed_us = info.elapsed.as_micros() as u64,
+                failed = info.failed,
+                sql = %info.statement.sql,
+            );
         });
         if db.get_database_backend() == DatabaseBackend::Sqlite {
             // WAL lets readers run while an import writes; foreign keys are off by default.

@@ -1,0 +1,174 @@
+//! The REST route beyond the golden cases: bounded SQL, HTTP details, configuration.
+
+mod common;
+
+use common::{TestDb, TEST_SECRET};
+use serde_json::Value;
+
+fn jwt(user: i64) -> String {
+    community_gateway::auth::issue_jwt(user, 600, TEST_SECRET.as_bytes()).unwrap()
+}
+
+/// A star: user 1 connected to everyone, so any page size can be filled.
+fn star_json(users: i64) -> String {
+    let user = |id: i64| {
+        serde_json::json!({"id": id, "username": format!("u{id}"), "real_name": "", "avatar": null, "ext_id": null,
+            "followings_counter": 0, "followers_counter": 0, "posts_counter": 0, "discussions_counter": 0,
+            "polls_counter": 0, "categories_counter": 0, "date_joined": "2023-01-01T00:00:00Z", "bio": "",
+            "location": "", "location_lat_lng": null, "position_lat_lng": null, "date_of_birth": null,
+            "description": "", "gender": "Unspecified", "website": "", "cover": null, "reputation": 0,
+            "community_badge": false, "reg_approved": true, "deleted": false, "company_name": "",
+            "company_role": "", "tags": [1]})
+    };
+    let tag = serde_json::json!({"id": 1, "type": "user", "name": "t", "description": "", "color": "#000000",
+        "visible": true, "visibility_boost": false, "active": true, "deleted": false, "created_at": "2024-01-01T00:00:00Z"});
+    let connections: Vec<Value> = (2..=users)
+        .map(|id| serde_json::json!({"users": [1, id], "connected_at": format!("2024-01-01T00:00:{:02}Z", id % 60)}))
+        .collect();
+    let requests: Vec<Value> = (3..=users)
+        .step_by(7)
+        .map(|id| serde_json::json!({"from": id, "to": 2, "created_at": "2024-02-01T00:00:00Z"}))
+        .collect();
+    serde_json::json!({"settings": {}, "tags": [tag], "users": (1..=users).map(user).collect::<Vec<_>>(),
+        "connections": connections, "connection_requests": requests,
+        "access_tokens": [{"token": "opaque-2", "user_id": 2, "expires_at": "2099-01-01T00:00:00Z"}]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn statements_per_request_do_not_depend_on_page_size() {
+    for db in TestDb::all("statements_per_request").await {
+        let file = community_gateway::community::parse(star_json(150).as_bytes()).unwrap();
+        community_gateway::community::import(&db.store, &file)
+            .await
+            .unwrap();
+        let base = common::serve(db.store.clone()).await;
+        let client = reqwest::Client::new();
+        let token = jwt(2);
+        for (auth, want) in [
+            (None, 3),
+            (Some(format!("Bearer {token}")), 4),
+            (Some("Bearer opaque-2".to_string()), 5),
+        ] {
+            let mut counts = Vec::new();
+            for limit in [1, 20, 100] {
+                let before = db.store.statement_count();
+                let mut request =
+                    client.get(format!("{base}/api/v2/user/1/connections/?limit={limit}"));
+                if let Some(auth) = &auth {
+                    request = request.header("Authorization", auth);
+                }
+                let response = request.send().await.unwrap();
+                assert_eq!(response.status(), 200);
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["results"].as_array().unwrap().len(), limit);
+                counts.push(db.store.statement_count() - before);
+            }
+            assert_eq!(counts, [want; 3], "{:?} with {auth:?}", db.backend);
+        }
+    }
+}
+
+#[tokio::test]
+async fn http_details() {
+    let db = TestDb::new(common::Backend::Sqlite, "http_details")
+        .await
+        .unwrap();
+    common::import_example(&db.store).await;
+    let base = common::serve(db.store.clone()).await;
+    let client = reqwest::Client::new();
+
+    let head = client
+        .head(format!("{base}/api/v2/user/1/connections/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+
+    let post = client
+        .post(format!("{base}/api/v2/user/1/connections/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+    assert_eq!(post.headers()["allow"], "GET, HEAD, OPTIONS");
+    let body: Value = post.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "method_not_allowed");
+
+    let unknown = client
+        .get(format!("{base}/api/v2/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        unknown.text().await.unwrap(),
+        r#"{"errors":[{"code":"not_found","message":"Not found."}]}"#
+    );
+
+    // A hostile Host header cannot inject into links.
+    let evil = client
+        .get(format!("{base}/api/v2/user/1/connections/?limit=1"))
+        .header("Host", "evil.example\"><x")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = evil.json().await.unwrap();
+    assert_eq!(
+        body["next"],
+        "http://localhost/api/v2/user/1/connections/?limit=1&offset=1"
+    );
+
+    // JWT for a user that does not exist: 401 even though content is public.
+    let ghost = client
+        .get(format!("{base}/api/v2/user/1/connections/"))
+        .header("Authorization", format!("Bearer {}", jwt(4242)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ghost.status(), 401);
+    assert_eq!(ghost.headers()["www-authenticate"], "Bearer realm=\"api\"");
+}
+
+#[tokio::test]
+async fn public_base_url_and_page_sizes_are_configurable() {
+    let db = TestDb::new(common::Backend::Sqlite, "public_base_url")
+        .await
+        .unwrap();
+    common::import_example(&db.store).await;
+    let mut config = community_gateway::config::Config::with_secret(TEST_SECRET);
+    config.public_base_url = Some("https://api.example.com/community".into());
+    config.default_limit = 1;
+    config.max_limit = 2;
+    let base = common::serve_with(db.store.clone(), config).await;
+    let client = reqwest::Client::new();
+    let body: Value = client
+        .get(format!("{base}/api/v2/user/1/connections/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["next"],
+        "https://api.example.com/community/api/v2/user/1/connections/?limit=1&offset=1"
+    );
+    let body: Value = client
+        .get(format!("{base}/api/v2/user/1/connections/?limit=50"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["results"].as_array().unwrap().len(),
+        2,
+        "cut to MAX_LIMIT"
+    );
+    assert_eq!(
+        body["next"],
+        "https://api.example.com/community/api/v2/user/1/connections/?limit=2&offset=2"
+    );
+}
