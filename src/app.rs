@@ -2,11 +2,16 @@
 
 use std::sync::Arc;
 
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -47,8 +52,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/graphql/assets/{file}", get(graphql::playground::asset))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .fallback(not_found)
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
+        .layer(CompressionLayer::new())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state);
     match cors {
         Some(cors) => router.layer(cors),
@@ -77,6 +88,39 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 
 async fn not_found() -> Response {
     ApiError::NotFound.into_response()
+}
+
+/// `/readyz`: 200 when the database answers and its schema is current, else 503.
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.store.ready().await {
+        Ok(()) => "ready".into_response(),
+        Err(err) => {
+            tracing::warn!(error = %format!("{err:#}"), "not ready");
+            ApiError::Unavailable.into_response()
+        }
+    }
+}
+
+/// Answers 503 when a request takes longer than `REQUEST_TIMEOUT_MS` (e.g. a database that
+/// accepts connections but does not answer), instead of letting the client hang.
+async fn time_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!("request timed out");
+            ApiError::Unavailable.into_response()
+        }
+    }
+}
+
+/// The tracing span of a request, carrying its id (also sent back as `X-Request-Id`).
+fn request_span(request: &Request) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
 }
 
 /// Authenticates a GraphQL request once, for all its fields.

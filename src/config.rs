@@ -20,6 +20,12 @@ pub struct DbOptions {
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 
+    /// How long a request may wait for a pooled database connection before it is answered
+    /// 503, in milliseconds.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000, global = true,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub db_acquire_timeout_ms: u64,
+
     /// Maximum number of pooled database connections.
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16, global = true,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -92,6 +98,16 @@ pub struct ServeOptions {
           value_parser = clap::value_parser!(u64).range(0..=1000))]
     pub graphql_batch_delay_ms: u64,
 
+    /// Longest time a request may take before it is answered 503, in milliseconds.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub request_timeout_ms: u64,
+
+    /// Largest request body accepted, in bytes (GraphQL documents and variables).
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 262_144,
+          value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
+    pub max_body_bytes: u64,
+
     /// Skip running migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
@@ -112,6 +128,10 @@ pub struct Config {
     pub max_limit: u64,
     /// The window in which a GraphQL DataLoader gathers keys into one SQL statement.
     pub batch_delay: std::time::Duration,
+    /// Longest time a request may take.
+    pub request_timeout: std::time::Duration,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
 }
 
 impl Config {
@@ -124,6 +144,8 @@ impl Config {
             default_limit: 20,
             max_limit: 100,
             batch_delay: std::time::Duration::from_millis(1),
+            request_timeout: std::time::Duration::from_secs(10),
+            max_body_bytes: 262_144,
         }
     }
 }
@@ -151,6 +173,8 @@ impl ServeOptions {
             default_limit: self.default_limit,
             max_limit: self.max_limit,
             batch_delay: std::time::Duration::from_millis(self.graphql_batch_delay_ms),
+            request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
+            max_body_bytes: self.max_body_bytes as usize,
         })
     }
 }

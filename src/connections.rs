@@ -241,7 +241,7 @@ impl Loader<i64> for StatusLoader {
 
 impl From<LoadError> for ApiError {
     fn from(err: LoadError) -> Self {
-        ApiError::Internal(anyhow::anyhow!("{err}"))
+        ApiError::from_db(&err).unwrap_or_else(|| ApiError::Internal(anyhow::anyhow!("{err}")))
     }
 }
 

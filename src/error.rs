@@ -24,6 +24,9 @@ pub enum ApiError {
         field: &'static str,
         message: String,
     },
+    /// The database cannot be reached (or answered too slowly): retry later.
+    #[error("The service is temporarily unavailable. Try again later.")]
+    Unavailable,
     /// Anything else: logged with its cause, answered without it.
     #[error("A server error occurred.")]
     Internal(#[source] anyhow::Error),
@@ -45,6 +48,7 @@ impl ApiError {
             ApiError::PermissionDenied => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -57,6 +61,7 @@ impl ApiError {
             ApiError::PermissionDenied => "permission_denied",
             ApiError::NotFound => "not_found",
             ApiError::Invalid { .. } => "invalid",
+            ApiError::Unavailable => "service_unavailable",
             ApiError::Internal(_) => "error",
         }
     }
@@ -68,6 +73,7 @@ impl ApiError {
             ApiError::PermissionDenied => "FORBIDDEN",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::Invalid { .. } => "BAD_USER_INPUT",
+            ApiError::Unavailable => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -85,7 +91,31 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        ApiError::Internal(err.into())
+        ApiError::from_db(&err).unwrap_or_else(|| ApiError::Internal(err.into()))
+    }
+}
+
+impl ApiError {
+    /// `Unavailable` when a database error means "the database is not there right now"
+    /// (no connection could be had, or the connection broke), so clients see a retryable 503.
+    pub fn from_db(err: &sea_orm::DbErr) -> Option<ApiError> {
+        use sea_orm::{DbErr, RuntimeErr};
+        match err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Some(ApiError::Unavailable),
+            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e))
+                if matches!(
+                    e,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                ) =>
+            {
+                tracing::warn!(error = %e, "database unavailable");
+                Some(ApiError::Unavailable)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -95,12 +125,18 @@ impl IntoResponse for ApiError {
             tracing::error!(error = ?cause, "request failed");
         }
         let status = self.status();
+        let retry = status == StatusCode::SERVICE_UNAVAILABLE;
         let mut response = (status, axum::Json(self.body())).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"api\""),
             );
+        }
+        if retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

@@ -20,8 +20,17 @@ use community_gateway::{auth, community, graphql, store::Store};
 struct Cli {
     #[command(flatten)]
     db: DbOptions,
+    /// Log output: plain text or one JSON object per line.
+    #[arg(long, env = "LOG_FORMAT", default_value = "plain", global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Plain,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -158,7 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let parsed =
                 community::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let report = community::import(&store, &parsed).await?;
-            eprintln!("imported {report}");
+            eprintln!("{report}");
             Ok(())
         }
         Command::Export { file } => {
@@ -174,7 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(&cli.db).await?;
             let report =
                 community::import(&store, &community::synthetic(users, avg_degree, seed)).await?;
-            eprintln!("seeded {report}");
+            eprintln!("{report}");
             Ok(())
         }
         Command::Settings { action } => {
@@ -233,7 +242,15 @@ fn token(db: &DbOptions, options: TokenOptions) -> anyhow::Result<()> {
 async fn serve(db: &DbOptions, options: ServeOptions) -> anyhow::Result<()> {
     let url = db.resolved_url()?;
     let config = options.to_config(&url)?;
-    let store = Store::connect(&url, db.db_pool_size).await?;
+    let acquire = std::time::Duration::from_millis(db.db_acquire_timeout_ms);
+    // A server started together with its database waits for it (at most a minute).
+    let store = Store::connect_waiting(
+        &url,
+        db.db_pool_size,
+        acquire,
+        std::time::Duration::from_secs(60),
+    )
+    .await?;
     if !options.no_migrate {
         store.migrate().await?;
     }

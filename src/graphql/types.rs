@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, Object, SimpleObject, ID};
 
-use crate::connections::{self, ConnectionStatus, PageKey};
+use crate::connections::{self, ConnectionStatus, LoadError, PageKey};
 use crate::error::ApiError;
 use crate::rest::links;
 use crate::store::time::api_time;
@@ -15,8 +15,9 @@ fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
 }
 
-fn internal(err: impl std::fmt::Display) -> async_graphql::Error {
-    to_graphql(&ApiError::Internal(anyhow::anyhow!("{err}")))
+/// A loader failure: 503-like `SERVICE_UNAVAILABLE` when the database is away, else internal.
+fn internal(err: LoadError) -> async_graphql::Error {
+    to_graphql(&ApiError::from(err))
 }
 
 /// Parses a GraphQL `ID` as a user id; anything that is not a positive 64-bit integer names no user.

@@ -32,12 +32,21 @@ pub struct Store {
 impl Store {
     /// Connects to `url` with a pool of at most `pool_size` connections.
     pub async fn connect(url: &str, pool_size: u32) -> anyhow::Result<Store> {
+        Store::connect_with(url, pool_size, Duration::from_secs(10)).await
+    }
+
+    /// As `connect`, with the longest wait for a pooled connection (past it: 503).
+    pub async fn connect_with(
+        url: &str,
+        pool_size: u32,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<Store> {
         let mut options = ConnectOptions::new(url.to_string());
         options
             .max_connections(pool_size)
             .min_connections(1)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10))
+            .connect_timeout(acquire_timeout.max(Duration::from_secs(1)))
+            .acquire_timeout(acquire_timeout)
             .sqlx_logging(false);
         let mut db = Database::connect(options)
             .await
@@ -66,6 +75,37 @@ impl Store {
             }
         }
         Ok(Store { db, statements })
+    }
+
+    /// Connects, retrying with bounded exponential back-off while the database is not up yet
+    /// (a service started together with its database), and saying so in the log.
+    pub async fn connect_waiting(
+        url: &str,
+        pool_size: u32,
+        acquire_timeout: Duration,
+        give_up_after: Duration,
+    ) -> anyhow::Result<Store> {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(200);
+        loop {
+            match Store::connect_with(url, pool_size, acquire_timeout).await {
+                Ok(store) => return Ok(store),
+                Err(err) if started.elapsed() + pause < give_up_after => {
+                    tracing::warn!(error = %format!("{err:#}"), retry_in_ms = pause.as_millis() as u64, "database not reachable yet");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Whether the database answers and every migration is applied (for `/readyz`).
+    pub async fn ready(&self) -> anyhow::Result<()> {
+        self.db.execute_unprepared("SELECT 1").await?;
+        let pending = Migrator::get_pending_migrations(&self.db).await?;
+        anyhow::ensure!(pending.is_empty(), "{} migration(s) pending", pending.len());
+        Ok(())
     }
 
     /// How many SQL statements this store has run.
