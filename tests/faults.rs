@@ -1,0 +1,129 @@
+//! Faults for real: the database goes away behind a TCP proxy (every connection cut, new ones
+//! refused) and comes back. While it is away requests answer 503 with the `{"errors": [...]}`
+//! body within the acquire timeout; when it returns the service recovers by itself.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestDb};
+use community_gateway::store::Store;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+/// A TCP proxy to `upstream` that can be cut and restored on the same port.
+struct Proxy {
+    port: u16,
+    upstream: String,
+    tasks: Option<JoinSet<()>>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut proxy = Proxy {
+            port,
+            upstream,
+            tasks: None,
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let upstream = self.upstream.clone();
+        let mut tasks = JoinSet::new();
+        tasks.spawn(async move {
+            let mut connections = JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                connections.spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        self.tasks = Some(tasks);
+    }
+
+    /// Cuts every connection and stops listening (new connections are refused).
+    async fn cut(&mut self) {
+        if let Some(mut tasks) = self.tasks.take() {
+            tasks.shutdown().await;
+        }
+    }
+
+    async fn restore(&mut self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        self.serve(listener);
+    }
+}
+
+async fn get(client: &reqwest::Client, base: &str) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let response = client
+        .get(format!("{base}/api/v2/user/1/connections/"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap(), started.elapsed())
+}
+
+#[tokio::test]
+async fn database_going_away_gives_503_then_recovers() {
+    let Some(db) = TestDb::new(Backend::Postgres, "database_going_away").await else {
+        return;
+    };
+    common::import_example(&db.store).await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let mut proxy = Proxy::start(upstream).await;
+    url.set_port(Some(proxy.port)).unwrap();
+    let store = Store::connect_with(url.as_str(), 4, Duration::from_millis(500))
+        .await
+        .unwrap();
+    let base = common::serve(store).await;
+    let client = reqwest::Client::new();
+
+    assert_eq!(get(&client, &base).await.0, 200);
+
+    proxy.cut().await;
+    for _ in 0..3 {
+        let (status, body, took) = get(&client, &base).await;
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            body.starts_with(r#"{"errors":[{"code":"service_unavailable""#),
+            "{body}"
+        );
+        assert!(took < Duration::from_secs(3), "503 took {took:?}");
+    }
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+
+    proxy.restore().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body, _) = get(&client, &base).await;
+        if status == 200 {
+            assert!(body.starts_with(r#"{"count":4,"#), "{body}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "did not recover: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
