@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::config::Config;
 use crate::connections;
 use crate::graphql::{self, GatewaySchema};
+use crate::metrics::{self, Metrics};
 use crate::rest;
 use crate::store::Store;
 use crate::{auth, error::ApiError};
@@ -27,6 +28,7 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub schema: GatewaySchema,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -35,6 +37,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             schema: graphql::schema(graphql::Limits::default()),
+            metrics: Arc::new(Metrics::new()),
         }
     }
 }
@@ -53,8 +56,13 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/assets/{file}", get(graphql::playground::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics::render))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
         .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::x_request_id())

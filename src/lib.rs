@@ -12,5 +12,6 @@ pub mod config;
 pub mod connections;
 pub mod error;
 pub mod graphql;
+pub mod metrics;
 pub mod rest;
 pub mod store;

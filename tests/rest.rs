@@ -172,3 +172,69 @@ async fn public_base_url_and_page_sizes_are_configurable() {
         "https://api.example.com/community/api/v2/user/1/connections/?limit=2&offset=2"
     );
 }
+
+#[tokio::test]
+async fn operations_endpoints() {
+    let db = TestDb::new(common::Backend::Sqlite, "operations_endpoints")
+        .await
+        .unwrap();
+    common::import_example(&db.store).await;
+    let base = common::serve(db.store.clone()).await;
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // A request id is made when absent and echoed when given.
+    let response = client
+        .get(format!("{base}/api/v2/user/1/connections/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(!response.headers()["x-request-id"].is_empty());
+    let response = client
+        .get(format!("{base}/api/v2/user/999/connections/"))
+        .header("X-Request-Id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "abc-123");
+
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"gateway_http_requests_total{method="GET",route="/api/v2/user/{id}/connections/",status="200"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"status="404"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains("gateway_http_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gateway_sql_statements_total"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("gateway_db_pool_connections"), "{metrics}");
+}

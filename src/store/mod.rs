@@ -108,6 +108,25 @@ impl Store {
         Ok(())
     }
 
+    /// Open and idle connections of the pool.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        match &self.db {
+            DatabaseConnection::SqlxPostgresPoolConnection(_) => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            DatabaseConnection::SqlxMySqlPoolConnection(_) => {
+                let pool = self.db.get_mysql_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            DatabaseConnection::SqlxSqlitePoolConnection(_) => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => (0, 0),
+        }
+    }
+
     /// How many SQL statements this store has run.
     pub fn statement_count(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
