@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::connections;
 use crate::graphql::{self, GatewaySchema};
 use crate::metrics::{self, Metrics};
+use crate::ratelimit::{self, Limiter};
 use crate::rest;
 use crate::store::Store;
 use crate::{auth, error::ApiError};
@@ -29,15 +30,20 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub schema: GatewaySchema,
     pub metrics: Arc<Metrics>,
+    /// Per-client rate limiter, when configured.
+    pub limiter: Option<Arc<Limiter>>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
         AppState {
             store,
-            config: Arc::new(config),
             schema: graphql::schema(graphql::Limits::default()),
             metrics: Arc::new(Metrics::new()),
+            limiter: config
+                .rate_limit
+                .and_then(|(per_second, burst)| Limiter::new(per_second, burst)),
+            config: Arc::new(config),
         }
     }
 }
@@ -59,6 +65,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -108,6 +108,17 @@ pub struct ServeOptions {
           value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
     pub max_body_bytes: u64,
 
+    /// Requests per second allowed to one client (its token, else its IP address); 0 turns
+    /// rate limiting off. Over the limit: 429 with Retry-After.
+    #[arg(long, env = "RATE_LIMIT_PER_SECOND", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub rate_limit_per_second: u32,
+
+    /// Burst a client may send above the rate before being limited.
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit_burst: u32,
+
     /// Skip running migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
@@ -132,6 +143,8 @@ pub struct Config {
     pub request_timeout: std::time::Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Per-client rate limit: (requests per second, burst); None when off.
+    pub rate_limit: Option<(u32, u32)>,
 }
 
 impl Config {
@@ -146,6 +159,7 @@ impl Config {
             batch_delay: std::time::Duration::from_millis(1),
             request_timeout: std::time::Duration::from_secs(10),
             max_body_bytes: 262_144,
+            rate_limit: None,
         }
     }
 }
@@ -175,6 +189,8 @@ impl ServeOptions {
             batch_delay: std::time::Duration::from_millis(self.graphql_batch_delay_ms),
             request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
             max_body_bytes: self.max_body_bytes as usize,
+            rate_limit: (self.rate_limit_per_second > 0)
+                .then_some((self.rate_limit_per_second, self.rate_limit_burst)),
         })
     }
 }

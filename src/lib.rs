@@ -13,5 +13,6 @@ pub mod connections;
 pub mod error;
 pub mod graphql;
 pub mod metrics;
+pub mod ratelimit;
 pub mod rest;
 pub mod store;

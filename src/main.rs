@@ -264,7 +264,9 @@ async fn serve(db: &DbOptions, options: ServeOptions) -> anyhow::Result<()> {
     let demo_jwt = auth::issue_jwt(1, 3600, &config.jwt_secret)?;
     print_banner(listener.local_addr()?, &demo_jwt);
     let router = app::router(AppState::new(store, config));
-    axum::serve(listener, router)
+    // Connection info gives the rate limiter the client's address.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("HTTP server failed")

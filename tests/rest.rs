@@ -238,3 +238,39 @@ async fn operations_endpoints() {
     );
     assert!(metrics.contains("gateway_db_pool_connections"), "{metrics}");
 }
+
+#[tokio::test]
+async fn rate_limit_per_client_when_configured() {
+    let db = TestDb::new(common::Backend::Sqlite, "rate_limit")
+        .await
+        .unwrap();
+    common::import_example(&db.store).await;
+    let mut config = community_gateway::config::Config::with_secret(TEST_SECRET);
+    config.rate_limit = Some((1, 3));
+    let base = common::serve_with(db.store.clone(), config).await;
+    let client = reqwest::Client::new();
+    let url = format!("{base}/api/v2/user/1/connections/");
+    for _ in 0..3 {
+        assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    }
+    let limited = client.get(&url).send().await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert!(
+        limited.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "throttled");
+    // Another client (by token) has its own bucket.
+    let other = client
+        .get(&url)
+        .header("Authorization", "Bearer alice-demo-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+}

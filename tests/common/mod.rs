@@ -154,8 +154,9 @@ pub async fn serve_with(store: Store, config: community_gateway::config::Config)
         .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let app = router(AppState::new(store, config));
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = axum::serve(listener, service).await;
     });
     format!("http://{addr}")
 }
