@@ -184,7 +184,7 @@ async fn statement_count_does_not_grow_with_users() {
         // A batching window wide enough for an unoptimized test build under a parallel test
         // run; what is proven is the batching structure, not the window's length.
         let mut config = community_gateway::config::Config::with_secret(TEST_SECRET);
-        config.batch_delay = std::time::Duration::from_millis(25);
+        config.batch_delay = std::time::Duration::from_millis(60);
         let base = common::serve_with(db.store.clone(), config).await;
         let token = jwt(1);
         let fields = "id tags { name } connectionStatus connections(limit: 5) { count results { id tags { name } connectionStatus connections(limit: 3) { count results { id username } } } }";

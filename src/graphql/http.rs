@@ -1,45 +1,558 @@
-//! GraphQL over HTTP: `POST /graphql` (JSON) and `GET /graphql?query=...`, and the
-//! playground page for browsers.
+//! GraphQL over HTTP (<https://graphql.github.io/graphql-over-http/draft/>): `POST /graphql`
+//! with a JSON body, `GET /graphql?query=...` for queries, and the playground page for browsers.
+//!
+//! * The response is `application/graphql-response+json` when the client lists it in `Accept`
+//!   (or sends no `Accept`), else `application/json` when it accepts that (`*/*` included:
+//!   legacy clients that accept anything get the legacy type); else 406.
+//! * A request error (the document does not parse or validate, variables do not coerce, an
+//!   unknown persisted query: the response has no `data`) is a 400 in
+//!   `application/graphql-response+json` and a 200 in `application/json`, as the spec says.
+//! * A request that is not a GraphQL request at all (a body that is not JSON, no `query`,
+//!   parameters of the wrong type) is a 400 with a `{"errors": [{"message": ...}]}` body;
+//!   a POST that is not `application/json` is a 415; a mutation over GET is a 405.
+//! * Apollo's automatic persisted queries work on both methods: the `extensions` parameter
+//!   (a JSON object in the POST body, URL-encoded JSON text on GET) reaches the
+//!   `ApolloPersistedQueries` extension of the schema, and a `query` may then be absent.
 
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
 
 use crate::app::{identify, AppState};
 use crate::rest;
 
 use super::{playground, RequestContext};
 
-/// `GET /graphql`: the GraphiQL playground for browsers, else a GraphQL-over-HTTP GET.
-pub async fn get(state: State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html && uri.query().is_none_or(|q| !q.contains("query=")) {
-        return playground::page();
-    }
-    match async_graphql::http::parse_query_string(uri.query().unwrap_or_default()) {
-        Ok(request) => execute(state, headers, request).await.into_response(),
-        Err(err) => (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+/// The official GraphQL response media type.
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+/// The legacy one.
+const APPLICATION_JSON: &str = "application/json";
+
+/// The media type a GraphQL response is sent as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ResponseType {
+    GraphqlResponseJson,
+    Json,
+}
+
+impl ResponseType {
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            ResponseType::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            ResponseType::Json => "application/json; charset=utf-8",
+        })
     }
 }
 
-pub async fn post(state: State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
-    execute(state, headers, request.into_inner())
-        .await
-        .into_response()
+/// `GET /graphql`: the GraphiQL playground for browsers, else a GraphQL-over-HTTP GET.
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let params = match query_params(uri.query().unwrap_or_default()) {
+        Ok(params) => params,
+        Err(rejection) => return rejection.into_response(negotiate(&headers)),
+    };
+    if params.is_empty() && accepts(&headers, "text/html") {
+        return playground::page();
+    }
+    let Some(kind) = negotiate(&headers) else {
+        return Rejection::not_acceptable().into_response(None);
+    };
+    let mut request = match params.into_request() {
+        Ok(request) => request,
+        Err(rejection) => return rejection.into_response(Some(kind)),
+    };
+    if matches!(
+        operation_type(&mut request),
+        Some(OperationType::Mutation | OperationType::Subscription)
+    ) {
+        return Rejection::mutation_over_get().into_response(Some(kind));
+    }
+    execute(&state, &headers, request, kind).await
+}
+
+/// `POST /graphql` with an `application/json` body.
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(kind) = negotiate(&headers) else {
+        return Rejection::not_acceptable().into_response(None);
+    };
+    let request = check_content_type(&headers)
+        .and_then(|()| body.map_err(Rejection::from))
+        .and_then(|body| body_params(&body))
+        .and_then(Params::into_request);
+    match request {
+        Ok(request) => execute(&state, &headers, request, kind).await,
+        Err(rejection) => rejection.into_response(Some(kind)),
+    }
 }
 
 /// Authenticates the request once, then runs the operation with per-request loaders.
 async fn execute(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    state: &AppState,
+    headers: &HeaderMap,
     request: async_graphql::Request,
-) -> GraphQLResponse {
-    let access = identify(&state, &headers).await;
-    let origin = rest::link_origin(&state, &headers, None);
+    kind: ResponseType,
+) -> Response {
+    let access = identify(state, headers).await;
+    let origin = rest::link_origin(state, headers, None);
     let context = RequestContext::new(state.store.clone(), state.config.clone(), access, origin);
-    state.schema.execute(request.data(context)).await.into()
+    let response = state.schema.execute(request.data(context)).await;
+    graphql_response(response, kind)
+}
+
+/// The HTTP response of an executed GraphQL request.
+fn graphql_response(response: async_graphql::Response, kind: ResponseType) -> Response {
+    let request_error = is_request_error(&response);
+    let status = if request_error && kind == ResponseType::GraphqlResponseJson {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut body = match serde_json::to_value(&response) {
+        Ok(body) => body,
+        Err(err) => return internal_error(err, kind),
+    };
+    if request_error {
+        // A request error has no `data` entry at all (not even null).
+        if let Some(object) = body.as_object_mut() {
+            object.remove("data");
+        }
+    }
+    let mut http = json_response(status, &body, kind);
+    let headers = http.headers_mut();
+    if response.is_ok() {
+        if let Some(value) = response
+            .cache_control
+            .value()
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            headers.insert(header::CACHE_CONTROL, value);
+        }
+    }
+    headers.extend(response.http_headers);
+    http
+}
+
+/// Whether execution never started: errors but no data, and no error belongs to a field.
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// `body` as JSON with the content type of `kind` (and `Vary: Accept`, since it depends on it).
+fn json_response(status: StatusCode, body: &Value, kind: ResponseType) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, kind.content_type());
+    headers.append(header::VARY, HeaderValue::from_static("accept"));
+    response
+}
+
+fn internal_error(err: impl std::fmt::Display, kind: ResponseType) -> Response {
+    tracing::error!(error = %err, "graphql response did not serialize");
+    let rejection = Rejection {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: "Internal server error.".to_string(),
+    };
+    rejection.into_response(Some(kind))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Content negotiation
+
+/// The media ranges of the `Accept` headers, with their weights; None without `Accept`.
+fn accept_ranges(headers: &HeaderMap) -> Option<Vec<(String, f32)>> {
+    let mut values = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .peekable();
+    values.peek()?;
+    let ranges = values
+        .flat_map(|value| value.split(','))
+        .filter_map(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next()?.trim().to_ascii_lowercase();
+            if media.is_empty() {
+                return None;
+            }
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .map(|q| q.trim().parse::<f32>().unwrap_or(0.0))
+                .next()
+                .unwrap_or(1.0);
+            Some((media, q))
+        })
+        .collect();
+    Some(ranges)
+}
+
+/// The highest weight `Accept` gives to exactly `media`, if it names it.
+fn weight(ranges: &[(String, f32)], media: &str) -> Option<f32> {
+    ranges
+        .iter()
+        .filter(|(m, _)| m == media)
+        .map(|(_, q)| *q)
+        .reduce(f32::max)
+}
+
+/// Whether the client accepts `media` by name.
+fn accepts(headers: &HeaderMap, media: &str) -> bool {
+    accept_ranges(headers)
+        .and_then(|ranges| weight(&ranges, media))
+        .is_some_and(|q| q > 0.0)
+}
+
+/// The response media type for the client's `Accept`, or None when it accepts neither.
+///
+/// No (or an empty) `Accept` means `application/graphql-response+json`; so does naming it with
+/// a weight at least that of `application/json`. Wildcards (`*/*`, `application/*`) stand for
+/// `application/json`, which every client understands.
+fn negotiate(headers: &HeaderMap) -> Option<ResponseType> {
+    let ranges = match accept_ranges(headers) {
+        None => return Some(ResponseType::GraphqlResponseJson),
+        Some(ranges) if ranges.is_empty() => return Some(ResponseType::GraphqlResponseJson),
+        Some(ranges) => ranges,
+    };
+    let graphql = weight(&ranges, GRAPHQL_RESPONSE_JSON).unwrap_or(0.0);
+    let json = weight(&ranges, APPLICATION_JSON)
+        .or_else(|| {
+            [weight(&ranges, "application/*"), weight(&ranges, "*/*")]
+                .into_iter()
+                .flatten()
+                .reduce(f32::max)
+        })
+        .unwrap_or(0.0);
+    if graphql > 0.0 && graphql >= json {
+        Some(ResponseType::GraphqlResponseJson)
+    } else if json > 0.0 {
+        Some(ResponseType::Json)
+    } else {
+        None
+    }
+}
+
+/// A POST must say its body is JSON (UTF-8, the only encoding JSON has).
+fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(Rejection::unsupported_media_type(
+            "Missing Content-Type: send the request as application/json.",
+        ));
+    };
+    let value = value.to_str().unwrap_or_default().to_ascii_lowercase();
+    let mut parts = value.split(';').map(str::trim);
+    let media = parts.next().unwrap_or_default();
+    let charset_ok = parts
+        .filter_map(|p| p.strip_prefix("charset="))
+        .all(|c| c.trim_matches('"') == "utf-8");
+    if media == APPLICATION_JSON && charset_ok {
+        Ok(())
+    } else {
+        Err(Rejection::unsupported_media_type(
+            "Unsupported Content-Type: send the request as application/json (UTF-8).",
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request parameters
+
+/// The four GraphQL-over-HTTP request parameters, checked for type.
+#[derive(Default, Debug)]
+struct Params {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+    extensions: Option<Map<String, Value>>,
+}
+
+impl Params {
+    /// No parameter at all (a plain `GET /graphql`).
+    fn is_empty(&self) -> bool {
+        self.query.is_none()
+            && self.operation_name.is_none()
+            && self.variables.is_none()
+            && self.extensions.is_none()
+    }
+
+    /// Whether the client sends an Apollo persisted query hash (then `query` may be absent).
+    fn has_persisted_query(&self) -> bool {
+        self.extensions
+            .as_ref()
+            .is_some_and(|e| e.contains_key("persistedQuery"))
+    }
+
+    /// The request for the schema, or a 400 when there is nothing to run.
+    fn into_request(self) -> Result<async_graphql::Request, Rejection> {
+        let has_query = self.query.as_deref().is_some_and(|q| !q.trim().is_empty());
+        if !has_query && !self.has_persisted_query() {
+            return Err(Rejection::bad_request(
+                "Missing `query`: send the GraphQL document as the `query` parameter.",
+            ));
+        }
+        let request = json!({
+            "query": self.query.unwrap_or_default(),
+            "operationName": self.operation_name,
+            "variables": self.variables,
+            "extensions": self.extensions,
+        });
+        serde_json::from_value(request)
+            .map_err(|e| Rejection::bad_request(&format!("Invalid request parameters: {e}")))
+    }
+}
+
+/// The parameters of a POST body: a JSON object.
+fn body_params(body: &[u8]) -> Result<Params, Rejection> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Rejection::bad_request(
+            "Empty request body: send a JSON object with a `query`.",
+        ));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Rejection::bad_request(&format!("The request body is not valid JSON: {e}")))?;
+    let Value::Object(mut object) = value else {
+        return Err(Rejection::bad_request(
+            "The request body must be a JSON object (batched requests are not supported).",
+        ));
+    };
+    Ok(Params {
+        query: string_param(&mut object, "query")?,
+        operation_name: string_param(&mut object, "operationName")?,
+        variables: object_param(object.remove("variables"), "variables")?,
+        extensions: object_param(object.remove("extensions"), "extensions")?,
+    })
+}
+
+/// `name` of a JSON body: absent or null, else it must be a string.
+fn string_param(object: &mut Map<String, Value>, name: &str) -> Result<Option<String>, Rejection> {
+    match object.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Rejection::bad_request(&format!(
+            "`{name}` must be a string."
+        ))),
+    }
+}
+
+/// A `variables` or `extensions` value: absent or null, else it must be a JSON object.
+fn object_param(value: Option<Value>, name: &str) -> Result<Option<Map<String, Value>>, Rejection> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err(Rejection::bad_request(&format!(
+            "`{name}` must be a JSON object."
+        ))),
+    }
+}
+
+/// The parameters of a GET: `query` and `operationName` as text, `variables` and `extensions`
+/// as URL-encoded JSON objects. Empty values count as absent.
+fn query_params(query_string: &str) -> Result<Params, Rejection> {
+    let mut params = Params::default();
+    for (key, value) in form_urlencoded::parse(query_string.as_bytes()) {
+        if value.is_empty() {
+            continue;
+        }
+        match key.as_ref() {
+            "query" => params.query = Some(value.into_owned()),
+            "operationName" => params.operation_name = Some(value.into_owned()),
+            "variables" => params.variables = json_object_param(&value, "variables")?,
+            "extensions" => params.extensions = json_object_param(&value, "extensions")?,
+            _ => {}
+        }
+    }
+    Ok(params)
+}
+
+/// A GET parameter holding a JSON object (or null).
+fn json_object_param(text: &str, name: &str) -> Result<Option<Map<String, Value>>, Rejection> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| Rejection::bad_request(&format!("`{name}` is not valid JSON: {e}")))?;
+    object_param(Some(value), name)
+}
+
+/// The type of the operation the request would run, when its document parses and names it
+/// (else execution reports the problem). A hash-only persisted query is not looked at here:
+/// its document is in the schema's cache, and the schema has no mutations to run anyway.
+fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+    if request.query.trim().is_empty() {
+        return None;
+    }
+    let name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    let operation = match (&document.operations, name) {
+        (DocumentOperations::Single(op), None) => Some(op),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
+        _ => None,
+    }?;
+    Some(operation.node.ty)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rejections
+
+/// A request refused before execution, answered as `{"errors": [{"message": ...}]}`.
+#[derive(Debug)]
+struct Rejection {
+    status: StatusCode,
+    message: String,
+}
+
+impl Rejection {
+    fn bad_request(message: &str) -> Rejection {
+        Rejection {
+            status: StatusCode::BAD_REQUEST,
+            message: message.to_string(),
+        }
+    }
+
+    fn unsupported_media_type(message: &str) -> Rejection {
+        Rejection {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: message.to_string(),
+        }
+    }
+
+    fn not_acceptable() -> Rejection {
+        Rejection {
+            status: StatusCode::NOT_ACCEPTABLE,
+            message: format!(
+                "Not acceptable: GraphQL responses are {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}."
+            ),
+        }
+    }
+
+    fn mutation_over_get() -> Rejection {
+        Rejection {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            message: "Mutations and subscriptions are not allowed over GET: use POST.".to_string(),
+        }
+    }
+
+    /// The response, in the negotiated media type (`application/json` when there is none).
+    fn into_response(self, kind: Option<ResponseType>) -> Response {
+        let kind = kind.unwrap_or(ResponseType::Json);
+        let body = json!({ "errors": [{ "message": self.message }] });
+        let mut response = json_response(self.status, &body, kind);
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}
+
+impl From<BytesRejection> for Rejection {
+    fn from(rejection: BytesRejection) -> Rejection {
+        Rejection {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = value {
+            headers.insert(
+                header::ACCEPT,
+                HeaderValue::from_str(value).expect("header"),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn negotiation() {
+        use ResponseType::*;
+        let cases = [
+            (None, Some(GraphqlResponseJson)),
+            (Some(""), Some(GraphqlResponseJson)),
+            (
+                Some("application/graphql-response+json"),
+                Some(GraphqlResponseJson),
+            ),
+            (
+                Some("application/graphql-response+json, application/json;q=0.9"),
+                Some(GraphqlResponseJson),
+            ),
+            (
+                Some("application/json, application/graphql-response+json;q=0.5"),
+                Some(Json),
+            ),
+            (Some("application/json"), Some(Json)),
+            (Some("application/json; charset=utf-8"), Some(Json)),
+            (Some("*/*"), Some(Json)),
+            (
+                Some("text/html,application/xhtml+xml,*/*;q=0.8"),
+                Some(Json),
+            ),
+            (Some("text/plain"), None),
+            (Some("application/json;q=0"), None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(negotiate(&accept(value)), want, "Accept: {value:?}");
+        }
+    }
+
+    #[test]
+    fn get_parameters() {
+        let params = query_params(
+            "query=%7Ba%7D&operationName=&variables=%7B%22a%22%3A1%7D&extensions=null",
+        )
+        .expect("parses");
+        assert_eq!(params.query.as_deref(), Some("{a}"));
+        assert_eq!(params.operation_name, None);
+        assert_eq!(params.variables.map(|v| v.len()), Some(1));
+        assert!(params.extensions.is_none());
+        assert!(query_params("variables=%5B1%5D").is_err());
+        assert!(query_params("variables=%7B").is_err());
+        assert!(query_params("").expect("parses").is_empty());
+    }
+
+    #[test]
+    fn body_parameters() {
+        assert!(body_params(b"").is_err());
+        assert!(body_params(b"{ \"not a JSON").is_err());
+        assert!(body_params(b"[]").is_err());
+        assert!(body_params(br#"{"query": 1}"#).is_err());
+        assert!(body_params(br#"{"query": "{a}", "variables": "x"}"#).is_err());
+        let params = body_params(br#"{"query": "{a}", "operationName": null}"#).expect("parses");
+        assert!(params.into_request().is_ok());
+        let missing = body_params(br#"{"qeury": "{a}"}"#).expect("parses");
+        assert!(missing.into_request().is_err());
+        let apq =
+            body_params(br#"{"extensions": {"persistedQuery": {"version": 1}}}"#).expect("parses");
+        assert!(apq.into_request().is_ok());
+    }
+
+    #[test]
+    fn operation_types() {
+        let kind = |query: &str, name: Option<&str>| {
+            let mut request = async_graphql::Request::new(query);
+            request.operation_name = name.map(str::to_string);
+            operation_type(&mut request)
+        };
+        assert_eq!(kind("{ a }", None), Some(OperationType::Query));
+        assert_eq!(kind("mutation { a }", None), Some(OperationType::Mutation));
+        assert_eq!(
+            kind("query A { a } mutation B { b }", Some("B")),
+            Some(OperationType::Mutation)
+        );
+        assert_eq!(kind("query A { a } mutation B { b }", None), None);
+        assert_eq!(kind("{", None), None);
+    }
 }

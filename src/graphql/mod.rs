@@ -39,7 +39,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_depth: 12,
+            max_depth: 15,
             max_complexity: 20_000,
             introspection: true,
         }

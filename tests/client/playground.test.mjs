@@ -1,0 +1,158 @@
+// The GraphiQL playground in a real browser, offline: Debian's Chromium (headless) driven by
+// playwright-core opens BASE_URL/graphql, runs a connections query and saves a screenshot to
+// docs/playground.png.
+//
+// Needs BASE_URL pointing at a running server loaded with tests/fixtures/example-community.json,
+// and Chromium at /usr/bin/chromium (or CHROMIUM_PATH). PLAYGROUND_SCREENSHOT changes where the
+// screenshot goes. Run with ./run.sh, or:
+//   BASE_URL=http://127.0.0.1:8080 node --test playground.test.mjs
+//
+// Offline proof: every request the page makes to a host other than the server's loopback is
+// aborted (page routing), and the test asserts that the page never even tried one. Chromium's
+// own background traffic is off (--disable-background-networking).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const BASE_URL = (process.env.BASE_URL || '').replace(/\/+$/, '');
+if (!BASE_URL) {
+  throw new Error('BASE_URL is not set (e.g. BASE_URL=http://127.0.0.1:8080)');
+}
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const SCREENSHOT =
+  process.env.PLAYGROUND_SCREENSHOT ||
+  fileURLToPath(new URL('../../docs/playground.png', import.meta.url));
+const SCREENSHOT_MAX_BYTES = 300 * 1024;
+
+/** Hosts the page may reach: the server under test. */
+const ALLOWED_HOSTS = new Set([new URL(BASE_URL).hostname, '127.0.0.1', 'localhost', '[::1]']);
+
+/** What the test types into the query editor. */
+const CONNECTIONS_QUERY = `# User 1's connections, as bruno sees them
+query Connections {
+  user(id: "1") {
+    username
+    connections(limit: 5) {
+      count
+      next
+      results {
+        id
+        username
+        connectionStatus
+        tags { name }
+      }
+    }
+  }
+}
+`;
+
+const QUERY_EDITOR = '.graphiql-query-editor .CodeMirror';
+const HEADERS_EDITOR = '.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror';
+const RESPONSE_EDITOR = '.graphiql-response .CodeMirror';
+
+/** The text of the CodeMirror editor at `selector`. */
+const editorText = (page, selector) => page.$eval(selector, (el) => el.CodeMirror.getValue());
+
+/** Replaces the text of the CodeMirror editor at `selector`, as typing would. */
+const setEditorText = (page, selector, text) =>
+  page.$eval(selector, (el, value) => el.CodeMirror.setValue(value), text);
+
+test('GraphiQL renders, introspects and runs a query without the internet', async (t) => {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  t.after(() => browser.close());
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 800 },
+    serviceWorkers: 'block',
+  });
+
+  // Offline: anything not for the server under test is aborted and remembered.
+  const external = [];
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (ALLOWED_HOSTS.has(url.hostname)) return route.continue();
+    external.push(url.href);
+    return route.abort('blockedbyclient');
+  });
+
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
+  });
+  page.on('requestfailed', (req) =>
+    problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`),
+  );
+
+  // GraphiQL introspects the schema as soon as it starts (for docs, completion and validation).
+  const introspection = page.waitForResponse(
+    (r) => r.request().method() === 'POST' && /__schema/.test(r.request().postData() || ''),
+  );
+  const response = await page.goto(`${BASE_URL}/graphql`);
+  assert.equal(response.status(), 200);
+  assert.match(response.headers()['content-type'], /^text\/html/);
+  await page.waitForSelector(QUERY_EDITOR);
+
+  // The defaults: a connections query that explains the demo token, and the token prefilled.
+  const defaultQuery = await editorText(page, QUERY_EDITOR);
+  assert.match(defaultQuery, /connections\(/);
+  assert.match(defaultQuery, /connectionStatus/);
+  assert.match(defaultQuery, /demo-token-alice/);
+  const defaultHeaders = JSON.parse(await editorText(page, HEADERS_EDITOR));
+  assert.deepEqual(defaultHeaders, { Authorization: 'Bearer demo-token-alice' });
+
+  // The schema loads, so the documentation explorer lists its types.
+  const schema = await (await introspection).json();
+  assert.equal(
+    schema.errors,
+    undefined,
+    `schema introspection failed: ${JSON.stringify(schema.errors)}`,
+  );
+  await page.click('button[aria-label="Show Documentation Explorer"]');
+  await page.waitForSelector(
+    '.graphiql-doc-explorer-content a.graphiql-doc-explorer-type-name:text-is("UserConnectionPage")',
+  );
+
+  // The example community has no demo-token-alice: ask as bruno.
+  const bruno = { Authorization: 'Bearer bruno-demo-token' };
+  await setEditorText(page, HEADERS_EDITOR, JSON.stringify(bruno, null, 2));
+  await setEditorText(page, QUERY_EDITOR, CONNECTIONS_QUERY);
+  await page.click('.graphiql-execute-button');
+  await page.waitForFunction(
+    (selector) => document.querySelector(selector)?.CodeMirror.getValue().includes('"count": 4'),
+    RESPONSE_EDITOR,
+    { timeout: 15_000 },
+  );
+
+  const result = JSON.parse(await editorText(page, RESPONSE_EDITOR));
+  assert.equal(result.errors, undefined);
+  const page1 = result.data.user.connections;
+  assert.equal(page1.count, 4);
+  assert.deepEqual(
+    page1.results.map((u) => u.id),
+    ['3', '6', '2', '4'],
+  );
+  assert.equal(page1.results[0].connectionStatus, 'CONNECTED');
+
+  // The screenshot shows the editors and the result, not the docs.
+  await page.click('button[aria-label="Hide Documentation Explorer"]');
+  await page.screenshot({ path: SCREENSHOT });
+  const size = statSync(SCREENSHOT).size;
+  console.log(`screenshot: ${SCREENSHOT} (${size} bytes)`);
+  assert.ok(size < SCREENSHOT_MAX_BYTES, `screenshot is ${size} bytes`);
+
+  assert.deepEqual(external, [], 'the page tried to reach other hosts');
+  assert.deepEqual(problems, [], 'the page reported errors');
+
+  // The blocking is real: a page that does reach for the internet gets nothing.
+  const probe = await context.newPage();
+  await assert.rejects(probe.goto('https://unpkg.com/graphiql/graphiql.min.js'), /BLOCKED_BY_CLIENT/);
+  assert.deepEqual(external, ['https://unpkg.com/graphiql/graphiql.min.js']);
+});
