@@ -81,6 +81,17 @@ async fn example_community_over_graphql() {
             "http://testserver/api/v2/user/1/connections/?limit=1&mutual=0&offset=2"
         );
 
+        // Response keys follow the query's field order, even when a later field resolves
+        // first (tags and status go through loaders; username does not).
+        let r = post(
+            &base,
+            Some("bruno-demo-token"),
+            r#"{ user(id: "1") { tags { id } connectionStatus username id } }"#,
+        )
+        .await;
+        let keys: Vec<&String> = r["data"]["user"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["tags", "connectionStatus", "username", "id"], "{r}");
+
         // Unknown and malformed ids are null; users() keeps the order asked.
         let r = post(
             &base,
@@ -159,7 +170,8 @@ async fn example_community_over_graphql() {
         )
         .await;
         assert_eq!(codes(&r), ["FORBIDDEN"]);
-        assert_eq!(r["data"]["user"]["connections"], Value::Null, "{r}");
+        // `connections` is non-null, so its error nulls the nullable parent (GraphQL spec).
+        assert_eq!(r["data"], json!({"user": null}), "{r}");
         common::set_settings(&db.store, true, false, true).await;
         let r = post(&base, None, r#"{ user(id: "2") { followersCounter } }"#).await;
         assert_eq!(r["data"]["user"]["followersCounter"], Value::Null);

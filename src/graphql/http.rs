@@ -103,6 +103,18 @@ async fn execute(
     let origin = rest::link_origin(state, headers, None);
     let context = RequestContext::new(state.store.clone(), state.config.clone(), access, origin);
     let response = state.schema.execute(request.data(context)).await;
+    for error in &response.errors {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .and_then(|code| match code {
+                async_graphql::Value::String(code) => Some(code.as_str()),
+                _ => None,
+            })
+            .unwrap_or("GRAPHQL_VALIDATION_FAILED");
+        state.metrics.graphql_error(code);
+    }
     graphql_response(response, kind)
 }
 
