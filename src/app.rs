@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,13 +15,12 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
-use crate::connections;
+use crate::error::ApiError;
 use crate::graphql::{self, GatewaySchema};
 use crate::metrics::{self, Metrics};
 use crate::ratelimit::{self, Limiter};
 use crate::rest;
 use crate::store::Store;
-use crate::{auth, error::ApiError};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -38,7 +37,7 @@ impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
         AppState {
             store,
-            schema: graphql::schema(graphql::Limits::default()),
+            schema: graphql::schema(config.graphql),
             metrics: Arc::new(Metrics::new()),
             limiter: config
                 .rate_limit
@@ -139,15 +138,4 @@ fn request_span(request: &Request) -> tracing::Span {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-}
-
-/// Authenticates a GraphQL request once, for all its fields.
-pub async fn identify(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<connections::Access, ApiError> {
-    let credential =
-        auth::credential(headers.get(header::AUTHORIZATION), &state.config.jwt_secret)?;
-    let claimed = auth::claimed_user(credential, &state.store).await?;
-    connections::identify(&state.store, claimed).await
 }

@@ -119,6 +119,30 @@ pub struct ServeOptions {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_limit_burst: u32,
 
+    /// GraphQL: deepest selection nesting accepted.
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 15,
+          value_parser = clap::value_parser!(u32).range(2..=100))]
+    pub graphql_max_depth: u32,
+
+    /// GraphQL: highest query complexity accepted (each field counts 1, fragments expanded).
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
+    pub graphql_max_complexity: u32,
+
+    /// GraphQL: most fields one document may select.
+    #[arg(long, env = "GRAPHQL_MAX_FIELDS", default_value_t = 2_000,
+          value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
+    pub graphql_max_fields: u32,
+
+    /// GraphQL: most root fields (aliases included) one operation may select.
+    #[arg(long, env = "GRAPHQL_MAX_ROOT_FIELDS", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub graphql_max_root_fields: u32,
+
+    /// GraphQL: answer introspection queries (the playground needs them).
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphql_introspection: bool,
+
     /// Skip running migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
@@ -145,6 +169,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Per-client rate limit: (requests per second, burst); None when off.
     pub rate_limit: Option<(u32, u32)>,
+    /// Bounds on GraphQL operations.
+    pub graphql: crate::graphql::Limits,
 }
 
 impl Config {
@@ -160,6 +186,7 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(10),
             max_body_bytes: 262_144,
             rate_limit: None,
+            graphql: crate::graphql::Limits::default(),
         }
     }
 }
@@ -191,6 +218,13 @@ impl ServeOptions {
             max_body_bytes: self.max_body_bytes as usize,
             rate_limit: (self.rate_limit_per_second > 0)
                 .then_some((self.rate_limit_per_second, self.rate_limit_burst)),
+            graphql: crate::graphql::Limits {
+                max_depth: self.graphql_max_depth as usize,
+                max_complexity: self.graphql_max_complexity as usize,
+                max_fields: self.graphql_max_fields as usize,
+                max_root_fields: self.graphql_max_root_fields as usize,
+                introspection: self.graphql_introspection,
+            },
         })
     }
 }

@@ -133,6 +133,30 @@ impl ConnectionStatus {
     }
 }
 
+/// The viewer a loader answers for. GraphQL learns it only when the first resolver admits the
+/// request (so a document rejected by validation runs no SQL at all); REST knows it up front.
+#[derive(Clone, Debug, Default)]
+pub struct Viewer(Arc<std::sync::OnceLock<Option<i64>>>);
+
+impl Viewer {
+    /// A viewer already known.
+    pub fn known(viewer: Option<i64>) -> Viewer {
+        let cell = Viewer::default();
+        cell.set(viewer);
+        cell
+    }
+
+    /// Records the admitted viewer (once; later calls keep the first value).
+    pub fn set(&self, viewer: Option<i64>) {
+        let _ = self.0.set(viewer);
+    }
+
+    /// The viewer; anonymous until one is recorded.
+    pub fn get(&self) -> Option<i64> {
+        self.0.get().copied().flatten()
+    }
+}
+
 /// Loader errors must be `Clone`; the cause is kept whole for the log.
 pub type LoadError = Arc<DbErr>;
 
@@ -146,7 +170,7 @@ pub struct PageKey {
 /// Pages of connections, as seen by one viewer.
 pub struct ConnectionPageLoader {
     pub store: Store,
-    pub viewer: Option<i64>,
+    pub viewer: Viewer,
 }
 
 impl Loader<PageKey> for ConnectionPageLoader {
@@ -166,7 +190,7 @@ impl Loader<PageKey> for ConnectionPageLoader {
         for (spec, owners) in by_spec {
             let mut found = self
                 .store
-                .connection_pages(self.viewer, &owners, spec)
+                .connection_pages(self.viewer.get(), &owners, spec)
                 .await?;
             for owner in owners {
                 // A user with no connections has no rows: an empty page, count 0.
@@ -213,7 +237,7 @@ impl Loader<i64> for TagLoader {
 /// Connection statuses relative to one viewer.
 pub struct StatusLoader {
     pub store: Store,
-    pub viewer: Option<i64>,
+    pub viewer: Viewer,
 }
 
 impl Loader<i64> for StatusLoader {
@@ -224,7 +248,7 @@ impl Loader<i64> for StatusLoader {
         &self,
         keys: &[i64],
     ) -> Result<HashMap<i64, Option<ConnectionStatus>>, LoadError> {
-        let Some(viewer) = self.viewer else {
+        let Some(viewer) = self.viewer.get() else {
             // Anonymous: no status for anyone, and no SQL.
             return Ok(keys.iter().map(|k| (*k, None)).collect());
         };

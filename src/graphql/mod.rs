@@ -5,6 +5,7 @@
 //! however many users it touches.
 
 pub mod http;
+pub mod limits;
 pub mod playground;
 mod types;
 
@@ -20,7 +21,12 @@ use async_graphql::{EmptyMutation, EmptySubscription, ErrorExtensions, Schema};
 const APQ_CACHE_SIZE: usize = 1024;
 
 use crate::config::Config;
-use crate::connections::{Access, ConnectionPageLoader, StatusLoader, TagLoader, UserLoader};
+use tokio::sync::OnceCell;
+
+use crate::auth::{self, Credential};
+use crate::connections::{
+    self, Access, ConnectionPageLoader, StatusLoader, TagLoader, UserLoader, Viewer,
+};
 use crate::error::ApiError;
 use crate::store::Store;
 
@@ -33,6 +39,10 @@ pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
 pub struct Limits {
     pub max_depth: usize,
     pub max_complexity: usize,
+    /// Fields selected in a whole document (fragments counted once).
+    pub max_fields: usize,
+    /// Fields at the root of an operation, aliases included.
+    pub max_root_fields: usize,
     pub introspection: bool,
 }
 
@@ -41,6 +51,8 @@ impl Default for Limits {
         Limits {
             max_depth: 15,
             max_complexity: 20_000,
+            max_fields: 2_000,
+            max_root_fields: 100,
             introspection: true,
         }
     }
@@ -51,6 +63,10 @@ pub fn schema(limits: Limits) -> GatewaySchema {
     let mut builder = Schema::build(Query, EmptyMutation, EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
+        .extension(limits::DocumentLimits {
+            max_fields: limits.max_fields,
+            max_root_fields: limits.max_root_fields,
+        })
         // Apollo's automatic persisted queries: clients send a hash, the text only once.
         .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
             APQ_CACHE_SIZE,
@@ -70,8 +86,13 @@ pub fn sdl() -> String {
 pub struct RequestContext {
     pub store: Store,
     pub config: Arc<Config>,
-    /// The admitted viewer and settings, or why the request's credentials were refused.
-    pub access: Result<Access, Arc<ApiError>>,
+    /// The credentials as the `Authorization` header gave them (checked for form and
+    /// signature, not yet against the database).
+    credential: Result<Option<Credential>, Arc<ApiError>>,
+    /// The admitted viewer and settings, resolved by the first resolver that needs them, so a
+    /// document that fails validation costs no SQL.
+    access: OnceCell<Result<Access, Arc<ApiError>>>,
+    viewer: Viewer,
     /// Scheme + host (or the public base URL) for REST links.
     pub link_origin: String,
     pub users: DataLoader<UserLoader>,
@@ -84,52 +105,53 @@ impl RequestContext {
     pub fn new(
         store: Store,
         config: Arc<Config>,
-        access: Result<Access, ApiError>,
+        credential: Result<Option<Credential>, ApiError>,
         link_origin: String,
     ) -> RequestContext {
-        let viewer = access.as_ref().ok().and_then(|a| a.viewer);
+        let viewer = Viewer::default();
         let delay = config.batch_delay;
+        let users = UserLoader {
+            store: store.clone(),
+        };
+        let tags = TagLoader {
+            store: store.clone(),
+        };
+        let statuses = StatusLoader {
+            store: store.clone(),
+            viewer: viewer.clone(),
+        };
+        let pages = ConnectionPageLoader {
+            store: store.clone(),
+            viewer: viewer.clone(),
+        };
         RequestContext {
-            users: DataLoader::new(
-                UserLoader {
-                    store: store.clone(),
-                },
-                tokio::spawn,
-            )
-            .delay(delay),
-            tags: DataLoader::new(
-                TagLoader {
-                    store: store.clone(),
-                },
-                tokio::spawn,
-            )
-            .delay(delay),
-            statuses: DataLoader::new(
-                StatusLoader {
-                    store: store.clone(),
-                    viewer,
-                },
-                tokio::spawn,
-            )
-            .delay(delay),
-            pages: DataLoader::new(
-                ConnectionPageLoader {
-                    store: store.clone(),
-                    viewer,
-                },
-                tokio::spawn,
-            )
-            .delay(delay),
+            users: DataLoader::new(users, tokio::spawn).delay(delay),
+            tags: DataLoader::new(tags, tokio::spawn).delay(delay),
+            statuses: DataLoader::new(statuses, tokio::spawn).delay(delay),
+            pages: DataLoader::new(pages, tokio::spawn).delay(delay),
             store,
             config,
-            access: access.map_err(Arc::new),
+            credential: credential.map_err(Arc::new),
+            access: OnceCell::new(),
+            viewer,
             link_origin,
         }
     }
 
-    /// The admitted access, or the credential error as a GraphQL error.
-    pub fn access(&self) -> async_graphql::Result<Access> {
-        self.access.as_ref().copied().map_err(|e| to_graphql(e))
+    /// The admitted access (gate 1: the credentials' user exists; and the settings), or the
+    /// credential error as a GraphQL error. Resolved once per request.
+    pub async fn access(&self) -> async_graphql::Result<Access> {
+        let access = self
+            .access
+            .get_or_init(|| async {
+                let credential = self.credential.clone()?;
+                let claimed = auth::claimed_user(credential, &self.store).await?;
+                let access = connections::identify(&self.store, claimed).await?;
+                self.viewer.set(access.viewer);
+                Ok(access)
+            })
+            .await;
+        access.as_ref().copied().map_err(|e| to_graphql(e))
     }
 }
 

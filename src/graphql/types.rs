@@ -44,7 +44,7 @@ impl Query {
         #[graphql(desc = "The user's id.")] id: ID,
     ) -> async_graphql::Result<Option<User>> {
         let rc = request(ctx);
-        connections::check_content(&rc.access()?).map_err(|e| to_graphql(&e))?;
+        connections::check_content(&rc.access().await?).map_err(|e| to_graphql(&e))?;
         let Some(id) = user_id(&id) else {
             return Ok(None);
         };
@@ -63,13 +63,14 @@ impl Query {
         #[graphql(desc = "The users' ids.")] ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<Option<User>>> {
         let rc = request(ctx);
-        connections::check_content(&rc.access()?).map_err(|e| to_graphql(&e))?;
+        // Checked first: an oversized list costs no SQL.
         if ids.len() > MAX_IDS {
             return Err(to_graphql(&ApiError::Invalid {
                 field: "ids",
                 message: format!("ids may name at most {MAX_IDS} users."),
             }));
         }
+        connections::check_content(&rc.access().await?).map_err(|e| to_graphql(&e))?;
         let parsed: Vec<Option<i64>> = ids.iter().map(user_id).collect();
         let wanted: Vec<i64> = parsed.iter().flatten().copied().collect();
         let found = rc.users.load_many(wanted).await.map_err(internal)?;
@@ -82,7 +83,7 @@ impl Query {
     /// The viewer (the user the request's token names), or null for anonymous requests.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let rc = request(ctx);
-        let Some(viewer) = rc.access()?.viewer else {
+        let Some(viewer) = rc.access().await?.viewer else {
             return Ok(None);
         };
         Ok(rc
@@ -130,7 +131,8 @@ impl User {
     /// How many users this user follows; null unless the community is in follow mode.
     async fn followings_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
         Ok(request(ctx)
-            .access()?
+            .access()
+            .await?
             .settings
             .follow_enabled
             .then_some(self.record.followings_counter))
@@ -138,7 +140,8 @@ impl User {
     /// How many users follow this user; null unless the community is in follow mode.
     async fn followers_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
         Ok(request(ctx)
-            .access()?
+            .access()
+            .await?
             .settings
             .follow_enabled
             .then_some(self.record.followers_counter))
@@ -162,7 +165,7 @@ impl User {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<ConnectionStatus>> {
         let rc = request(ctx);
-        rc.access()?;
+        rc.access().await?;
         Ok(rc
             .statuses
             .load_one(self.record.id)
@@ -263,7 +266,7 @@ impl User {
         mutual: Option<bool>,
     ) -> async_graphql::Result<UserConnectionPage> {
         let rc = request(ctx);
-        let access = rc.access()?;
+        let access = rc.access().await?;
         connections::check_settings(&access).map_err(|e| to_graphql(&e))?;
         let limit = match limit {
             None => rc.config.default_limit,

@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::auth;
-use crate::connections::{self, ConnectionPageLoader, PageKey, StatusLoader, TagLoader, Target};
+use crate::connections::{
+    self, ConnectionPageLoader, PageKey, StatusLoader, TagLoader, Target, Viewer,
+};
 use crate::error::ApiError;
 use crate::store::PageSpec;
 
@@ -59,9 +61,10 @@ pub async fn user_connections(
         mutual,
     };
     let key = PageKey { owner, spec };
+    let viewer = Viewer::known(access.viewer);
     let page_loader = ConnectionPageLoader {
         store: store.clone(),
-        viewer: access.viewer,
+        viewer: viewer.clone(),
     };
     let mut pages = page_loader.load(&[key]).await?;
     let page = pages.remove(&key).unwrap_or_default();
@@ -72,7 +75,7 @@ pub async fn user_connections(
     };
     let status_loader = StatusLoader {
         store: store.clone(),
-        viewer: access.viewer,
+        viewer,
     };
     let (tags, statuses) = tokio::try_join!(tag_loader.load(&ids), status_loader.load(&ids))?;
 
