@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route(rest::CONNECTIONS_PATH, connections_route.clone())
         .route(rest::CONNECTIONS_PATH_NO_SLASH, connections_route)
+        .route("/api/v2/openapi.json", get(rest::openapi::document))
         .route(
             "/graphql",
             get(graphql::http::get).post(graphql::http::post),

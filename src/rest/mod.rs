@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod links;
+pub mod openapi;
 pub mod params;
 
 use async_graphql::dataloader::Loader;
