@@ -305,7 +305,7 @@ impl User {
             "{}/api/v2/user/{}/connections/",
             rc.link_origin, self.record.id
         );
-        let links = links::links(&base, &query, limit, u128::from(offset), page.count);
+        let links = links::links(&base, &query, limit, &offset.to_string(), page.count);
         Ok(UserConnectionPage {
             count: page.count.min(i32::MAX as u64) as i32,
             next: links.next,

@@ -77,15 +77,19 @@ pub struct Links {
 }
 
 /// DRF's `get_next_link` / `get_previous_link` for `base` (scheme, host and path, no query)
-/// and the request's query pairs.
+/// and the request's query pairs. `offset` is decimal digits: Python's integers have no bound,
+/// so neither has the `previous` link of an absurd offset.
 pub fn links(
     base: &str,
     query: &[(String, String)],
     limit: u64,
-    offset: u128,
+    offset: &str,
     count: u64,
 ) -> Links {
     let limit128 = u128::from(limit);
+    // Beyond u128 an offset is past the end of any list: no `next`, and `previous` is computed
+    // on the digits.
+    let small: Option<u128> = offset.parse().ok();
     let url = |dict: &QueryDict| {
         let q = dict.encode();
         if q.is_empty() {
@@ -94,23 +98,49 @@ pub fn links(
             format!("{base}?{q}")
         }
     };
-    let next = (offset + limit128 < u128::from(count)).then(|| {
+    let next = small.filter(|o| o + limit128 < u128::from(count)).map(|o| {
         let mut dict = QueryDict::from_pairs(query);
         dict.set("limit", limit.to_string());
-        dict.set("offset", (offset + limit128).to_string());
+        dict.set("offset", (o + limit128).to_string());
         url(&dict)
     });
-    let previous = (offset > 0).then(|| {
+    let previous = (small != Some(0)).then(|| {
         let mut dict = QueryDict::from_pairs(query);
         dict.set("limit", limit.to_string());
-        if offset <= limit128 {
-            dict.remove("offset");
-        } else {
-            dict.set("offset", (offset - limit128).to_string());
+        match small {
+            Some(o) if o <= limit128 => dict.remove("offset"),
+            Some(o) => dict.set("offset", (o - limit128).to_string()),
+            None => dict.set("offset", decimal_minus(offset, limit)),
         }
         url(&dict)
     });
     Links { next, previous }
+}
+
+/// `digits - n` for a decimal number larger than `n`, digit by digit (no size limit).
+fn decimal_minus(digits: &str, n: u64) -> String {
+    let mut out: Vec<u8> = digits.bytes().map(|b| b - b'0').collect();
+    let mut borrow = u128::from(n);
+    for d in out.iter_mut().rev() {
+        if borrow == 0 {
+            break;
+        }
+        let take = (borrow % 10) as u8;
+        borrow /= 10;
+        if *d >= take {
+            *d -= take;
+        } else {
+            *d += 10 - take;
+            borrow += 1;
+        }
+    }
+    let text: String = out.iter().map(|d| char::from(b'0' + d)).collect();
+    let trimmed = text.trim_start_matches('0');
+    if trimmed.is_empty() {
+        "0".into()
+    } else {
+        trimmed.into()
+    }
 }
 
 #[cfg(test)]
@@ -121,7 +151,13 @@ mod tests {
     const BASE: &str = "http://testserver/api/v2/user/1/connections/";
 
     fn at(query: &str, limit: u64, offset: u128, count: u64) -> (Option<String>, Option<String>) {
-        let l = links(BASE, &parse_query(Some(query)), limit, offset, count);
+        let l = links(
+            BASE,
+            &parse_query(Some(query)),
+            limit,
+            &offset.to_string(),
+            count,
+        );
         (l.next, l.previous)
     }
 
@@ -150,6 +186,25 @@ mod tests {
         assert_eq!(
             at("offset=500", 20, 500, 57),
             (None, Some(format!("{BASE}?limit=20&offset=480")))
+        );
+    }
+
+    #[test]
+    fn offsets_beyond_any_integer_type_stay_exact() {
+        let huge = "10000000000000000000000000000000000000000";
+        let l = links(BASE, &parse_query(Some("offset=1")), 20, huge, 57);
+        assert_eq!(l.next, None);
+        assert_eq!(
+            l.previous.unwrap(),
+            format!("{BASE}?limit=20&offset=9999999999999999999999999999999999999980")
+        );
+        assert_eq!(decimal_minus("1000", 1), "999");
+        assert_eq!(
+            decimal_minus(
+                "340282366920938463463374607431768211456",
+                18446744073709551615
+            ),
+            "340282366920938463444927863358058659841"
         );
     }
 

@@ -58,7 +58,9 @@ pub async fn user_connections(
 
     let spec = PageSpec {
         limit,
-        offset: u64::try_from(offset).unwrap_or(u64::MAX),
+        offset: offset
+            .to_u128()
+            .map_or(u64::MAX, |o| u64::try_from(o).unwrap_or(u64::MAX)),
         mutual,
     };
     let key = PageKey { owner, spec };
@@ -85,7 +87,7 @@ pub async fn user_connections(
         link_origin(&state, &headers, Some(&uri)),
         owner_path(&uri)
     );
-    let links = links::links(&base, &query, limit, offset, page.count);
+    let links = links::links(&base, &query, limit, &offset.digits, page.count);
     let no_tags = Vec::new();
     let results = page
         .rows

@@ -1,8 +1,551 @@
 //! The OpenAPI 3.1 document of the REST route, served at `/api/v2/openapi.json`.
+//!
+//! Built with utoipa's builder API (the body structs in `body` borrow from records and cannot
+//! derive `ToSchema`), from the same facts the handler uses: the route path, the parameter
+//! rules of `params`, the error codes of `crate::error`, the configured page sizes. The User and
+//! Tag key lists here are checked against real response bodies by `tests/openapi.rs`, so the
+//! document cannot drift from the wire silently.
+//!
+//! Decisions, where OpenAPI leaves room:
+//! - `limit` and `offset` accept any text (DRF falls back silently), so their schema is
+//!   "integer or string" and the description says what happens with other values;
+//! - `mutual` is the enum `"0"` / `"1"`; anything else is a 400;
+//! - the path `id` is documented as a positive 64-bit integer; any other segment is a 404;
+//! - authentication is optional (an empty security requirement comes first);
+//! - 405 is described once, as the reusable response `MethodNotAllowed` (no operation but GET
+//!   exists on the path, so no operation can list it), with its `Allow` header.
 
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::SchemaType;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{
+    ArrayBuilder, ComponentsBuilder, ContentBuilder, HeaderBuilder, InfoBuilder, KnownFormat,
+    ObjectBuilder, OpenApi, OpenApiBuilder, OpenApiVersion, PathItem, PathsBuilder, Ref, RefOr,
+    Required, ResponseBuilder, Schema, SchemaFormat, Type,
+};
 
-/// `GET /api/v2/openapi.json`.
-pub async fn document() -> Response {
-    crate::error::ApiError::NotFound.into_response()
+use crate::app::AppState;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::rest::CONNECTIONS_PATH;
+
+/// Where the document is served.
+pub const OPENAPI_PATH: &str = "/api/v2/openapi.json";
+
+/// The media type of every body the route answers with, and of the document itself.
+const JSON: &str = "application/json";
+
+/// The component names, so tests can look schemas up by name.
+pub mod names {
+    pub const PAGE: &str = "UserConnectionsPage";
+    pub const USER: &str = "User";
+    pub const TAG: &str = "Tag";
+    pub const FIELD_ERRORS: &str = "FieldErrors";
+    pub const UNAUTHORIZED: &str = "UnauthorizedErrors";
+    pub const FORBIDDEN: &str = "PermissionDeniedErrors";
+    pub const NOT_FOUND: &str = "NotFoundErrors";
+    pub const METHOD_NOT_ALLOWED: &str = "MethodNotAllowedErrors";
+    pub const THROTTLED: &str = "ThrottledErrors";
+    pub const UNAVAILABLE: &str = "ServiceUnavailableErrors";
+}
+
+/// `GET /api/v2/openapi.json`: the document for this server's configuration.
+pub async fn document(State(state): State<AppState>) -> Response {
+    match serde_json::to_vec_pretty(&document_json(&state.config)) {
+        Ok(bytes) => (
+            [(header::CONTENT_TYPE, HeaderValue::from_static(JSON))],
+            bytes,
+        )
+            .into_response(),
+        Err(err) => ApiError::internal(err).into_response(),
+    }
+}
+
+/// The document as JSON.
+///
+/// utoipa's Header Object has no `required` field (OpenAPI's has); the headers the server
+/// always sends get `required: true` here, on the serialized document.
+pub fn document_json(config: &Config) -> Value {
+    let mut doc = serde_json::to_value(openapi(config)).unwrap_or_else(|_| json!({}));
+    if let Some(responses) = doc
+        .pointer_mut("/components/responses")
+        .and_then(Value::as_object_mut)
+    {
+        for response in responses.values_mut() {
+            if let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) {
+                for header in headers.values_mut() {
+                    header["required"] = Value::Bool(true);
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// The document as utoipa's model.
+pub fn openapi(config: &Config) -> OpenApi {
+    let operation = OperationBuilder::new()
+        .operation_id(Some("listUserConnections"))
+        .tag("users")
+        .summary(Some("A user's connections"))
+        .description(Some(
+            "The accepted friendships of user `id`, one page at a time, as Django REST \
+             Framework's `LimitOffsetPagination` pages them. Order: connections the viewer \
+             shares first (mutual), then the most recently connected first, then user id. \
+             Checks, in order: 401 bad or unknown token, 401 anonymous when content is not \
+             public, 403 friendship mode off, 404 unknown user, 400 bad `mutual`. The same \
+             route without the trailing slash answers identically; any method other than \
+             GET or HEAD answers 405 (response `MethodNotAllowed`).",
+        ))
+        .parameter(
+            ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some(
+                    "The user's id: a positive integer that fits in 64 bits. Any other \
+                     segment, like an unknown id, answers 404.",
+                ))
+                .schema(Some(
+                    integer()
+                        .minimum(Some(1))
+                        .maximum(Some(i64::MAX))
+                        .examples([1]),
+                )),
+        )
+        .parameter(
+            ParameterBuilder::new()
+                .name("limit")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(format!(
+                    "Page size: a strictly positive integer in Python `int()` syntax \
+                     (surrounding spaces, a sign, `_` between digits). Never an error: any \
+                     other value (missing, `0`, negative, not a number) means {}, and values \
+                     above {} are cut to {}. When repeated, the last value counts.",
+                    config.default_limit, config.max_limit, config.max_limit
+                )))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
+                        .default(Some(json!(config.default_limit)))
+                        .examples([json!(config.default_limit)]),
+                )),
+        )
+        .parameter(
+            ParameterBuilder::new()
+                .name("offset")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(
+                    "Index of the first result: a non-negative integer in Python `int()` \
+                     syntax. Never an error: any other value means 0. An offset past the end \
+                     gives an empty `results` with the full `count`. When repeated, the last \
+                     value counts.",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
+                        .default(Some(json!(0)))
+                        .examples([json!(0)]),
+                )),
+        )
+        .parameter(
+            ParameterBuilder::new()
+                .name("mutual")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(
+                    "Absent: all connections. `1`: only those the viewer shares. `0`: only \
+                     those the viewer does not share. Any other value (`2`, `true`, empty): \
+                     400. When repeated, the last value counts.",
+                ))
+                .schema(Some(string().enum_values(Some(["0", "1"])))),
+        )
+        .securities(Some([
+            SecurityRequirement::default(),
+            SecurityRequirement::new("jwtBearer", Vec::<String>::new()),
+            SecurityRequirement::new("opaqueBearer", Vec::<String>::new()),
+            SecurityRequirement::new("tokenAuth", Vec::<String>::new()),
+        ]))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("One page of connections.")
+                .content(JSON, json_content(names::PAGE)),
+        )
+        .response("400", response_ref("BadRequest"))
+        .response("401", response_ref("Unauthorized"))
+        .response("403", response_ref("Forbidden"))
+        .response("404", response_ref("NotFound"))
+        .response("429", response_ref("TooManyRequests"))
+        .response("503", response_ref("ServiceUnavailable"));
+
+    let components = ComponentsBuilder::new()
+        .schema(names::PAGE, page_schema())
+        .schema(names::USER, user_schema())
+        .schema(names::TAG, tag_schema())
+        .schema(names::FIELD_ERRORS, field_errors_schema())
+        .schema(
+            names::UNAUTHORIZED,
+            errors_schema(&["not_authenticated", "authentication_failed"]),
+        )
+        .schema(names::FORBIDDEN, errors_schema(&["permission_denied"]))
+        .schema(names::NOT_FOUND, errors_schema(&["not_found"]))
+        .schema(
+            names::METHOD_NOT_ALLOWED,
+            errors_schema(&["method_not_allowed"]),
+        )
+        .schema(names::THROTTLED, errors_schema(&["throttled"]))
+        .schema(names::UNAVAILABLE, errors_schema(&["service_unavailable"]))
+        .response(
+            "BadRequest",
+            ResponseBuilder::new()
+                .description("A parameter is invalid (`mutual`); the error names its field.")
+                .content(JSON, json_content(names::FIELD_ERRORS)),
+        )
+        .response(
+            "Unauthorized",
+            ResponseBuilder::new()
+                .description(
+                    "`not_authenticated`: anonymous while content is not public. \
+                     `authentication_failed`: a present but bad, expired or unknown token, \
+                     or one whose user does not exist (even where content is public).",
+                )
+                .header(
+                    "WWW-Authenticate",
+                    HeaderBuilder::new()
+                        .description(Some("Always `Bearer realm=\"api\"`."))
+                        .schema(Some(string().enum_values(Some(["Bearer realm=\"api\""]))))
+                        .build(),
+                )
+                .content(JSON, json_content(names::UNAUTHORIZED)),
+        )
+        .response(
+            "Forbidden",
+            ResponseBuilder::new()
+                .description("Friendship mode is off (`connection_enabled` is false).")
+                .content(JSON, json_content(names::FORBIDDEN)),
+        )
+        .response(
+            "NotFound",
+            ResponseBuilder::new()
+                .description("No user with that id, or an id that is not a positive integer.")
+                .content(JSON, json_content(names::NOT_FOUND)),
+        )
+        .response(
+            "MethodNotAllowed",
+            ResponseBuilder::new()
+                .description("Any method but GET or HEAD on the route.")
+                .header(
+                    "Allow",
+                    HeaderBuilder::new()
+                        .description(Some("The methods the route answers."))
+                        .schema(Some(string()))
+                        .build(),
+                )
+                .content(JSON, json_content(names::METHOD_NOT_ALLOWED)),
+        )
+        .response(
+            "TooManyRequests",
+            ResponseBuilder::new()
+                .description("The client's rate limit is spent (only when rate limiting is on).")
+                .header("Retry-After", retry_after())
+                .content(JSON, json_content(names::THROTTLED)),
+        )
+        .response(
+            "ServiceUnavailable",
+            ResponseBuilder::new()
+                .description(
+                    "The database cannot be reached or the request took too long; retry later.",
+                )
+                .header("Retry-After", retry_after())
+                .content(JSON, json_content(names::UNAVAILABLE)),
+        )
+        .security_scheme(
+            "jwtBearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "`Authorization: Bearer <jwt>` (or `Token <jwt>`; the keyword in any \
+                         case): an HS256 access token with integer `user_id`, `token_type` \
+                         `access`, integer `exp` in the future, `iat` and `jti`.",
+                    ))
+                    .build(),
+            ),
+        )
+        .security_scheme(
+            "opaqueBearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("opaque")
+                    .description(Some(
+                        "`Authorization: Bearer <token>`: an opaque access token stored by \
+                         the server (a token with exactly two dots is read as a JWT).",
+                    ))
+                    .build(),
+            ),
+        )
+        .security_scheme(
+            "tokenAuth",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "DRF style: `Authorization: Token <token>`, the token a JWT or an opaque \
+                 access token.",
+            ))),
+        )
+        .build();
+
+    OpenApiBuilder::new()
+        .openapi(OpenApiVersion::Version31)
+        .info(
+            InfoBuilder::new()
+                .title("community-gateway REST API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "The SelfCommunity v2 REST route for a community's friendship graph. \
+                     The same data is served through GraphQL at `/graphql`.",
+                )),
+        )
+        .paths(
+            PathsBuilder::new().path(CONNECTIONS_PATH, PathItem::new(HttpMethod::Get, operation)),
+        )
+        .components(Some(components))
+        .build()
+}
+
+/// The User object's keys in wire order, with their schemas (`body::UserBody`).
+pub fn user_properties() -> Vec<(&'static str, RefOr<Schema>)> {
+    let status = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some([
+            json!("connected"),
+            json!("sent_connection_request"),
+            json!("received_connection_request"),
+            Value::Null,
+        ]))
+        .description(Some(
+            "Relative to the viewer: null when anonymous or the user is the viewer.",
+        ));
+    let follow_counter = || {
+        nullable(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .description(Some("null unless follow mode is on (`follow_enabled`)."))
+    };
+    vec![
+        ("id", integer().minimum(Some(1)).into()),
+        ("username", string().into()),
+        ("real_name", string().into()),
+        ("avatar", nullable(Type::String).into()),
+        (
+            "ext_id",
+            nullable(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .into(),
+        ),
+        ("followings_counter", follow_counter().into()),
+        ("followers_counter", follow_counter().into()),
+        ("posts_counter", integer().into()),
+        ("discussions_counter", integer().into()),
+        ("polls_counter", integer().into()),
+        ("connection_status", status.into()),
+        ("categories_counter", integer().into()),
+        ("date_joined", date_time().into()),
+        ("bio", string().into()),
+        ("location", string().into()),
+        (
+            "location_lat_lng",
+            nullable(Type::String)
+                .description(Some("`\"lat,lng\"`"))
+                .into(),
+        ),
+        (
+            "position_lat_lng",
+            nullable(Type::String)
+                .description(Some("`\"lat,lng\"`"))
+                .into(),
+        ),
+        (
+            "date_of_birth",
+            nullable(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+                .into(),
+        ),
+        ("description", string().into()),
+        (
+            "gender",
+            string()
+                .enum_values(Some(["Male", "Female", "Unspecified"]))
+                .into(),
+        ),
+        ("website", string().into()),
+        ("cover", nullable(Type::String).into()),
+        (
+            "tags",
+            ArrayBuilder::new()
+                .items(Ref::from_schema_name(names::TAG))
+                .description(Some(
+                    "The user's visible, active, not deleted tags, by tag id ascending.",
+                ))
+                .into(),
+        ),
+        ("reputation", integer().into()),
+        ("community_badge", boolean().into()),
+        ("reg_approved", boolean().into()),
+        (
+            "deleted",
+            boolean()
+                .description(Some("A soft-deleted user still appears, with `true`."))
+                .into(),
+        ),
+        ("company_name", string().into()),
+        ("company_role", string().into()),
+    ]
+}
+
+/// The Tag object's keys in wire order, with their schemas (`body::TagBody`).
+pub fn tag_properties() -> Vec<(&'static str, RefOr<Schema>)> {
+    vec![
+        ("id", integer().into()),
+        ("type", string().into()),
+        ("name", string().into()),
+        ("description", string().into()),
+        ("color", string().into()),
+        ("visible", boolean().into()),
+        ("visibility_boost", boolean().into()),
+        ("created_at", date_time().into()),
+        ("active", boolean().into()),
+        ("deleted", boolean().into()),
+    ]
+}
+
+/// A closed object: exactly these keys, all required, no others.
+fn closed_object(properties: Vec<(&'static str, RefOr<Schema>)>) -> ObjectBuilder {
+    let mut object = ObjectBuilder::new().schema_type(Type::Object);
+    for (name, schema) in properties {
+        object = object.property(name, schema).required(name);
+    }
+    object.additional_properties(Some(
+        utoipa::openapi::schema::AdditionalProperties::<Schema>::FreeForm(false),
+    ))
+}
+
+fn page_schema() -> ObjectBuilder {
+    let link = |which: &str| {
+        nullable(Type::String)
+            .format(Some(SchemaFormat::Custom("uri".into())))
+            .description(Some(format!(
+                "Absolute URL of the {which} page (DRF's link: the request's URL with `limit` \
+                 and `offset` replaced, keys sorted), or null."
+            )))
+    };
+    closed_object(vec![
+        (
+            "count",
+            integer()
+                .minimum(Some(0))
+                .description(Some("How many users match the filter, on all pages."))
+                .into(),
+        ),
+        ("next", link("next").into()),
+        ("previous", link("previous").into()),
+        (
+            "results",
+            ArrayBuilder::new()
+                .items(Ref::from_schema_name(names::USER))
+                .into(),
+        ),
+    ])
+    .description(Some("One page of a user's connections."))
+}
+
+fn user_schema() -> ObjectBuilder {
+    closed_object(user_properties()).description(Some(
+        "The SelfCommunity User object: exactly these keys, always present, in this order.",
+    ))
+}
+
+fn tag_schema() -> ObjectBuilder {
+    closed_object(tag_properties()).description(Some("The SelfCommunity Tag object."))
+}
+
+/// `{"errors": [{"code": <one of codes>, "message": "..."}]}`.
+fn errors_schema(codes: &[&str]) -> ObjectBuilder {
+    let item = closed_object(vec![
+        ("code", string().enum_values(Some(codes.to_vec())).into()),
+        ("message", string().into()),
+    ]);
+    closed_object(vec![(
+        "errors",
+        ArrayBuilder::new().items(item).min_items(Some(1)).into(),
+    )])
+}
+
+/// `{"errors": [{"field": "mutual", "messages": [{"code": "invalid", "message": "..."}]}]}`.
+fn field_errors_schema() -> ObjectBuilder {
+    let message = closed_object(vec![
+        ("code", string().enum_values(Some(["invalid"])).into()),
+        ("message", string().into()),
+    ]);
+    let item = closed_object(vec![
+        ("field", string().enum_values(Some(["mutual"])).into()),
+        (
+            "messages",
+            ArrayBuilder::new().items(message).min_items(Some(1)).into(),
+        ),
+    ]);
+    closed_object(vec![(
+        "errors",
+        ArrayBuilder::new().items(item).min_items(Some(1)).into(),
+    )])
+}
+
+fn retry_after() -> utoipa::openapi::Header {
+    HeaderBuilder::new()
+        .description(Some("Seconds to wait before retrying."))
+        .schema(Some(integer().minimum(Some(1))))
+        .build()
+}
+
+fn json_content(schema: &str) -> utoipa::openapi::Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(schema)))
+        .build()
+}
+
+fn response_ref(name: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::Ref(Ref::from_response_name(name))
+}
+
+fn integer() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+}
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn boolean() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::Boolean)
+}
+
+fn date_time() -> ObjectBuilder {
+    string()
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+        .description(Some("RFC 3339, UTC, whole seconds, `Z`."))
+}
+
+fn nullable(kind: Type) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(SchemaType::from_iter([kind, Type::Null]))
 }
