@@ -11,7 +11,7 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::extensions::apollo_persisted_queries::{
     ApolloPersistedQueries, LruCacheStorage,
 };
@@ -95,10 +95,12 @@ pub struct RequestContext {
     viewer: Viewer,
     /// Scheme + host (or the public base URL) for REST links.
     pub link_origin: String,
-    pub users: DataLoader<UserLoader>,
-    pub tags: DataLoader<TagLoader>,
-    pub statuses: DataLoader<StatusLoader>,
-    pub pages: DataLoader<ConnectionPageLoader>,
+    pub users: DataLoader<UserLoader, HashMapCache>,
+    pub tags: DataLoader<TagLoader, HashMapCache>,
+    /// Fed by each connection page (which reads its users' statuses), so listed users cost
+    /// no status statement.
+    pub statuses: DataLoader<StatusLoader, HashMapCache>,
+    pub pages: DataLoader<ConnectionPageLoader, HashMapCache>,
 }
 
 impl RequestContext {
@@ -124,11 +126,13 @@ impl RequestContext {
             store: store.clone(),
             viewer: viewer.clone(),
         };
+        // Per-request caches: a user, tag list or page asked twice in one operation is read once.
+        let cached = HashMapCache::default;
         RequestContext {
-            users: DataLoader::new(users, tokio::spawn).delay(delay),
-            tags: DataLoader::new(tags, tokio::spawn).delay(delay),
-            statuses: DataLoader::new(statuses, tokio::spawn).delay(delay),
-            pages: DataLoader::new(pages, tokio::spawn).delay(delay),
+            users: DataLoader::with_cache(users, tokio::spawn, cached()).delay(delay),
+            tags: DataLoader::with_cache(tags, tokio::spawn, cached()).delay(delay),
+            statuses: DataLoader::with_cache(statuses, tokio::spawn, cached()).delay(delay),
+            pages: DataLoader::with_cache(pages, tokio::spawn, cached()).delay(delay),
             store,
             config,
             credential: credential.map_err(Arc::new),

@@ -292,6 +292,12 @@ impl User {
             .await
             .map_err(internal)?
             .unwrap_or_default();
+        // The page read its users' statuses: the status loader need not ask again.
+        let statuses = page.rows.iter().map(|row| {
+            let status = ConnectionStatus::of(access.viewer, row.user.id, row.relation);
+            (row.user.id, status)
+        });
+        rc.statuses.feed_many(statuses).await;
 
         // The links of the equivalent REST request.
         let mut query = vec![("limit".to_string(), limit.to_string())];

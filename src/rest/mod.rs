@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use crate::app::AppState;
 use crate::auth;
 use crate::connections::{
-    self, ConnectionPageLoader, PageKey, StatusLoader, TagLoader, Target, Viewer,
+    self, ConnectionPageLoader, ConnectionStatus, PageKey, TagLoader, Target, Viewer,
 };
 use crate::error::ApiError;
 use crate::store::PageSpec;
@@ -64,23 +64,19 @@ pub async fn user_connections(
         mutual,
     };
     let key = PageKey { owner, spec };
-    let viewer = Viewer::known(access.viewer);
     let page_loader = ConnectionPageLoader {
         store: store.clone(),
-        viewer: viewer.clone(),
+        viewer: Viewer::known(access.viewer),
     };
     let mut pages = page_loader.load(&[key]).await?;
     let page = pages.remove(&key).unwrap_or_default();
 
+    // Tags in one more statement; the statuses came with the page.
     let ids: Vec<i64> = page.rows.iter().map(|row| row.user.id).collect();
     let tag_loader = TagLoader {
         store: store.clone(),
     };
-    let status_loader = StatusLoader {
-        store: store.clone(),
-        viewer,
-    };
-    let (tags, statuses) = tokio::try_join!(tag_loader.load(&ids), status_loader.load(&ids))?;
+    let tags = tag_loader.load(&ids).await?;
 
     let base = format!(
         "{}{}",
@@ -95,7 +91,7 @@ pub async fn user_connections(
         .map(|row| {
             let id = row.user.id;
             let user_tags = tags.get(&id).unwrap_or(&no_tags);
-            let status = statuses.get(&id).copied().flatten();
+            let status = ConnectionStatus::of(access.viewer, id, row.relation);
             UserBody::new(&row.user, user_tags, status, &access.settings)
         })
         .collect();

@@ -19,6 +19,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::SchemaType;
 use utoipa::openapi::security::{
@@ -37,6 +38,9 @@ use crate::rest::CONNECTIONS_PATH;
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v2/openapi.json";
+
+/// The operation's id (also the target of the 200 response's link).
+const OPERATION_ID: &str = "listUserConnections";
 
 /// The media type of every body the route answers with, and of the document itself.
 const JSON: &str = "application/json";
@@ -91,7 +95,7 @@ pub fn document_json(config: &Config) -> Value {
 /// The document as utoipa's model.
 pub fn openapi(config: &Config) -> OpenApi {
     let operation = OperationBuilder::new()
-        .operation_id(Some("listUserConnections"))
+        .operation_id(Some(OPERATION_ID))
         .tag("users")
         .summary(Some("A user's connections"))
         .description(Some(
@@ -178,7 +182,15 @@ pub fn openapi(config: &Config) -> OpenApi {
             "200",
             ResponseBuilder::new()
                 .description("One page of connections.")
-                .content(JSON, json_content(names::PAGE)),
+                .content(JSON, json_content(names::PAGE))
+                .link(
+                    "FirstResultConnections",
+                    LinkBuilder::new()
+                        .operation_id(OPERATION_ID)
+                        .parameter("id", "$response.body#/results/0/id")
+                        .description("The connections of the page's first user.")
+                        .build(),
+                ),
         )
         .response("400", response_ref("BadRequest"))
         .response("401", response_ref("Unauthorized"))

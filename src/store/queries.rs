@@ -31,6 +31,8 @@ pub struct PageRow {
     pub user: UserRecord,
     /// Whether the listed user is also a connection of the viewer.
     pub mutual: bool,
+    /// How the viewer relates to the listed user (read in the same statement as the page).
+    pub relation: Relation,
 }
 
 /// One page of one user's connections, with the count under the filter.
@@ -200,7 +202,8 @@ impl Store {
 
         let mut sql = Sql::new(self.backend());
         sql.push(
-            "SELECT p.owner_id, p.total, p.rn, p.mutual_with, ",
+            "SELECT p.owner_id, p.total, p.rn, p.mutual_with, \
+             sr.from_user_id AS sent_by_viewer, rr.to_user_id AS received_by_viewer, ",
         )
         .push(USER_COLUMNS)
         .push(
@@ -219,7 +222,13 @@ impl Store {
             Some(false) => sql.push(" AND v.friend_id IS NULL"),
             None => &mut sql,
         };
-        sql.push(") p JOIN users u ON u.id = p.friend_id WHERE p.rn = 1 OR (p.rn > ")
+        // Pending requests between the viewer and the page's users, so the page carries the
+        // connection statuses and no statement is needed for them.
+        sql.push(") p JOIN users u ON u.id = p.friend_id LEFT JOIN connection_requests sr ON sr.from_user_id = ")
+            .bind(Value::BigInt(viewer))
+            .push(" AND sr.to_user_id = p.friend_id LEFT JOIN connection_requests rr ON rr.to_user_id = ")
+            .bind(Value::BigInt(viewer))
+            .push(" AND rr.from_user_id = p.friend_id WHERE p.rn = 1 OR (p.rn > ")
             .bind(offset)
             .push(" AND p.rn <= ")
             .bind(offset.saturating_add(limit))
@@ -231,8 +240,14 @@ impl Store {
             page.count = int(&row, "total")?.max(0) as u64;
             let rn = int(&row, "rn")?;
             if rn > offset && rn <= offset.saturating_add(limit) {
+                let mutual = opt_int(&row, "mutual_with")?.is_some();
                 page.rows.push(PageRow {
-                    mutual: opt_int(&row, "mutual_with")?.is_some(),
+                    mutual,
+                    relation: Relation {
+                        connected: mutual,
+                        sent_request: opt_int(&row, "sent_by_viewer")?.is_some(),
+                        received_request: opt_int(&row, "received_by_viewer")?.is_some(),
+                    },
                     user: UserRecord::from_row(&row)?,
                 });
             }
