@@ -164,9 +164,12 @@ fn push(value: &mut Value, section: &str, record: Value) {
     value[section].as_array_mut().unwrap().push(record);
 }
 
+/// A change that breaks the example file.
+type Change = Box<dyn FnOnce(&mut Value)>;
+
 #[test]
 fn broken_files_are_rejected_naming_the_record() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+    let cases: Vec<(&str, Change, &str)> = vec![
         (
             "dangling reference",
             Box::new(|v| v["connections"][2]["users"] = json!([1, 99])),
@@ -350,12 +353,35 @@ fn the_first_bad_record_is_the_one_named() {
         v["connections"][6]["users"] = json!([1, 99]);
     });
     assert!(message.starts_with("connections[5] "), "{message}");
+    // A rule broken by an earlier record is named before a later malformed record...
     let message = rejection(|v| {
         v["users"][2]["gender"] = json!(1);
         v["users"][1]["posts_counter"] = json!(-5);
     });
-    // Malformed records are found before rule violations.
-    assert!(message.starts_with("users[2] "), "{message}");
+    assert!(message.starts_with("users[1] "), "{message}");
+    // ...and a malformed earlier record before a later rule-breaker.
+    let message = rejection(|v| {
+        v["users"][1]["gender"] = json!(1);
+        v["users"][2]["posts_counter"] = json!(-5);
+    });
+    assert_eq!(
+        message,
+        "users[1] (id 2, username \"bruno\"): \"gender\" must be \"Male\", \"Female\" or \"Unspecified\" (got 1)"
+    );
+    // Sections count in the fixture's order, wherever they are in the file.
+    let mut value = example_value();
+    value["access_tokens"][0]["user_id"] = json!(77);
+    value["tags"][0]["visible"] = json!("yes");
+    let reordered = format!(
+        "{{\"access_tokens\": {}, \"settings\": {}, \"tags\": {}, \"users\": {}, \"connections\": {}, \"connection_requests\": {}}}",
+        value["access_tokens"], value["settings"], value["tags"], value["users"],
+        value["connections"], value["connection_requests"]
+    );
+    let message = parse(reordered.as_bytes()).unwrap_err().to_string();
+    assert!(
+        message.starts_with("tags[0] (id 1): \"visible\""),
+        "{message}"
+    );
 }
 
 #[test]
@@ -472,6 +498,22 @@ fn the_demo_has_alice_with_a_token_and_plenty_of_friends() {
     );
     assert!(demo.connection_requests.iter().any(|r| r.from == 1));
     assert!(demo.connection_requests.iter().any(|r| r.to == 1));
+}
+
+#[tokio::test]
+async fn the_demo_imports_everywhere_and_its_token_opens_alices_account() {
+    let demo = community::demo();
+    for db in TestDb::all("community_demo").await {
+        let report = import(&db.store, &demo).await.unwrap();
+        assert_eq!(report.users, demo.users.len());
+        let hash = sha256_hex(community::DEMO_TOKEN);
+        let owner = db
+            .store
+            .token_owner(&hash, community_gateway::store::time::now_us())
+            .await
+            .unwrap();
+        assert_eq!(owner, Some((hash, 1)), "{:?}", db.backend);
+    }
 }
 
 #[tokio::test]

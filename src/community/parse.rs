@@ -1,10 +1,13 @@
-//! Reading a data file: the fast typed parse, and, only when it fails, a slower walk over the
-//! JSON that finds the first malformed record and says which key is wrong.
+//! Reading a data file: the fast typed parse followed by `validate`, and, only when the typed
+//! parse fails, a slower walk over the JSON that finds the first bad record and says which key
+//! is wrong.
 //!
 //! serde's own messages ("invalid type: string \"1\", expected i64 at line 80 column 12") name
-//! neither the record nor the key, so a bad file is read a second time as a `serde_json::Value`
-//! and checked against the tables below, which list every key of every record with its JSON
-//! type. A unit test keeps the tables in step with the serde types.
+//! neither the record nor the key, so a malformed file is read a second time as a
+//! `serde_json::Value` and checked against the tables below, which list every key of every
+//! record with its JSON type; records that are well formed go through the same rule checks as
+//! in `validate`, so "the first bad record" means the same for both kinds of fault. A unit
+//! test keeps the tables in step with the serde types.
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -14,7 +17,7 @@ use super::file::{
     AccessToken, CommunityFile, Connection, ConnectionRequest, Gender, PartialSettings, Tag, User,
     GENDER_RULE,
 };
-use super::validate::validate;
+use super::validate::{validate, Checker};
 
 /// The JSON shape a key must have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,31 +130,60 @@ fn explain(bytes: &[u8], typed_error: serde_json::Error) -> FileError {
     diagnose(&value).unwrap_or_else(|| FileError::file(typed_error.to_string()))
 }
 
-/// The first structural problem of the document, in document order.
+/// The first problem of a malformed document: first the document's own shape (an object
+/// with exactly the six keys), then `settings`, then every record, sections in the fixture's
+/// order and records in file order. A record that is well formed goes on to the same rule
+/// checks `validate` applies, so an earlier record that breaks a rule is named before a later
+/// one that is malformed.
 fn diagnose(value: &Value) -> Option<FileError> {
     let Some(top) = value.as_object() else {
-        return Some(FileError::file("must be a JSON object with the keys settings, tags, users, connections, connection_requests and access_tokens"));
+        return Some(FileError::file(
+            "must be a JSON object with the keys settings, tags, users, connections, \
+             connection_requests and access_tokens",
+        ));
     };
-    for (key, section) in top {
-        let problem = match key.as_str() {
-            "settings" => check_settings(section),
-            "tags" => check_records::<Tag>("tags", section, TAG_KEYS),
-            "users" => check_records::<User>("users", section, USER_KEYS),
-            "connections" => check_records::<Connection>("connections", section, CONNECTION_KEYS),
-            "connection_requests" => {
-                check_records::<ConnectionRequest>("connection_requests", section, REQUEST_KEYS)
-            }
-            "access_tokens" => check_records::<AccessToken>("access_tokens", section, TOKEN_KEYS),
-            other => Some(FileError::file(format!("unknown key {other:?}"))),
-        };
-        if problem.is_some() {
-            return problem;
-        }
+    if let Some(key) = top.keys().find(|key| !SECTIONS.contains(&key.as_str())) {
+        return Some(FileError::file(format!("unknown key {key:?}")));
     }
-    SECTIONS
-        .iter()
-        .find(|key| !top.contains_key(**key))
-        .map(|key| FileError::file(format!("missing key {key:?}")))
+    if let Some(key) = SECTIONS.iter().find(|key| !top.contains_key(**key)) {
+        return Some(FileError::file(format!("missing key {key:?}")));
+    }
+    let mut check = Checker::default();
+    check_settings(&top["settings"])
+        .or_else(|| {
+            check_records("tags", &top["tags"], TAG_KEYS, |i, t: Tag| {
+                check.tag(i, &t).map(drop)
+            })
+        })
+        .or_else(|| {
+            check_records("users", &top["users"], USER_KEYS, |i, u: User| {
+                check.user(i, &u).map(drop)
+            })
+        })
+        .or_else(|| {
+            check_records(
+                "connections",
+                &top["connections"],
+                CONNECTION_KEYS,
+                |i, c: Connection| check.connection(i, &c).map(drop),
+            )
+        })
+        .or_else(|| {
+            check_records(
+                "connection_requests",
+                &top["connection_requests"],
+                REQUEST_KEYS,
+                |i, r: ConnectionRequest| check.request(i, &r).map(drop),
+            )
+        })
+        .or_else(|| {
+            check_records(
+                "access_tokens",
+                &top["access_tokens"],
+                TOKEN_KEYS,
+                |i, t: AccessToken| check.token(i, &t).map(drop),
+            )
+        })
 }
 
 fn check_settings(section: &Value) -> Option<FileError> {
@@ -177,11 +209,13 @@ fn check_settings(section: &Value) -> Option<FileError> {
         .map(|e| FileError::new("settings", e.to_string()))
 }
 
-/// Checks each record of an array section against its key table, then against its serde type.
+/// Checks each record of an array section against its key table, then against its serde
+/// type, then against the rules (`rules`, which also remembers the record for later ones).
 fn check_records<T: DeserializeOwned>(
     section: &str,
     value: &Value,
     keys: &[(&str, Shape)],
+    mut rules: impl FnMut(usize, T) -> Result<(), String>,
 ) -> Option<FileError> {
     let Some(records) = value.as_array() else {
         return Some(FileError::new(section, "must be a JSON array"));
@@ -190,9 +224,10 @@ fn check_records<T: DeserializeOwned>(
         let reason = match record.as_object() {
             None => Some("must be a JSON object".to_string()),
             Some(map) => check_keys(map, keys).or_else(|| {
-                serde_json::from_value::<T>(record.clone())
-                    .err()
-                    .map(|e| e.to_string())
+                match serde_json::from_value::<T>(record.clone()) {
+                    Ok(typed) => rules(index, typed).err(),
+                    Err(e) => Some(e.to_string()),
+                }
             }),
         };
         reason.map(|reason| FileError::new(label_of_value(section, index, record), reason))

@@ -29,8 +29,13 @@ const REBUILT_TABLES: &[&str] = &["connections", "connection_requests"];
 /// How much COPY data to hand to the connection at once.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// Memory for sorting while the indexes are rebuilt (the default 64 MB spills to disk).
-const INDEX_BUILD_MEMORY: &str = "SET LOCAL maintenance_work_mem = '1GB'";
+/// For this transaction only: memory for sorting while the indexes are rebuilt (the default
+/// 64 MB spills to disk), and no statement timeout a role or server may impose on the API's
+/// queries (an index build over millions of rows takes seconds).
+const LOAD_SETTINGS: &[&str] = &[
+    "SET LOCAL maintenance_work_mem = '512MB'",
+    "SET LOCAL statement_timeout = 0",
+];
 
 pub(crate) async fn load(pool: &PgPool, data: &Validated<'_>) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -38,7 +43,9 @@ pub(crate) async fn load(pool: &PgPool, data: &Validated<'_>) -> anyhow::Result<
         .begin()
         .await
         .context("starting the import transaction")?;
-    sqlx::query(INDEX_BUILD_MEMORY).execute(&mut *tx).await?;
+    for setting in LOAD_SETTINGS {
+        sqlx::query(setting).execute(&mut *tx).await?;
+    }
     sqlx::query(
         "TRUNCATE access_tokens, connection_requests, connections, user_tags, users, tags, \
          community_settings",
@@ -55,7 +62,7 @@ pub(crate) async fn load(pool: &PgPool, data: &Validated<'_>) -> anyhow::Result<
     copy_all(&mut tx, data).await?;
     tracing::debug!(elapsed = ?started.elapsed(), "import: rows copied");
     // Keys first (foreign keys may need them), then plain indexes, then foreign keys.
-    rebuilds.sort_by_key(|ddl| ddl.order);
+    rebuilds.sort_by(|x, y| (x.order, &x.name).cmp(&(y.order, &y.name)));
     for ddl in &rebuilds {
         sqlx::query(&ddl.create)
             .execute(&mut *tx)
@@ -194,7 +201,7 @@ async fn copy_all(conn: &mut PgConnection, data: &Validated<'_>) -> anyhow::Resu
 
 /// Both rows of every connection, sorted by (user, friend): the order of the primary key,
 /// so each user's rows sit together on disk.
-fn directed_connections(connections: &[(i64, i64, i64)]) -> Vec<(i64, i64, i64)> {
+pub(crate) fn directed_connections(connections: &[(i64, i64, i64)]) -> Vec<(i64, i64, i64)> {
     let mut rows = Vec::with_capacity(connections.len() * 2);
     for &(a, b, at) in connections {
         rows.push((a, b, at));

@@ -24,7 +24,7 @@ pub const DEMO_TOKEN: &str = "demo-token-alice";
 /// The seed and size of the demo community.
 const DEMO_SEED: u64 = 2026;
 const DEMO_USERS: u64 = 1000;
-const DEMO_AVG_DEGREE: u32 = 24;
+const DEMO_AVG_DEGREE: u32 = 30;
 
 /// 2019-01-01T00:00:00Z, 2025-01-01T00:00:00Z and 2025-07-01T00:00:00Z, in seconds.
 const JOIN_START: i64 = 1_546_300_800;

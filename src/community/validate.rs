@@ -9,10 +9,9 @@
 //! The result, `Validated`, is what the loaders insert: times as epoch microseconds, tokens as
 //! hashes, connections as `(smaller, larger)` pairs, everything sorted in export order.
 
+use crate::auth::sha256_hex;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-
-use sha2::{Digest, Sha256};
 
 use super::error::{label, render_str, FileError};
 use super::file::{AccessToken, CommunityFile, Connection, ConnectionRequest, Tag, User};
@@ -104,11 +103,56 @@ fn fast_map<K, V>(capacity: usize) -> FastMap<K, V> {
 /// Checks every rule; the error names the first bad record (sections in the fixture's order,
 /// records in file order).
 pub(crate) fn validate(file: &CommunityFile) -> Result<Validated<'_>, FileError> {
-    let (tags, tag_index) = check_tags(&file.tags)?;
-    let (users, user_tags, user_index) = check_users(&file.users, &tag_index)?;
-    let (connections, pair_index) = check_connections(&file.connections, &user_index)?;
-    let requests = check_requests(&file.connection_requests, &user_index, &pair_index)?;
-    let tokens = check_tokens(&file.access_tokens, &user_index)?;
+    let mut check = Checker::with_capacity(file);
+    let mut tags = Vec::with_capacity(file.tags.len());
+    for (i, tag) in file.tags.iter().enumerate() {
+        let created_at_us = check
+            .tag(i, tag)
+            .map_err(|reason| FileError::new(tag_label(i, tag), reason))?;
+        tags.push(TagRow { tag, created_at_us });
+    }
+    let mut users = Vec::with_capacity(file.users.len());
+    let mut user_tags = Vec::new();
+    for (i, user) in file.users.iter().enumerate() {
+        let date_joined_us = check
+            .user(i, user)
+            .map_err(|reason| FileError::new(user_label(i, user), reason))?;
+        users.push(UserRow {
+            user,
+            date_joined_us,
+        });
+        user_tags.extend(user.tags.iter().map(|tag| (user.id, *tag)));
+    }
+    let mut connections = Vec::with_capacity(file.connections.len());
+    for (i, connection) in file.connections.iter().enumerate() {
+        connections.push(
+            check
+                .connection(i, connection)
+                .map_err(|reason| FileError::new(connection_label(i, connection), reason))?,
+        );
+    }
+    let mut requests = Vec::with_capacity(file.connection_requests.len());
+    for (i, request) in file.connection_requests.iter().enumerate() {
+        requests.push(
+            check
+                .request(i, request)
+                .map_err(|reason| FileError::new(request_label(i, request), reason))?,
+        );
+    }
+    let mut tokens = Vec::with_capacity(file.access_tokens.len());
+    for (i, token) in file.access_tokens.iter().enumerate() {
+        tokens.push(
+            check
+                .token(i, token)
+                .map_err(|reason| FileError::new(token_label(i, token), reason))?,
+        );
+    }
+    tags.sort_unstable_by_key(|row| row.tag.id);
+    users.sort_unstable_by_key(|row| row.user.id);
+    user_tags.sort_unstable();
+    connections.sort_unstable();
+    requests.sort_unstable();
+    tokens.sort_unstable_by(|x, y| (x.user_id, &x.token_sha256).cmp(&(y.user_id, &y.token_sha256)));
     Ok(Validated {
         settings: file.settings,
         tags,
@@ -159,86 +203,181 @@ pub(crate) fn token_label(index: usize, token: &AccessToken) -> String {
     )
 }
 
-type TagChecked<'a> = (Vec<TagRow<'a>>, FastMap<i64, usize>);
-
-fn check_tags(tags: &[Tag]) -> Result<TagChecked<'_>, FileError> {
-    let mut index = fast_map(tags.len());
-    let mut rows = Vec::with_capacity(tags.len());
-    for (i, tag) in tags.iter().enumerate() {
-        let created_at_us = check_tag(tag, i, &mut index)
-            .map_err(|reason| FileError::new(tag_label(i, tag), reason))?;
-        rows.push(TagRow { tag, created_at_us });
-    }
-    rows.sort_unstable_by_key(|row| row.tag.id);
-    Ok((rows, index))
+/// The rules, record by record: each method checks one record against the records seen
+/// before it (duplicates, references) and remembers it. Records must be fed section by
+/// section in the fixture's order (tags, users, connections, requests, tokens), so that
+/// references point backwards. `parse` also feeds it the records of a malformed file one by
+/// one, so that "the first bad record" means the same whether a file is malformed or not.
+#[derive(Default)]
+pub(crate) struct Checker {
+    tags: FastMap<i64, usize>,
+    users: FastMap<i64, usize>,
+    usernames: HashMap<String, usize>,
+    /// Connected pairs, smaller id first, and the index of the connection.
+    pairs: FastMap<(i64, i64), usize>,
+    requests: FastMap<(i64, i64), usize>,
+    tokens: HashMap<String, usize>,
 }
 
-fn check_tag(tag: &Tag, i: usize, index: &mut FastMap<i64, usize>) -> Result<i64, String> {
-    positive_id("id", tag.id)?;
-    if let Some(first) = index.insert(tag.id, i) {
-        return Err(format!(
-            "tag id {} is already used by tags[{first}]",
-            tag.id
-        ));
+impl Checker {
+    /// A checker with room for the records of `file`, so the maps never grow while millions
+    /// of connections stream through.
+    fn with_capacity(file: &CommunityFile) -> Checker {
+        Checker {
+            tags: fast_map(file.tags.len()),
+            users: fast_map(file.users.len()),
+            usernames: HashMap::with_capacity(file.users.len()),
+            pairs: fast_map(file.connections.len()),
+            requests: fast_map(file.connection_requests.len()),
+            tokens: HashMap::with_capacity(file.access_tokens.len()),
+        }
     }
-    short_text("type", &tag.kind, TAG_TYPE_MAX)?;
-    short_text("name", &tag.name, NAME_MAX)?;
-    long_text("description", &tag.description)?;
-    short_text("color", &tag.color, COLOR_MAX)?;
-    time("created_at", &tag.created_at)
-}
 
-type UserChecked<'a> = (Vec<UserRow<'a>>, Vec<(i64, i64)>, FastMap<i64, usize>);
+    /// Returns `created_at` in microseconds.
+    pub(crate) fn tag(&mut self, i: usize, tag: &Tag) -> Result<i64, String> {
+        positive_id("id", tag.id)?;
+        if let Some(first) = self.tags.get(&tag.id) {
+            return Err(format!(
+                "tag id {} is already used by tags[{first}]",
+                tag.id
+            ));
+        }
+        short_text("type", &tag.kind, TAG_TYPE_MAX)?;
+        short_text("name", &tag.name, NAME_MAX)?;
+        long_text("description", &tag.description)?;
+        short_text("color", &tag.color, COLOR_MAX)?;
+        let created_at_us = time("created_at", &tag.created_at)?;
+        self.tags.insert(tag.id, i);
+        Ok(created_at_us)
+    }
 
-fn check_users<'a>(
-    users: &'a [User],
-    tag_index: &FastMap<i64, usize>,
-) -> Result<UserChecked<'a>, FileError> {
-    let mut index = fast_map(users.len());
-    let mut usernames: HashMap<&str, usize> = HashMap::with_capacity(users.len());
-    let mut rows = Vec::with_capacity(users.len());
-    let mut user_tags = Vec::new();
-    for (i, user) in users.iter().enumerate() {
-        let date_joined_us = check_user(user, i, &mut index, &mut usernames)
-            .and_then(|at| check_user_tags(user, tag_index).map(|_| at))
-            .map_err(|reason| FileError::new(user_label(i, user), reason))?;
-        rows.push(UserRow {
-            user,
-            date_joined_us,
-        });
-        user_tags.extend(user.tags.iter().map(|tag| (user.id, *tag)));
+    /// Returns `date_joined` in microseconds.
+    pub(crate) fn user(&mut self, i: usize, user: &User) -> Result<i64, String> {
+        positive_id("id", user.id)?;
+        if let Some(first) = self.users.get(&user.id) {
+            return Err(format!(
+                "user id {} is already used by users[{first}]",
+                user.id
+            ));
+        }
+        check_username(&user.username)?;
+        if let Some(first) = self.usernames.get(user.username.as_str()) {
+            return Err(format!(
+                "username {} is already used by users[{first}]",
+                render_str(&user.username)
+            ));
+        }
+        check_user_texts(user)?;
+        check_counters(user)?;
+        if let Some(date) = &user.date_of_birth {
+            check_date("date_of_birth", date)?;
+        }
+        let date_joined_us = time("date_joined", &user.date_joined)?;
+        self.check_user_tags(user)?;
+        self.users.insert(user.id, i);
+        self.usernames.insert(user.username.clone(), i);
+        Ok(date_joined_us)
     }
-    rows.sort_unstable_by_key(|row| row.user.id);
-    user_tags.sort_unstable();
-    Ok((rows, user_tags, index))
-}
 
-fn check_user<'a>(
-    user: &'a User,
-    i: usize,
-    index: &mut FastMap<i64, usize>,
-    usernames: &mut HashMap<&'a str, usize>,
-) -> Result<i64, String> {
-    positive_id("id", user.id)?;
-    if let Some(first) = index.insert(user.id, i) {
-        return Err(format!(
-            "user id {} is already used by users[{first}]",
-            user.id
-        ));
+    fn check_user_tags(&self, user: &User) -> Result<(), String> {
+        for (i, tag) in user.tags.iter().enumerate() {
+            if !self.tags.contains_key(tag) {
+                return Err(format!("tag {tag} does not exist"));
+            }
+            if user.tags[..i].contains(tag) {
+                return Err(format!("tag {tag} is listed twice"));
+            }
+        }
+        Ok(())
     }
-    check_username(&user.username)?;
-    if let Some(first) = usernames.insert(&user.username, i) {
-        return Err(format!(
-            "username {} is already used by users[{first}]",
-            render_str(&user.username)
-        ));
+
+    /// Returns `(smaller id, larger id, connected_at_us)`.
+    pub(crate) fn connection(
+        &mut self,
+        i: usize,
+        connection: &Connection,
+    ) -> Result<(i64, i64, i64), String> {
+        let [a, b] = connection.users;
+        if a == b {
+            return Err("a connection joins two distinct users".into());
+        }
+        self.user_exists(a)?;
+        self.user_exists(b)?;
+        let (low, high) = (a.min(b), a.max(b));
+        if let Some(first) = self.pairs.get(&(low, high)) {
+            return Err(format!(
+                "users {low} and {high} are already connected by connections[{first}]"
+            ));
+        }
+        let at = time("connected_at", &connection.connected_at)?;
+        self.pairs.insert((low, high), i);
+        Ok((low, high, at))
     }
-    check_user_texts(user)?;
-    check_counters(user)?;
-    if let Some(date) = &user.date_of_birth {
-        check_date("date_of_birth", date)?;
+
+    /// Returns `(from, to, created_at_us)`.
+    pub(crate) fn request(
+        &mut self,
+        i: usize,
+        request: &ConnectionRequest,
+    ) -> Result<(i64, i64, i64), String> {
+        let (from, to) = (request.from, request.to);
+        if from == to {
+            return Err("a request joins two distinct users".into());
+        }
+        self.user_exists(from)?;
+        self.user_exists(to)?;
+        if let Some(connection) = self.pairs.get(&(from.min(to), from.max(to))) {
+            return Err(format!(
+                "users {from} and {to} are already connected (connections[{connection}]); a request joins users who are not"
+            ));
+        }
+        if let Some(first) = self.requests.get(&(from, to)) {
+            return Err(format!(
+                "a request from {from} to {to} is already given by connection_requests[{first}]"
+            ));
+        }
+        let at = time("created_at", &request.created_at)?;
+        self.requests.insert((from, to), i);
+        Ok((from, to, at))
     }
-    time("date_joined", &user.date_joined)
+
+    pub(crate) fn token(&mut self, i: usize, token: &AccessToken) -> Result<TokenRow, String> {
+        let token_sha256 = match (&token.token, &token.token_sha256) {
+            (Some(_), Some(_)) => {
+                return Err("give either \"token\" or \"token_sha256\", not both".into())
+            }
+            (None, None) => return Err("missing key \"token\" (or \"token_sha256\")".into()),
+            (Some(plain), None) => {
+                check_plain_token(plain)?;
+                sha256_hex(plain)
+            }
+            (None, Some(hash)) => {
+                check_sha256_hex(hash)?;
+                hash.clone()
+            }
+        };
+        self.user_exists(token.user_id)?;
+        if let Some(first) = self.tokens.get(&token_sha256) {
+            return Err(format!(
+                "the same token is already given by access_tokens[{first}]"
+            ));
+        }
+        let expires_at_us = time("expires_at", &token.expires_at)?;
+        self.tokens.insert(token_sha256.clone(), i);
+        Ok(TokenRow {
+            token_sha256,
+            user_id: token.user_id,
+            expires_at_us,
+        })
+    }
+
+    fn user_exists(&self, id: i64) -> Result<(), String> {
+        if self.users.contains_key(&id) {
+            Ok(())
+        } else {
+            Err(format!("user {id} does not exist"))
+        }
+    }
 }
 
 fn check_username(username: &str) -> Result<(), String> {
@@ -292,142 +431,6 @@ fn check_counters(user: &User) -> Result<(), String> {
     Ok(())
 }
 
-fn check_user_tags(user: &User, tag_index: &FastMap<i64, usize>) -> Result<(), String> {
-    for (i, tag) in user.tags.iter().enumerate() {
-        if !tag_index.contains_key(tag) {
-            return Err(format!("tag {tag} does not exist"));
-        }
-        if user.tags[..i].contains(tag) {
-            return Err(format!("tag {tag} is listed twice"));
-        }
-    }
-    Ok(())
-}
-
-type ConnectionChecked = (Vec<(i64, i64, i64)>, FastMap<(i64, i64), usize>);
-
-fn check_connections(
-    connections: &[Connection],
-    users: &FastMap<i64, usize>,
-) -> Result<ConnectionChecked, FileError> {
-    let mut pairs = fast_map(connections.len());
-    let mut rows = Vec::with_capacity(connections.len());
-    for (i, connection) in connections.iter().enumerate() {
-        let row = check_connection(connection, i, users, &mut pairs)
-            .map_err(|reason| FileError::new(connection_label(i, connection), reason))?;
-        rows.push(row);
-    }
-    rows.sort_unstable();
-    Ok((rows, pairs))
-}
-
-fn check_connection(
-    connection: &Connection,
-    i: usize,
-    users: &FastMap<i64, usize>,
-    pairs: &mut FastMap<(i64, i64), usize>,
-) -> Result<(i64, i64, i64), String> {
-    let [a, b] = connection.users;
-    if a == b {
-        return Err("a connection joins two distinct users".into());
-    }
-    user_exists(a, users)?;
-    user_exists(b, users)?;
-    let (low, high) = (a.min(b), a.max(b));
-    if let Some(first) = pairs.insert((low, high), i) {
-        return Err(format!(
-            "users {low} and {high} are already connected by connections[{first}]"
-        ));
-    }
-    Ok((low, high, time("connected_at", &connection.connected_at)?))
-}
-
-fn check_requests(
-    requests: &[ConnectionRequest],
-    users: &FastMap<i64, usize>,
-    connected: &FastMap<(i64, i64), usize>,
-) -> Result<Vec<(i64, i64, i64)>, FileError> {
-    let mut seen = fast_map(requests.len());
-    let mut rows = Vec::with_capacity(requests.len());
-    for (i, request) in requests.iter().enumerate() {
-        let row = check_request(request, i, users, connected, &mut seen)
-            .map_err(|reason| FileError::new(request_label(i, request), reason))?;
-        rows.push(row);
-    }
-    rows.sort_unstable();
-    Ok(rows)
-}
-
-fn check_request(
-    request: &ConnectionRequest,
-    i: usize,
-    users: &FastMap<i64, usize>,
-    connected: &FastMap<(i64, i64), usize>,
-    seen: &mut FastMap<(i64, i64), usize>,
-) -> Result<(i64, i64, i64), String> {
-    let (from, to) = (request.from, request.to);
-    if from == to {
-        return Err("a request joins two distinct users".into());
-    }
-    user_exists(from, users)?;
-    user_exists(to, users)?;
-    if let Some(connection) = connected.get(&(from.min(to), from.max(to))) {
-        return Err(format!(
-            "users {from} and {to} are already connected (connections[{connection}]); a request joins users who are not"
-        ));
-    }
-    if let Some(first) = seen.insert((from, to), i) {
-        return Err(format!(
-            "a request from {from} to {to} is already given by connection_requests[{first}]"
-        ));
-    }
-    Ok((from, to, time("created_at", &request.created_at)?))
-}
-
-fn check_tokens(
-    tokens: &[AccessToken],
-    users: &FastMap<i64, usize>,
-) -> Result<Vec<TokenRow>, FileError> {
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(tokens.len());
-    let mut rows = Vec::with_capacity(tokens.len());
-    for (i, token) in tokens.iter().enumerate() {
-        let row = check_token(token, users)
-            .and_then(|row| match seen.insert(row.token_sha256.clone(), i) {
-                Some(first) => Err(format!(
-                    "the same token is already given by access_tokens[{first}]"
-                )),
-                None => Ok(row),
-            })
-            .map_err(|reason| FileError::new(token_label(i, token), reason))?;
-        rows.push(row);
-    }
-    rows.sort_unstable_by(|x, y| (x.user_id, &x.token_sha256).cmp(&(y.user_id, &y.token_sha256)));
-    Ok(rows)
-}
-
-fn check_token(token: &AccessToken, users: &FastMap<i64, usize>) -> Result<TokenRow, String> {
-    let token_sha256 = match (&token.token, &token.token_sha256) {
-        (Some(_), Some(_)) => {
-            return Err("give either \"token\" or \"token_sha256\", not both".into())
-        }
-        (None, None) => return Err("missing key \"token\" (or \"token_sha256\")".into()),
-        (Some(plain), None) => {
-            check_plain_token(plain)?;
-            sha256_hex(plain)
-        }
-        (None, Some(hash)) => {
-            check_sha256_hex(hash)?;
-            hash.clone()
-        }
-    };
-    user_exists(token.user_id, users)?;
-    Ok(TokenRow {
-        token_sha256,
-        user_id: token.user_id,
-        expires_at_us: time("expires_at", &token.expires_at)?,
-    })
-}
-
 /// A plain token must be one that an `Authorization: Bearer <token>` header can carry.
 fn check_plain_token(plain: &str) -> Result<(), String> {
     if plain.is_empty() || plain.chars().any(char::is_whitespace) || plain.contains('\0') {
@@ -447,19 +450,6 @@ fn check_sha256_hex(hash: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Lower-case hex SHA-256 of the token's UTF-8 bytes: how tokens are stored and looked up.
-pub fn sha256_hex(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-fn user_exists(id: i64, users: &FastMap<i64, usize>) -> Result<(), String> {
-    if users.contains_key(&id) {
-        Ok(())
-    } else {
-        Err(format!("user {id} does not exist"))
-    }
 }
 
 fn positive_id(key: &str, id: i64) -> Result<(), String> {
