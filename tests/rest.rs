@@ -11,15 +11,7 @@ fn jwt(user: i64) -> String {
 
 /// A star: user 1 connected to everyone, so any page size can be filled.
 fn star_json(users: i64) -> String {
-    let user = |id: i64| {
-        serde_json::json!({"id": id, "username": format!("u{id}"), "real_name": "", "avatar": null, "ext_id": null,
-            "followings_counter": 0, "followers_counter": 0, "posts_counter": 0, "discussions_counter": 0,
-            "polls_counter": 0, "categories_counter": 0, "date_joined": "2023-01-01T00:00:00Z", "bio": "",
-            "location": "", "location_lat_lng": null, "position_lat_lng": null, "date_of_birth": null,
-            "description": "", "gender": "Unspecified", "website": "", "cover": null, "reputation": 0,
-            "community_badge": false, "reg_approved": true, "deleted": false, "company_name": "",
-            "company_role": "", "tags": [1]})
-    };
+    let user = |id: i64| common::plain_user(id, &[1]);
     let tag = serde_json::json!({"id": 1, "type": "user", "name": "t", "description": "", "color": "#000000",
         "visible": true, "visibility_boost": false, "active": true, "deleted": false, "created_at": "2024-01-01T00:00:00Z"});
     let connections: Vec<Value> = (2..=users)

@@ -33,15 +33,7 @@ fn graph() -> impl Strategy<Value = Graph> {
 
 fn file_json(g: &Graph) -> String {
     let users: Vec<Value> = (1..=g.users)
-        .map(|id| {
-            json!({"id": id, "username": format!("user{id}"), "real_name": "", "avatar": null, "ext_id": null,
-                "followings_counter": 0, "followers_counter": 0, "posts_counter": 0, "discussions_counter": 0,
-                "polls_counter": 0, "categories_counter": 0, "date_joined": "2023-01-01T00:00:00Z", "bio": "",
-                "location": "", "location_lat_lng": null, "position_lat_lng": null, "date_of_birth": null,
-                "description": "", "gender": "Unspecified", "website": "", "cover": null, "reputation": 0,
-                "community_badge": false, "reg_approved": true, "deleted": false, "company_name": "",
-                "company_role": "", "tags": []})
-        })
+        .map(|id| common::plain_user(id, &[]))
         .collect();
     // Half the instants carry a +02:00 offset: ordering must use the instant, not the text.
     let connections: Vec<Value> = g

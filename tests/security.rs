@@ -771,15 +771,7 @@ fn jwt_cases() -> Vec<(String, HeaderValue, Want)> {
 /// A star: user 1 connected to users 2..=`users`, user `id` connected at minute `id` of
 /// 2024-01-01, so anonymous pages list ids from `users` down to 2 (count `users - 1`).
 fn star_json(users: i64) -> String {
-    let user = |id: i64| {
-        json!({"id": id, "username": format!("u{id}"), "real_name": "", "avatar": null, "ext_id": null,
-            "followings_counter": 0, "followers_counter": 0, "posts_counter": 0, "discussions_counter": 0,
-            "polls_counter": 0, "categories_counter": 0, "date_joined": "2023-01-01T00:00:00Z", "bio": "",
-            "location": "", "location_lat_lng": null, "position_lat_lng": null, "date_of_birth": null,
-            "description": "", "gender": "Unspecified", "website": "", "cover": null, "reputation": 0,
-            "community_badge": false, "reg_approved": true, "deleted": false, "company_name": "",
-            "company_role": "", "tags": []})
-    };
+    let user = |id: i64| common::plain_user(id, &[]);
     let connections: Vec<Value> = (2..=users)
         .map(|id| {
             json!({"users": [1, id], "connected_at": format!("2024-01-01T{:02}:{:02}:00Z", id / 60, id % 60)})

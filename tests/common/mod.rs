@@ -186,3 +186,15 @@ pub async fn set_settings(
         .await
         .expect("settings");
 }
+
+/// A data-file user record with every key present and neutral values: `u{id}`, no tags
+/// unless given.
+pub fn plain_user(id: i64, tags: &[i64]) -> serde_json::Value {
+    serde_json::json!({"id": id, "username": format!("u{id}"), "real_name": "", "avatar": null,
+        "ext_id": null, "followings_counter": 0, "followers_counter": 0, "posts_counter": 0,
+        "discussions_counter": 0, "polls_counter": 0, "categories_counter": 0,
+        "date_joined": "2023-01-01T00:00:00Z", "bio": "", "location": "", "location_lat_lng": null,
+        "position_lat_lng": null, "date_of_birth": null, "description": "", "gender": "Unspecified",
+        "website": "", "cover": null, "reputation": 0, "community_badge": false, "reg_approved": true,
+        "deleted": false, "company_name": "", "company_role": "", "tags": tags})
+}
