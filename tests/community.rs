@@ -5,8 +5,9 @@
 mod common;
 
 use common::{example_community_json, Backend, TestDb};
+use community_gateway::auth::sha256_hex;
 use community_gateway::community::{
-    self, apply_settings, export, import, parse, sha256_hex, synthetic, to_json, CommunityFile,
+    self, apply_settings, export, import, parse, synthetic, to_json, CommunityFile,
 };
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
