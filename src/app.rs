@@ -54,7 +54,10 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route(rest::CONNECTIONS_PATH, connections_route.clone())
         .route(rest::CONNECTIONS_PATH_NO_SLASH, connections_route)
-        .route("/api/v2/openapi.json", get(rest::openapi::document))
+        .route(
+            "/api/v2/openapi.json",
+            get(rest::openapi::document).fallback(rest::method_not_allowed),
+        )
         .route(
             "/graphql",
             get(graphql::http::get).post(graphql::http::post),

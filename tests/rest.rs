@@ -88,6 +88,17 @@ async fn http_details() {
     let body: Value = post.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "method_not_allowed");
 
+    let options = client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{base}/api/v2/user/1/connections/"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(options.status(), 204);
+    assert_eq!(options.headers()["allow"], "GET, HEAD, OPTIONS");
+
     let unknown = client
         .get(format!("{base}/api/v2/nothing-here"))
         .send()

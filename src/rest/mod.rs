@@ -104,19 +104,26 @@ pub async fn user_connections(
     Ok(json_response(&body))
 }
 
-/// Any method but GET/HEAD on the route.
+/// Any method but GET/HEAD on the route: OPTIONS answers which methods there are (204),
+/// anything else is a 405.
 pub async fn method_not_allowed(method: Method) -> Response {
+    let allow = (
+        header::ALLOW,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    if method == Method::OPTIONS {
+        return (axum::http::StatusCode::NO_CONTENT, [allow]).into_response();
+    }
     let body = serde_json::json!({"errors": [{
         "code": "method_not_allowed",
         "message": format!("Method \"{method}\" not allowed."),
     }]});
-    let mut response =
-        (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
-    response.headers_mut().insert(
-        header::ALLOW,
-        HeaderValue::from_static("GET, HEAD, OPTIONS"),
-    );
-    response
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        [allow],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 /// A path id: ASCII digits naming a positive integer that fits in 64 bits.

@@ -28,7 +28,7 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{
     ArrayBuilder, ComponentsBuilder, ContentBuilder, HeaderBuilder, InfoBuilder, KnownFormat,
     ObjectBuilder, OpenApi, OpenApiBuilder, OpenApiVersion, PathItem, PathsBuilder, Ref, RefOr,
-    Required, ResponseBuilder, Schema, SchemaFormat, Type,
+    Required, ResponseBuilder, Schema, SchemaFormat, Server, Type,
 };
 
 use crate::app::AppState;
@@ -332,6 +332,14 @@ pub fn openapi(config: &Config) -> OpenApi {
             PathsBuilder::new().path(CONNECTIONS_PATH, PathItem::new(HttpMethod::Get, operation)),
         )
         .components(Some(components))
+        // Behind a proxy with PUBLIC_BASE_URL, the API lives there (links use it too);
+        // otherwise the default server, the document's own origin, is right.
+        .servers(
+            config
+                .public_base_url
+                .as_ref()
+                .map(|url| [Server::new(url.clone())]),
+        )
         .build()
 }
 
@@ -357,7 +365,10 @@ pub fn user_properties() -> Vec<(&'static str, RefOr<Schema>)> {
         ("id", integer().minimum(Some(1)).into()),
         ("username", string().into()),
         ("real_name", string().into()),
-        ("avatar", nullable(Type::String).into()),
+        (
+            "avatar",
+            nullable(Type::String).description(Some("URL")).into(),
+        ),
         (
             "ext_id",
             nullable(Type::Integer)
@@ -400,7 +411,10 @@ pub fn user_properties() -> Vec<(&'static str, RefOr<Schema>)> {
                 .into(),
         ),
         ("website", string().into()),
-        ("cover", nullable(Type::String).into()),
+        (
+            "cover",
+            nullable(Type::String).description(Some("URL")).into(),
+        ),
         (
             "tags",
             ArrayBuilder::new()

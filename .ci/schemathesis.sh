@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Property-based API testing of the REST route with schemathesis, against a live server and the
+# server's own OpenAPI document (/api/v2/openapi.json).
+#
+# Builds the binary, starts it on a fresh SQLite database holding the example community on a
+# free loopback port, then runs `schemathesis run --checks all` three times: anonymous, with an
+# opaque `Bearer` token, and with a JWT under the `Token` keyword. Any failed check (a 5xx, a
+# status or header or body that does not conform to the document, negative data accepted, ...)
+# or any schemathesis warning fails the script. Bounded: --max-examples per run and a hard time
+# limit per run; the whole script takes well under 3 minutes once the binary is built.
+#
+# Environment: SCHEMATHESIS_MAX_EXAMPLES (default 300), SCHEMATHESIS_SEED (default fixed, so a
+# failure reproduces), SCHEMATHESIS_RUN_SECONDS (hard limit per run, default 55),
+# SCHEMATHESIS_VENV (default target/schemathesis-venv, git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-300}"
+SEED="${SCHEMATHESIS_SEED:-20261126}"
+RUN_SECONDS="${SCHEMATHESIS_RUN_SECONDS:-55}"
+VENV="${SCHEMATHESIS_VENV:-$ROOT/target/schemathesis-venv}"
+REQUIREMENTS="$ROOT/tests/schemathesis/requirements.txt"
+CONFIG="$ROOT/tests/schemathesis/schemathesis.toml"
+REPORTS="$ROOT/target/schemathesis-report"
+SECRET="schemathesis-secret-0123456789abcdef"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "schemathesis (pinned in tests/schemathesis/requirements.txt)"
+STAMP="$VENV/.requirements.sha256"
+WANT=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/schemathesis" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+    echo "$WANT" >"$STAMP"
+fi
+ST="$VENV/bin/schemathesis"
+"$ST" --version
+
+step "build"
+cargo build --quiet --bin community-gateway
+BIN="$ROOT/target/debug/community-gateway"
+
+step "server on a fresh database"
+WORK=$(mktemp -d)
+SERVER_PID=""
+cleanup() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+export DATABASE_URL="sqlite://$WORK/db.sqlite?mode=rwc"
+export JWT_SECRET="$SECRET"
+"$BIN" import tests/fixtures/example-community.json >/dev/null 2>&1
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE="http://127.0.0.1:$PORT"
+RUST_LOG=warn "$BIN" serve --bind "127.0.0.1:$PORT" --no-demo >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+    if curl -fsS "$BASE/readyz" >/dev/null 2>&1; then break; fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        cat "$WORK/server.log"
+        echo "the server did not start" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+curl -fsS "$BASE/readyz" >/dev/null
+echo "serving on $BASE"
+JWT=$("$BIN" token --user 2 --ttl 1h)
+
+mkdir -p "$REPORTS"
+FAILED=0
+run() {
+    local name=$1
+    shift
+    step "schemathesis: $name (max $MAX_EXAMPLES examples per phase, seed $SEED, ${RUN_SECONDS}s limit)"
+    local status=0
+    # Run from the report folder: schemathesis and hypothesis keep caches in the working dir.
+    (cd "$REPORTS" && timeout --kill-after=5 "$RUN_SECONDS" "$ST" --config-file "$CONFIG" run "$BASE/api/v2/openapi.json" \
+        --checks all \
+        --max-examples "$MAX_EXAMPLES" \
+        --seed "$SEED" \
+        --workers 2 \
+        --request-timeout 10 \
+        --no-color \
+        --report junit --report-junit-path "$REPORTS/$name.xml" \
+        "$@") || status=$?
+    if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+        echo "schemathesis ($name) exceeded its ${RUN_SECONDS}s limit" >&2
+    fi
+    if [ "$status" != 0 ]; then
+        echo "schemathesis ($name) FAILED (exit $status)" >&2
+        FAILED=1
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "the server died during the $name run" >&2
+        FAILED=1
+    fi
+}
+
+run anonymous
+run opaque-bearer -H "Authorization: Bearer alice-demo-token"
+run jwt-token-keyword -H "Authorization: Token $JWT"
+
+step "server log"
+# A 500 is logged as "request failed"; a panic as "panicked". Neither may appear.
+if grep -E "panicked|request failed" "$WORK/server.log"; then
+    echo "the server logged errors during the runs" >&2
+    FAILED=1
+else
+    echo "no panics, no internal errors"
+fi
+
+if [ "$FAILED" != 0 ]; then
+    echo
+    echo "schemathesis: FAILED"
+    exit 1
+fi
+echo
+echo "schemathesis: all runs passed"

@@ -1,0 +1,525 @@
+//! The OpenAPI document: served as JSON, OpenAPI 3.1, faithful to the spec's shapes, and real
+//! response bodies (200 and every error) validate against the schemas it names.
+
+mod common;
+
+use common::{TestDb, TEST_SECRET};
+use community_gateway::config::Config;
+use community_gateway::rest::openapi::{self, names};
+use serde_json::{json, Value};
+
+/// The User keys of the spec, in its order.
+const SPEC_USER_KEYS: [&str; 29] = [
+    "id",
+    "username",
+    "real_name",
+    "avatar",
+    "ext_id",
+    "followings_counter",
+    "followers_counter",
+    "posts_counter",
+    "discussions_counter",
+    "polls_counter",
+    "connection_status",
+    "categories_counter",
+    "date_joined",
+    "bio",
+    "location",
+    "location_lat_lng",
+    "position_lat_lng",
+    "date_of_birth",
+    "description",
+    "gender",
+    "website",
+    "cover",
+    "tags",
+    "reputation",
+    "community_badge",
+    "reg_approved",
+    "deleted",
+    "company_name",
+    "company_role",
+];
+
+/// The spec's nullable User keys.
+const SPEC_NULLABLE_USER_KEYS: [&str; 9] = [
+    "avatar",
+    "ext_id",
+    "followings_counter",
+    "followers_counter",
+    "connection_status",
+    "location_lat_lng",
+    "position_lat_lng",
+    "date_of_birth",
+    "cover",
+];
+
+const SPEC_TAG_KEYS: [&str; 10] = [
+    "id",
+    "type",
+    "name",
+    "description",
+    "color",
+    "visible",
+    "visibility_boost",
+    "created_at",
+    "active",
+    "deleted",
+];
+
+const ROUTE: &str = "/api/v2/user/{id}/connections/";
+
+/// A validator for `#/components/schemas/{name}` of `doc`, refs resolved inside the document.
+fn validator(doc: &Value, name: &str) -> jsonschema::Validator {
+    schema_validator(doc, json!({"$ref": format!("#/components/schemas/{name}")}))
+}
+
+/// A validator for `schema` (which may hold `#/components/...` refs into `doc`).
+fn schema_validator(doc: &Value, schema: Value) -> jsonschema::Validator {
+    let mut root = schema;
+    root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    root["components"] = doc["components"].clone();
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&root)
+        .expect("schema compiles")
+}
+
+fn assert_valid(validator: &jsonschema::Validator, instance: &Value, what: &str) {
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{what}: {errors:#?}\nbody: {instance}");
+}
+
+/// Follows a `$ref` into the document (one level, as the document uses them).
+fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    match value.get("$ref").and_then(Value::as_str) {
+        Some(pointer) => doc
+            .pointer(pointer.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("dangling ref {pointer}")),
+        None => value,
+    }
+}
+
+/// The documented response for `status` (of the GET operation, or the named component).
+fn documented(doc: &Value, status: u16) -> &Value {
+    if status == 405 {
+        return &doc["components"]["responses"]["MethodNotAllowed"];
+    }
+    let op = &doc["paths"][ROUTE]["get"];
+    let response = op["responses"]
+        .get(status.to_string())
+        .unwrap_or_else(|| panic!("status {status} is not documented"));
+    resolve(doc, response)
+}
+
+/// Checks a live response against the document: status documented, JSON body valid against
+/// its schema, documented headers present and valid. Returns the body.
+async fn check(doc: &Value, response: reqwest::Response, want_status: u16) -> Value {
+    let status = response.status().as_u16();
+    assert_eq!(status, want_status, "status");
+    let spec = documented(doc, status).clone();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        spec["content"].get(&content_type).is_some(),
+        "{status}: content type {content_type:?} not documented"
+    );
+    if let Some(headers) = spec.get("headers").and_then(Value::as_object) {
+        for (name, header) in headers {
+            let value = response.headers().get(name.as_str());
+            if header["required"] == json!(true) {
+                assert!(value.is_some(), "{status}: header {name} missing");
+            }
+            let Some(value) = value else { continue };
+            let text = value.to_str().expect("ASCII header");
+            // Headers travel as text; a header documented as an integer is parsed first.
+            let instance = if header["schema"]["type"] == json!("integer") {
+                json!(text.parse::<i64>().unwrap_or_else(|_| panic!(
+                    "{status}: header {name}: {text:?} is not an integer"
+                )))
+            } else {
+                json!(text)
+            };
+            let v = schema_validator(doc, header["schema"].clone());
+            assert_valid(&v, &instance, &format!("{status} header {name}"));
+        }
+    }
+    let body: Value = response.json().await.expect("JSON body");
+    let schema = spec["content"][&content_type]["schema"].clone();
+    let v = schema_validator(doc, schema);
+    assert_valid(&v, &body, &format!("{status} body"));
+    body
+}
+
+async fn fetch_document(base: &str) -> Value {
+    let response = reqwest::get(format!("{base}/api/v2/openapi.json"))
+        .await
+        .expect("GET openapi.json");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let text = response.text().await.expect("document text");
+    serde_json::from_str(&text).expect("the document is JSON")
+}
+
+fn property_names(schema: &Value) -> Vec<String> {
+    schema["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn required_names(schema: &Value) -> Vec<String> {
+    schema["required"]
+        .as_array()
+        .expect("required")
+        .iter()
+        .map(|v| v.as_str().expect("name").to_string())
+        .collect()
+}
+
+fn types_of(schema: &Value) -> Vec<String> {
+    match &schema["type"] {
+        Value::String(t) => vec![t.clone()],
+        Value::Array(ts) => ts
+            .iter()
+            .map(|t| t.as_str().expect("type").to_string())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn the_document_is_openapi_3_1_and_describes_the_route() {
+    let db = TestDb::new(common::Backend::Sqlite, "openapi_document")
+        .await
+        .expect("sqlite");
+    let base = common::serve(db.store.clone()).await;
+    let doc = fetch_document(&base).await;
+
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    assert_eq!(
+        doc,
+        openapi::document_json(&Config::with_secret(TEST_SECRET))
+    );
+    // No servers: the document's own origin. With a public base URL: that one.
+    assert!(doc.get("servers").is_none());
+    let mut public = Config::with_secret(TEST_SECRET);
+    public.public_base_url = Some("https://community.example/gw".into());
+    assert_eq!(
+        openapi::document_json(&public)["servers"],
+        json!([{"url": "https://community.example/gw"}])
+    );
+
+    // The operation and its parameters.
+    let paths = doc["paths"].as_object().expect("paths");
+    assert_eq!(paths.keys().collect::<Vec<_>>(), [ROUTE]);
+    let op = &doc["paths"][ROUTE]["get"];
+    let params = op["parameters"].as_array().expect("parameters");
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("parameter {name}"))
+    };
+    assert_eq!(param("id")["in"], "path");
+    assert_eq!(param("id")["required"], true);
+    assert_eq!(param("id")["schema"]["type"], "integer");
+    for name in ["limit", "offset"] {
+        let p = param(name);
+        assert_eq!(p["in"], "query");
+        assert_eq!(p["required"], false);
+        assert_eq!(types_of(&p["schema"]), ["integer", "string"], "{name}");
+        // Any text is accepted: the schema must not constrain strings.
+        let v = schema_validator(&doc, p["schema"].clone());
+        for text in [
+            "abc",
+            "",
+            "-3",
+            "0",
+            "1_000",
+            " 7 ",
+            "99999999999999999999999",
+        ] {
+            assert!(v.is_valid(&json!(text)), "{name}={text:?}");
+        }
+    }
+    assert_eq!(param("mutual")["in"], "query");
+    assert_eq!(param("mutual")["schema"]["enum"], json!(["0", "1"]));
+
+    // Authentication: optional, Bearer JWT, Bearer opaque, Token.
+    assert_eq!(op["security"][0], json!({}));
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["jwtBearer"]["type"], "http");
+    assert_eq!(schemes["jwtBearer"]["scheme"], "bearer");
+    assert_eq!(schemes["jwtBearer"]["bearerFormat"], "JWT");
+    assert_eq!(schemes["opaqueBearer"]["scheme"], "bearer");
+    assert_eq!(schemes["tokenAuth"]["type"], "apiKey");
+    assert_eq!(schemes["tokenAuth"]["in"], "header");
+    assert_eq!(schemes["tokenAuth"]["name"], "Authorization");
+
+    // Every response of the spec.
+    let statuses: Vec<&String> = op["responses"]
+        .as_object()
+        .expect("responses")
+        .keys()
+        .collect();
+    assert_eq!(statuses, ["200", "400", "401", "403", "404", "429", "503"]);
+    assert_eq!(
+        documented(&doc, 401)["headers"]["WWW-Authenticate"]["required"],
+        true
+    );
+    for status in [429, 503] {
+        assert_eq!(
+            documented(&doc, status)["headers"]["Retry-After"]["required"],
+            true
+        );
+    }
+    assert_eq!(documented(&doc, 405)["headers"]["Allow"]["required"], true);
+
+    // The bodies: closed objects with exactly the spec's keys, in its order.
+    let schemas = &doc["components"]["schemas"];
+    let user = &schemas[names::USER];
+    assert_eq!(property_names(user), SPEC_USER_KEYS);
+    assert_eq!(required_names(user), SPEC_USER_KEYS);
+    assert_eq!(user["additionalProperties"], false);
+    for key in SPEC_USER_KEYS {
+        let nullable = types_of(&user["properties"][key]).contains(&"null".to_string());
+        assert_eq!(
+            nullable,
+            SPEC_NULLABLE_USER_KEYS.contains(&key),
+            "nullability of {key}"
+        );
+    }
+    let tag = &schemas[names::TAG];
+    assert_eq!(property_names(tag), SPEC_TAG_KEYS);
+    assert_eq!(required_names(tag), SPEC_TAG_KEYS);
+    assert_eq!(tag["additionalProperties"], false);
+    let page = &schemas[names::PAGE];
+    assert_eq!(
+        property_names(page),
+        ["count", "next", "previous", "results"]
+    );
+    assert_eq!(
+        required_names(page),
+        ["count", "next", "previous", "results"]
+    );
+    assert_eq!(page["additionalProperties"], false);
+    for link in ["next", "previous"] {
+        assert_eq!(types_of(&page["properties"][link]), ["string", "null"]);
+        assert_eq!(page["properties"][link]["format"], "uri");
+    }
+
+    // The validators are not vacuous: the refs resolve and the closed shapes bite.
+    let v = validator(&doc, names::PAGE);
+    let good = json!({"count": 0, "next": null, "previous": null, "results": []});
+    assert_valid(&v, &good, "empty page");
+    for bad in [
+        json!({"count": 0, "next": null, "previous": null, "results": [], "extra": 1}),
+        json!({"count": 0, "next": null, "results": []}),
+        json!({"count": -1, "next": null, "previous": null, "results": []}),
+        json!({"count": 0, "next": null, "previous": null, "results": [{"id": 1}]}),
+        json!({"count": 0, "next": "not a uri", "previous": null, "results": []}),
+    ] {
+        assert!(!v.is_valid(&bad), "accepted {bad}");
+    }
+}
+
+/// A GET of the route with an optional `Authorization` header.
+async fn get(base: &str, path_and_query: &str, auth: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(format!("{base}{path_and_query}"));
+    if let Some(auth) = auth {
+        request = request.header("Authorization", auth);
+    }
+    request.send().await.expect("request")
+}
+
+#[tokio::test]
+async fn real_bodies_validate_against_the_document() {
+    for db in TestDb::all("openapi_bodies").await {
+        common::import_example(&db.store).await;
+        let base = common::serve(db.store.clone()).await;
+        let doc = fetch_document(&base).await;
+        let user_validator = validator(&doc, names::USER);
+        let jwt = community_gateway::auth::issue_jwt(2, 600, TEST_SECRET.as_bytes()).expect("jwt");
+        let bearer_jwt = format!("Bearer {jwt}");
+
+        // 200s: anonymous, opaque and JWT viewers, filters, paging links, past the end.
+        let mut saw_status = false;
+        let mut saw_tags = false;
+        let mut saw_links = false;
+        for (path, auth) in [
+            ("/api/v2/user/1/connections/", None),
+            ("/api/v2/user/1/connections", None),
+            ("/api/v2/user/1/connections/?limit=1", None),
+            ("/api/v2/user/1/connections/?limit=1&offset=1", None),
+            (
+                "/api/v2/user/1/connections/?limit=abc&offset=-4&zeta=%C3%A9",
+                None,
+            ),
+            ("/api/v2/user/1/connections/?offset=500", None),
+            (
+                "/api/v2/user/3/connections/",
+                Some("Bearer alice-demo-token"),
+            ),
+            (
+                "/api/v2/user/3/connections/?mutual=1",
+                Some("Token alice-demo-token"),
+            ),
+            (
+                "/api/v2/user/3/connections/?mutual=0",
+                Some("bearer alice-demo-token"),
+            ),
+            (
+                "/api/v2/user/1/connections/?limit=2",
+                Some(bearer_jwt.as_str()),
+            ),
+            (
+                "/api/v2/user/4/connections/",
+                Some("Bearer bruno-demo-token"),
+            ),
+            ("/api/v2/user/8/connections/", None),
+        ] {
+            let body = check(&doc, get(&base, path, auth).await, 200).await;
+            saw_links |= !body["next"].is_null() && !body["previous"].is_null();
+            for user in body["results"].as_array().expect("results") {
+                assert_valid(&user_validator, user, path);
+                // The wire order is the document's order.
+                let keys: Vec<&String> = user.as_object().expect("user").keys().collect();
+                assert_eq!(keys, SPEC_USER_KEYS, "{path}");
+                saw_status |= !user["connection_status"].is_null();
+                for tag in user["tags"].as_array().expect("tags") {
+                    let keys: Vec<&String> = tag.as_object().expect("tag").keys().collect();
+                    assert_eq!(keys, SPEC_TAG_KEYS, "{path}");
+                    saw_tags = true;
+                }
+            }
+        }
+        assert!(
+            saw_status && saw_tags && saw_links,
+            "the cases cover the shapes"
+        );
+
+        // 400: the field error.
+        let body = check(
+            &doc,
+            get(&base, "/api/v2/user/1/connections/?mutual=2", None).await,
+            400,
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "mutual");
+        // 401: a bad token, a malformed header, an expired opaque token.
+        for auth in [
+            "Bearer nope",
+            "Bearer",
+            "Token a b",
+            "Bearer expired-token",
+            "Bearer a.b.c",
+        ] {
+            let body = check(
+                &doc,
+                get(&base, "/api/v2/user/1/connections/", Some(auth)).await,
+                401,
+            )
+            .await;
+            assert_eq!(body["errors"][0]["code"], "authentication_failed", "{auth}");
+        }
+        // 404: unknown and malformed ids.
+        for id in ["999", "0", "abc", "-1", "99999999999999999999"] {
+            check(
+                &doc,
+                get(&base, &format!("/api/v2/user/{id}/connections/"), None).await,
+                404,
+            )
+            .await;
+        }
+        // 405: other methods.
+        for method in [
+            reqwest::Method::POST,
+            reqwest::Method::PUT,
+            reqwest::Method::DELETE,
+            reqwest::Method::PATCH,
+        ] {
+            let response = reqwest::Client::new()
+                .request(method, format!("{base}/api/v2/user/1/connections/"))
+                .send()
+                .await
+                .expect("request");
+            check(&doc, response, 405).await;
+        }
+        // Follow mode on: the follow counters become integers.
+        common::set_settings(&db.store, true, true, true).await;
+        let body = check(
+            &doc,
+            get(&base, "/api/v2/user/1/connections/", None).await,
+            200,
+        )
+        .await;
+        assert!(body["results"][0]["followers_counter"].is_i64());
+        // 401 not_authenticated: anonymous while content is not public.
+        common::set_settings(&db.store, true, false, false).await;
+        let body = check(
+            &doc,
+            get(&base, "/api/v2/user/1/connections/", None).await,
+            401,
+        )
+        .await;
+        assert_eq!(body["errors"][0]["code"], "not_authenticated");
+        // 403: friendship mode off.
+        common::set_settings(&db.store, false, false, true).await;
+        let body = check(
+            &doc,
+            get(&base, "/api/v2/user/1/connections/", None).await,
+            403,
+        )
+        .await;
+        assert_eq!(body["errors"][0]["code"], "permission_denied");
+    }
+}
+
+#[tokio::test]
+async fn throttled_and_unavailable_bodies_validate() {
+    let db = TestDb::new(common::Backend::Sqlite, "openapi_429_503")
+        .await
+        .expect("sqlite");
+    common::import_example(&db.store).await;
+
+    // 429: one request a second, no burst beyond it.
+    let mut config = Config::with_secret(TEST_SECRET);
+    config.rate_limit = Some((1, 1));
+    let base = common::serve_with(db.store.clone(), config).await;
+    let doc = fetch_document(&base).await;
+    let path = "/api/v2/user/1/connections/";
+    let auth = Some("Bearer alice-demo-token");
+    let first = get(&base, path, auth).await;
+    assert_eq!(first.status(), 200);
+    let body = check(&doc, get(&base, path, auth).await, 429).await;
+    assert_eq!(body["errors"][0]["code"], "throttled");
+
+    // 503: the database is gone (its pool closed under the running server).
+    let base = common::serve(db.store.clone()).await;
+    db.store
+        .connection()
+        .clone()
+        .close()
+        .await
+        .expect("close the pool");
+    let body = check(&doc, get(&base, path, None).await, 503).await;
+    assert_eq!(body["errors"][0]["code"], "service_unavailable");
+}
