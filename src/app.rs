@@ -31,6 +31,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Per-client rate limiter, when configured.
     pub limiter: Option<Arc<Limiter>>,
+    /// Permits to execute a GraphQL operation (`GRAPHQL_MAX_CONCURRENT`).
+    pub graphql_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
             limiter: config
                 .rate_limit
                 .and_then(|(per_second, burst)| Limiter::new(per_second, burst)),
+            graphql_permits: Arc::new(tokio::sync::Semaphore::new(config.graphql_max_concurrent)),
             config: Arc::new(config),
         }
     }

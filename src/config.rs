@@ -119,6 +119,12 @@ pub struct ServeOptions {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_limit_burst: u32,
 
+    /// GraphQL operations executed at once; more wait their turn. Bounds the memory a burst of
+    /// large operations can take (a 1,000-user operation holds a few MB while it runs).
+    #[arg(long, env = "GRAPHQL_MAX_CONCURRENT", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub graphql_max_concurrent: u32,
+
     /// GraphQL: deepest selection nesting accepted.
     #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 15,
           value_parser = clap::value_parser!(u32).range(2..=100))]
@@ -171,6 +177,8 @@ pub struct Config {
     pub rate_limit: Option<(u32, u32)>,
     /// Bounds on GraphQL operations.
     pub graphql: crate::graphql::Limits,
+    /// GraphQL operations executed at once.
+    pub graphql_max_concurrent: usize,
 }
 
 impl Config {
@@ -187,6 +195,7 @@ impl Config {
             max_body_bytes: 262_144,
             rate_limit: None,
             graphql: crate::graphql::Limits::default(),
+            graphql_max_concurrent: 16,
         }
     }
 }
@@ -225,6 +234,7 @@ impl ServeOptions {
                 max_root_fields: self.graphql_max_root_fields as usize,
                 introspection: self.graphql_introspection,
             },
+            graphql_max_concurrent: self.graphql_max_concurrent as usize,
         })
     }
 }

@@ -100,6 +100,11 @@ async fn execute(
     request: async_graphql::Request,
     kind: ResponseType,
 ) -> Response {
+    // Wait for a permit: under a burst, operations queue here instead of all holding their
+    // working memory at once. The semaphore is never closed, so acquiring cannot fail.
+    let Ok(_permit) = state.graphql_permits.acquire().await else {
+        return internal_error("GraphQL permits closed", kind);
+    };
     // Only the header's form and signature now; the database is asked by the first resolver.
     let credential = auth::credential(headers.get(header::AUTHORIZATION), &state.config.jwt_secret);
     let origin = rest::link_origin(state, headers, None);
