@@ -59,6 +59,21 @@ impl Proxy {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
         self.serve(listener);
     }
+
+    /// Cuts every connection, then accepts new ones and never answers on them: a database
+    /// that hangs rather than refuses.
+    async fn hang(&mut self) {
+        self.cut().await;
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        let mut tasks = JoinSet::new();
+        tasks.spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((client, _)) = listener.accept().await {
+                held.push(client);
+            }
+        });
+        self.tasks = Some(tasks);
+    }
 }
 
 async fn get(client: &reqwest::Client, base: &str) -> (u16, String, Duration) {
@@ -125,5 +140,38 @@ async fn database_going_away_gives_503_then_recovers() {
             .unwrap()
             .status(),
         200
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_database_is_answered_503_within_the_request_timeout() {
+    let Some(db) = TestDb::new(Backend::Postgres, "hanging_database").await else {
+        return;
+    };
+    common::import_example(&db.store).await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let mut proxy = Proxy::start(upstream).await;
+    url.set_port(Some(proxy.port)).unwrap();
+    // The pool would wait 30 s for a connection; the request timeout (400 ms) answers first.
+    let store = Store::connect_with(url.as_str(), 4, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let mut config = community_gateway::config::Config::with_secret(common::TEST_SECRET);
+    config.request_timeout = Duration::from_millis(400);
+    let base = common::serve_with(store, config).await;
+    let client = reqwest::Client::new();
+    assert_eq!(get(&client, &base).await.0, 200);
+
+    proxy.hang().await;
+    let (status, body, took) = get(&client, &base).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.starts_with(r#"{"errors":[{"code":"service_unavailable""#),
+        "{body}"
+    );
+    assert!(
+        took >= Duration::from_millis(350) && took < Duration::from_secs(3),
+        "took {took:?}"
     );
 }
