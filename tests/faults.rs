@@ -175,3 +175,68 @@ async fn a_hanging_database_is_answered_503_within_the_request_timeout() {
         "took {took:?}"
     );
 }
+
+/// SIGTERM lets a request in flight finish before the process exits.
+#[tokio::test]
+async fn sigterm_drains_requests_in_flight() {
+    let Some(db) = TestDb::new(Backend::Postgres, "sigterm_drains").await else {
+        return;
+    };
+    common::import_example(&db.store).await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let mut proxy = Proxy::start(upstream).await;
+    url.set_port(Some(proxy.port)).unwrap();
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_community-gateway"))
+        .args(["serve", "--no-demo", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", url.as_str())
+        .env("JWT_SECRET", common::TEST_SECRET)
+        .env("REQUEST_TIMEOUT_MS", "1500")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = client.get(format!("{base}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status() == reqwest::StatusCode::OK) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A request held in flight by a hanging database, then SIGTERM.
+    proxy.hang().await;
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        let base = base.clone();
+        async move { get(&client, &base).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = server.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    // The in-flight request still gets its answer (503 at the request timeout), then the
+    // process exits cleanly; new connections are no longer accepted meanwhile.
+    let (status, body, _) = in_flight.await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    let exit = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
