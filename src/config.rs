@@ -121,7 +121,7 @@ pub struct ServeOptions {
 
     /// GraphQL operations executed at once; more wait their turn. Bounds the memory a burst of
     /// large operations can take (a 1,000-user operation holds a few MB while it runs).
-    #[arg(long, env = "GRAPHQL_MAX_CONCURRENT", default_value_t = 16,
+    #[arg(long, env = "GRAPHQL_MAX_CONCURRENT", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub graphql_max_concurrent: u32,
 
@@ -195,7 +195,7 @@ impl Config {
             max_body_bytes: 262_144,
             rate_limit: None,
             graphql: crate::graphql::Limits::default(),
-            graphql_max_concurrent: 16,
+            graphql_max_concurrent: 8,
         }
     }
 }
