@@ -76,6 +76,18 @@ impl Proxy {
     }
 }
 
+/// A fresh PostgreSQL database holding the example community, a proxy in front of it, and the
+/// database URL through the proxy; None (skipped) without PostgreSQL.
+async fn proxied_example(test: &str) -> Option<(TestDb, Proxy, url::Url)> {
+    let db = TestDb::new(Backend::Postgres, test).await?;
+    common::import_example(&db.store).await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let proxy = Proxy::start(upstream).await;
+    url.set_port(Some(proxy.port)).unwrap();
+    Some((db, proxy, url))
+}
+
 async fn get(client: &reqwest::Client, base: &str) -> (u16, String, Duration) {
     let started = Instant::now();
     let response = client
@@ -89,14 +101,9 @@ async fn get(client: &reqwest::Client, base: &str) -> (u16, String, Duration) {
 
 #[tokio::test]
 async fn database_going_away_gives_503_then_recovers() {
-    let Some(db) = TestDb::new(Backend::Postgres, "database_going_away").await else {
+    let Some((_db, mut proxy, url)) = proxied_example("database_going_away").await else {
         return;
     };
-    common::import_example(&db.store).await;
-    let mut url = url::Url::parse(&db.url).unwrap();
-    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-    let mut proxy = Proxy::start(upstream).await;
-    url.set_port(Some(proxy.port)).unwrap();
     let store = Store::connect_with(url.as_str(), 4, Duration::from_millis(500))
         .await
         .unwrap();
@@ -145,14 +152,9 @@ async fn database_going_away_gives_503_then_recovers() {
 
 #[tokio::test]
 async fn a_hanging_database_is_answered_503_within_the_request_timeout() {
-    let Some(db) = TestDb::new(Backend::Postgres, "hanging_database").await else {
+    let Some((_db, mut proxy, url)) = proxied_example("hanging_database").await else {
         return;
     };
-    common::import_example(&db.store).await;
-    let mut url = url::Url::parse(&db.url).unwrap();
-    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-    let mut proxy = Proxy::start(upstream).await;
-    url.set_port(Some(proxy.port)).unwrap();
     // The pool would wait 30 s for a connection; the request timeout (400 ms) answers first.
     let store = Store::connect_with(url.as_str(), 4, Duration::from_secs(30))
         .await
@@ -179,14 +181,9 @@ async fn a_hanging_database_is_answered_503_within_the_request_timeout() {
 /// SIGTERM lets a request in flight finish before the process exits.
 #[tokio::test]
 async fn sigterm_drains_requests_in_flight() {
-    let Some(db) = TestDb::new(Backend::Postgres, "sigterm_drains").await else {
+    let Some((_db, mut proxy, url)) = proxied_example("sigterm_drains").await else {
         return;
     };
-    common::import_example(&db.store).await;
-    let mut url = url::Url::parse(&db.url).unwrap();
-    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-    let mut proxy = Proxy::start(upstream).await;
-    url.set_port(Some(proxy.port)).unwrap();
 
     let port = TcpListener::bind("127.0.0.1:0")
         .await
