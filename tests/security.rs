@@ -1,7 +1,7 @@
 //! Security: hostile credentials, ids and parameters at and past their type bounds, SQL
 //! metacharacters and unicode in every input, against the real server on every backend.
 //!
-//! Every request must get the status `shared/spec/connections.md` gives it, with exactly one of
+//! Every request must get the status the behaviour spec gives it, with exactly one of
 //! the spec's error bodies (so no SQL text, stack trace or internal name can leak), never a 500.
 //! Cases are tables; each group runs on every backend `TestDb::all` yields (SQLite always).
 //! A case the server gets wrong is kept, in its own `` test.
