@@ -1,7 +1,7 @@
 //! The serde types of the community data file, and its text form.
 //!
-//! The types mirror the community data file format (see `tests/fixtures/example-community.json`) field for field and in the same order, so that
-//! serialising them writes the keys in the fixture's order. Times stay as the file's text here:
+//! The types mirror the data file format (example: `tests/fixtures/example-community.json`)
+//! field for field and in the same order, so that serialising them writes the keys in the fixture's order. Times stay as the file's text here:
 //! they are checked and turned into instants by `validate`, and written back by `export` in
 //! the one canonical form (`file_time`), which is what makes export → import → export exact.
 
