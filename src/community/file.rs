@@ -1,7 +1,8 @@
 //! The serde types of the community data file, and its text form.
 //!
 //! The types mirror the data file format (example: `tests/fixtures/example-community.json`)
-//! field for field and in the same order, so that serialising them writes the keys in the fixture's order. Times stay as the file's text here:
+//! field for field and in the same order, so that serialising them writes the keys in the
+//! fixture's order. Times stay as the file's text here:
 //! they are checked and turned into instants by `validate`, and written back by `export` in
 //! the one canonical form (`file_time`), which is what makes export → import → export exact.
 
