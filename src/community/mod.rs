@@ -1,6 +1,7 @@
 //! The community data file (example: `tests/fixtures/example-community.json`): parse and
-//! validate it, import it into the database (replacing everything, in one transaction), export the database back to
-//! it, make synthetic and demo communities, and change the settings.
+//! validate it, import it into the database (replacing everything, in one transaction),
+//! export the database back to it, make synthetic and demo communities, and change the
+//! settings.
 //!
 //! - `file`: the serde types and `to_json`;
 //! - `parse`: reading a file, with messages that name the first bad record;
