@@ -29,9 +29,8 @@ pub struct PageSpec {
 #[derive(Clone, Debug)]
 pub struct PageRow {
     pub user: UserRecord,
-    /// Whether the listed user is also a connection of the viewer.
-    pub mutual: bool,
-    /// How the viewer relates to the listed user (read in the same statement as the page).
+    /// How the viewer relates to the listed user (read in the same statement as the page);
+    /// `relation.connected` is "mutual": the listed user is also a connection of the viewer.
     pub relation: Relation,
 }
 
@@ -240,11 +239,9 @@ impl Store {
             page.count = int(&row, "total")?.max(0) as u64;
             let rn = int(&row, "rn")?;
             if rn > offset && rn <= offset.saturating_add(limit) {
-                let mutual = opt_int(&row, "mutual_with")?.is_some();
                 page.rows.push(PageRow {
-                    mutual,
                     relation: Relation {
-                        connected: mutual,
+                        connected: opt_int(&row, "mutual_with")?.is_some(),
                         sent_request: opt_int(&row, "sent_by_viewer")?.is_some(),
                         received_request: opt_int(&row, "received_by_viewer")?.is_some(),
                     },
