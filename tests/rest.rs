@@ -27,6 +27,10 @@ fn star_json(users: i64) -> String {
     .to_string()
 }
 
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn statements_per_request_do_not_depend_on_page_size() {
     for db in TestDb::all("statements_per_request").await {
@@ -146,26 +150,16 @@ async fn public_base_url_and_page_sizes_are_configurable() {
     config.max_limit = 2;
     let base = common::serve_with(db.store.clone(), config).await;
     let client = reqwest::Client::new();
-    let body: Value = client
-        .get(format!("{base}/api/v2/user/1/connections/"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = get_json(&client, &format!("{base}/api/v2/user/1/connections/")).await;
     assert_eq!(
         body["next"],
         "https://api.example.com/community/api/v2/user/1/connections/?limit=1&offset=1"
     );
-    let body: Value = client
-        .get(format!("{base}/api/v2/user/1/connections/?limit=50"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = get_json(
+        &client,
+        &format!("{base}/api/v2/user/1/connections/?limit=50"),
+    )
+    .await;
     assert_eq!(
         body["results"].as_array().unwrap().len(),
         2,
