@@ -28,6 +28,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub schema: GatewaySchema,
+    /// Persisted queries and document limits, applied before the schema runs.
+    pub documents: Arc<graphql::documents::Documents>,
     pub metrics: Arc<Metrics>,
     /// Per-client rate limiter, when configured.
     pub limiter: Option<Arc<Limiter>>,
@@ -40,6 +42,12 @@ impl AppState {
         AppState {
             store,
             schema: graphql::schema(config.graphql),
+            documents: Arc::new(graphql::documents::Documents::new(
+                graphql::documents::DocumentLimits {
+                    max_fields: config.graphql.max_fields,
+                    max_root_fields: config.graphql.max_root_fields,
+                },
+            )),
             metrics: Arc::new(Metrics::new()),
             limiter: config
                 .rate_limit

@@ -6,11 +6,12 @@
 //!   `connected_at` newest first, user id), with the count under the `mutual` filter, for any
 //!   number of users in one statement per distinct page shape;
 //! - `ConnectionStatus::of`: the viewer-relative status of a listed user;
-//! - the loaders for users, tags and statuses, so N users cost a fixed number of statements.
+//! - the loaders for users, tags and statuses, so N users cost a fixed number of statements
+//!   (a page's tags are read by the page loader itself, in the same batch).
 //!
 //! The doors only parse their input and shape their output.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
@@ -18,7 +19,7 @@ use sea_orm::DbErr;
 
 use crate::error::{ApiError, BAD_CREDENTIALS};
 use crate::store::{
-    ConnectionPageRows, Gate, PageSpec, Relation, Settings, Store, TagRecord, UserRecord,
+    ConnectionPageRows, Gate, PageRow, PageSpec, Relation, Settings, Store, TagRecord, UserRecord,
 };
 
 /// The target of a request, as the path or argument gave it.
@@ -165,6 +166,19 @@ pub type LoadError = Arc<DbErr>;
 pub struct PageKey {
     pub owner: i64,
     pub spec: PageSpec,
+    /// Whether the listed users' tags are read with the page (in the same batch, so a page
+    /// and its tags cost one batching window, not two).
+    pub with_tags: bool,
+}
+
+/// A loaded page: the listed users with the viewer's relation to each, the count under the
+/// filter, and the listed users' tags when the key asked for them.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    pub count: u64,
+    pub rows: Vec<PageRow>,
+    /// By user id; empty unless the key asked for tags (a user without tags may be absent).
+    pub tags: HashMap<i64, Vec<TagRecord>>,
 }
 
 /// Pages of connections, as seen by one viewer.
@@ -174,31 +188,70 @@ pub struct ConnectionPageLoader {
 }
 
 impl Loader<PageKey> for ConnectionPageLoader {
-    type Value = ConnectionPageRows;
+    /// Shared: the loader's cache and every reader hold the same page.
+    type Value = Arc<Page>;
     type Error = LoadError;
 
-    async fn load(
-        &self,
-        keys: &[PageKey],
-    ) -> Result<HashMap<PageKey, ConnectionPageRows>, LoadError> {
+    async fn load(&self, keys: &[PageKey]) -> Result<HashMap<PageKey, Arc<Page>>, LoadError> {
         // One statement per distinct page shape (limit, offset, filter), whatever the owners.
         let mut by_spec: HashMap<PageSpec, Vec<i64>> = HashMap::new();
         for key in keys {
             by_spec.entry(key.spec).or_default().push(key.owner);
         }
-        let mut pages = HashMap::with_capacity(keys.len());
+        let mut found: HashMap<(i64, PageSpec), ConnectionPageRows> = HashMap::new();
         for (spec, owners) in by_spec {
-            let mut found = self
+            let pages = self
                 .store
                 .connection_pages(self.viewer.get(), &owners, spec)
                 .await?;
-            for owner in owners {
-                // A user with no connections has no rows: an empty page, count 0.
-                let page = found.remove(&owner).unwrap_or_default();
-                pages.insert(PageKey { owner, spec }, page);
-            }
+            found.extend(pages.into_iter().map(|(owner, page)| ((owner, spec), page)));
         }
-        Ok(pages)
+        // Then one statement for the tags of every page that asked for them. Keys that differ
+        // only in `with_tags` share one page (with the tags).
+        let wants_tags: HashSet<(i64, PageSpec)> = keys
+            .iter()
+            .filter(|key| key.with_tags)
+            .map(|key| (key.owner, key.spec))
+            .collect();
+        let mut tagged: Vec<i64> = wants_tags
+            .iter()
+            .filter_map(|slot| found.get(slot))
+            .flat_map(|page| page.rows.iter().map(|row| row.user.id))
+            .collect();
+        tagged.sort_unstable();
+        tagged.dedup();
+        let tags = self.store.visible_tags(&tagged).await?;
+
+        let mut shared: HashMap<(i64, PageSpec), Arc<Page>> = HashMap::new();
+        for key in keys {
+            let slot = (key.owner, key.spec);
+            if shared.contains_key(&slot) {
+                continue;
+            }
+            // A user with no connections has no rows: an empty page, count 0.
+            let rows = found.remove(&slot).unwrap_or_default();
+            let page_tags = match wants_tags.contains(&slot) {
+                true => rows
+                    .rows
+                    .iter()
+                    .filter_map(|row| tags.get(&row.user.id).map(|t| (row.user.id, t.clone())))
+                    .collect(),
+                false => HashMap::new(),
+            };
+            let page = Page {
+                count: rows.count,
+                rows: rows.rows,
+                tags: page_tags,
+            };
+            shared.insert(slot, Arc::new(page));
+        }
+        Ok(keys
+            .iter()
+            .filter_map(|key| {
+                let page = shared.get(&(key.owner, key.spec))?;
+                Some((*key, page.clone()))
+            })
+            .collect())
     }
 }
 

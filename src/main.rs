@@ -11,6 +11,12 @@ use community_gateway::app::{self, AppState};
 use community_gateway::config::{self, DbOptions, ServeOptions};
 use community_gateway::{auth, community, graphql, store::Store};
 
+/// mimalloc instead of the system allocator: a GraphQL response of a thousand users is
+/// thousands of short-lived allocations, on which glibc's malloc spent a third of the server's
+/// CPU and fragmented its arenas (peak RSS) under load; see bench/RESULTS.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "community-gateway",

@@ -11,8 +11,8 @@
 //!   parameters of the wrong type) is a 400 with a `{"errors": [{"message": ...}]}` body;
 //!   a POST that is not `application/json` is a 415; a mutation over GET is a 405.
 //! * Apollo's automatic persisted queries work on both methods: the `extensions` parameter
-//!   (a JSON object in the POST body, URL-encoded JSON text on GET) reaches the
-//!   `ApolloPersistedQueries` extension of the schema, and a `query` may then be absent.
+//!   (a JSON object in the POST body, URL-encoded JSON text on GET) reaches
+//!   `documents::Documents`, and a `query` may then be absent.
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Bytes;
@@ -114,7 +114,10 @@ async fn execute(
         credential,
         origin,
     );
-    let response = state.schema.execute(request.data(context)).await;
+    let response = match state.documents.prepare(request) {
+        Ok(request) => state.schema.execute(request.data(context)).await,
+        Err(error) => async_graphql::Response::from_errors(vec![error]),
+    };
     for error in &response.errors {
         let code = error
             .extensions

@@ -4,21 +4,15 @@
 //! a DataLoader created for the request, so an operation costs a fixed number of SQL statements
 //! however many users it touches.
 
+pub mod documents;
 pub mod http;
-pub mod limits;
 pub mod playground;
 mod types;
 
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use async_graphql::extensions::apollo_persisted_queries::{
-    ApolloPersistedQueries, LruCacheStorage,
-};
 use async_graphql::{EmptyMutation, EmptySubscription, ErrorExtensions, Schema};
-
-/// How many persisted queries are kept (least recently used go first).
-const APQ_CACHE_SIZE: usize = 1024;
 
 use crate::config::Config;
 use tokio::sync::OnceCell;
@@ -62,15 +56,9 @@ impl Default for Limits {
 pub fn schema(limits: Limits) -> GatewaySchema {
     let mut builder = Schema::build(Query, EmptyMutation, EmptySubscription)
         .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .extension(limits::DocumentLimits {
-            max_fields: limits.max_fields,
-            max_root_fields: limits.max_root_fields,
-        })
-        // Apollo's automatic persisted queries: clients send a hash, the text only once.
-        .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
-            APQ_CACHE_SIZE,
-        )));
+        .limit_complexity(limits.max_complexity);
+    // No schema extensions (they would wrap every field resolution): persisted queries and
+    // the document limits are applied by `documents::Documents` before the schema runs.
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

@@ -98,11 +98,19 @@ impl Query {
 /// A member of the community.
 pub struct User {
     record: UserRecord,
+    /// Read ahead by the page that lists this user, when the operation selects them: a page
+    /// of users then resolves these fields without one DataLoader call per user.
+    tags: Option<Vec<TagRecord>>,
+    status: Option<Option<ConnectionStatus>>,
 }
 
 impl User {
     pub fn new(record: UserRecord) -> User {
-        User { record }
+        User {
+            record,
+            tags: None,
+            status: None,
+        }
     }
 }
 
@@ -164,6 +172,9 @@ impl User {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<ConnectionStatus>> {
+        if let Some(status) = self.status {
+            return Ok(status);
+        }
         let rc = request(ctx);
         rc.access().await?;
         Ok(rc
@@ -219,6 +230,9 @@ impl User {
     }
     /// The user's tags that are visible, active and not deleted, by id.
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tag>> {
+        if let Some(tags) = &self.tags {
+            return Ok(tags.iter().cloned().map(Tag).collect());
+        }
         let rc = request(ctx);
         let tags = rc.tags.load_one(self.record.id).await.map_err(internal)?;
         Ok(tags.unwrap_or_default().into_iter().map(Tag).collect())
@@ -278,6 +292,8 @@ impl User {
             Some(o) if o < 0 => return Err(bad_input("offset", "offset must not be negative.")),
             Some(o) => o as u64,
         };
+        // The page reads its users' tags too when the operation selects them.
+        let with_tags = ctx.look_ahead().field("results").field("tags").exists();
         let key = PageKey {
             owner: self.record.id,
             spec: PageSpec {
@@ -285,6 +301,7 @@ impl User {
                 offset,
                 mutual,
             },
+            with_tags,
         };
         let page = rc
             .pages
@@ -293,11 +310,15 @@ impl User {
             .map_err(internal)?
             .unwrap_or_default();
         // The page read its users' statuses: the status loader need not ask again.
-        let statuses = page.rows.iter().map(|row| {
-            let status = ConnectionStatus::of(access.viewer, row.user.id, row.relation);
-            (row.user.id, status)
-        });
-        rc.statuses.feed_many(statuses).await;
+        let statuses: Vec<(i64, Option<ConnectionStatus>)> = page
+            .rows
+            .iter()
+            .map(|row| {
+                let status = ConnectionStatus::of(access.viewer, row.user.id, row.relation);
+                (row.user.id, status)
+            })
+            .collect();
+        rc.statuses.feed_many(statuses.iter().copied()).await;
 
         // The links of the equivalent REST request.
         let mut query = vec![("limit".to_string(), limit.to_string())];
@@ -318,8 +339,13 @@ impl User {
             previous: links.previous,
             results: page
                 .rows
-                .into_iter()
-                .map(|row| User::new(row.user))
+                .iter()
+                .zip(statuses)
+                .map(|(row, (id, status))| User {
+                    record: row.user.clone(),
+                    tags: with_tags.then(|| page.tags.get(&id).cloned().unwrap_or_default()),
+                    status: Some(status),
+                })
                 .collect(),
         })
     }

@@ -15,9 +15,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::auth;
-use crate::connections::{
-    self, ConnectionPageLoader, ConnectionStatus, PageKey, TagLoader, Target, Viewer,
-};
+use crate::connections::{self, ConnectionPageLoader, ConnectionStatus, PageKey, Target, Viewer};
 use crate::error::ApiError;
 use crate::store::PageSpec;
 
@@ -63,20 +61,21 @@ pub async fn user_connections(
             .map_or(u64::MAX, |o| u64::try_from(o).unwrap_or(u64::MAX)),
         mutual,
     };
-    let key = PageKey { owner, spec };
+    // The page with its users' statuses and tags: two statements.
+    let key = PageKey {
+        owner,
+        spec,
+        with_tags: true,
+    };
     let page_loader = ConnectionPageLoader {
         store: store.clone(),
         viewer: Viewer::known(access.viewer),
     };
-    let mut pages = page_loader.load(&[key]).await?;
-    let page = pages.remove(&key).unwrap_or_default();
-
-    // Tags in one more statement; the statuses came with the page.
-    let ids: Vec<i64> = page.rows.iter().map(|row| row.user.id).collect();
-    let tag_loader = TagLoader {
-        store: store.clone(),
-    };
-    let tags = tag_loader.load(&ids).await?;
+    let page = page_loader
+        .load(&[key])
+        .await?
+        .remove(&key)
+        .unwrap_or_default();
 
     let base = format!(
         "{}{}",
@@ -90,7 +89,7 @@ pub async fn user_connections(
         .iter()
         .map(|row| {
             let id = row.user.id;
-            let user_tags = tags.get(&id).unwrap_or(&no_tags);
+            let user_tags = page.tags.get(&id).unwrap_or(&no_tags);
             let status = ConnectionStatus::of(access.viewer, id, row.relation);
             UserBody::new(&row.user, user_tags, status, &access.settings)
         })

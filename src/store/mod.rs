@@ -2,8 +2,9 @@
 //! queries behind them.
 //!
 //! Every query here takes a *set* of ids and answers for all of them in one statement, so the
-//! callers (the DataLoaders in `loaders.rs`) never run a statement per user.
+//! callers (the DataLoaders in `crate::connections`) never run a statement per user.
 
+mod pages;
 mod queries;
 pub mod records;
 pub mod sql;

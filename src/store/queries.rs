@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DbErr, Value};
+use sea_orm::{ConnectionTrait, DbErr};
 
-use super::records::{get, int, opt_int, TagRecord, UserRecord, TAG_COLUMNS, USER_COLUMNS};
+use super::records::{get, int, TagRecord, UserRecord, TAG_COLUMNS, USER_COLUMNS};
 use super::sql::Sql;
 use super::{Settings, Store};
 
@@ -178,78 +178,6 @@ impl Store {
             }
         }
         Ok(relations)
-    }
-
-    /// One page of connections for each of `owners`, in the API's order (mutual with `viewer`
-    /// first, then `connected_at` newest first, then user id), with each owner's count under
-    /// the `mutual` filter. One statement: the order and the count come from window functions
-    /// partitioned by owner; the row numbered 1 is always returned so that the count of an
-    /// owner survives an offset past the end of its list.
-    pub async fn connection_pages(
-        &self,
-        viewer: Option<i64>,
-        owners: &[i64],
-        spec: PageSpec,
-    ) -> Result<HashMap<i64, ConnectionPageRows>, DbErr> {
-        let mut pages: HashMap<i64, ConnectionPageRows> = HashMap::new();
-        if owners.is_empty() {
-            return Ok(pages);
-        }
-        // Bound both ends so the arithmetic below and the bound values stay within BIGINT.
-        let offset = spec.offset.min(i64::MAX as u64 / 2) as i64;
-        let limit = spec.limit.min(i64::MAX as u64 / 2) as i64;
-
-        let mut sql = Sql::new(self.backend());
-        sql.push(
-            "SELECT p.owner_id, p.total, p.rn, p.mutual_with, \
-             sr.from_user_id AS sent_by_viewer, rr.to_user_id AS received_by_viewer, ",
-        )
-        .push(USER_COLUMNS)
-        .push(
-            " FROM (SELECT c.user_id AS owner_id, c.friend_id, v.friend_id AS mutual_with, \
-             ROW_NUMBER() OVER (PARTITION BY c.user_id ORDER BY \
-             CASE WHEN v.friend_id IS NULL THEN 1 ELSE 0 END, c.connected_at_us DESC, c.friend_id) AS rn, \
-             COUNT(*) OVER (PARTITION BY c.user_id) AS total \
-             FROM connections c LEFT JOIN connections v ON v.user_id = ",
-        )
-        // An anonymous viewer binds NULL: `v.user_id = NULL` never holds, so nothing is mutual.
-        .bind(Value::BigInt(viewer))
-        .push(" AND v.friend_id = c.friend_id WHERE c.user_id IN ")
-        .bind_list(owners);
-        match spec.mutual {
-            Some(true) => sql.push(" AND v.friend_id IS NOT NULL"),
-            Some(false) => sql.push(" AND v.friend_id IS NULL"),
-            None => &mut sql,
-        };
-        // Pending requests between the viewer and the page's users, so the page carries the
-        // connection statuses and no statement is needed for them.
-        sql.push(") p JOIN users u ON u.id = p.friend_id LEFT JOIN connection_requests sr ON sr.from_user_id = ")
-            .bind(Value::BigInt(viewer))
-            .push(" AND sr.to_user_id = p.friend_id LEFT JOIN connection_requests rr ON rr.to_user_id = ")
-            .bind(Value::BigInt(viewer))
-            .push(" AND rr.from_user_id = p.friend_id WHERE p.rn = 1 OR (p.rn > ")
-            .bind(offset)
-            .push(" AND p.rn <= ")
-            .bind(offset.saturating_add(limit))
-            .push(") ORDER BY p.owner_id, p.rn");
-
-        for row in self.connection().query_all(sql.build()).await? {
-            let owner = int(&row, "owner_id")?;
-            let page = pages.entry(owner).or_default();
-            page.count = int(&row, "total")?.max(0) as u64;
-            let rn = int(&row, "rn")?;
-            if rn > offset && rn <= offset.saturating_add(limit) {
-                page.rows.push(PageRow {
-                    relation: Relation {
-                        connected: opt_int(&row, "mutual_with")?.is_some(),
-                        sent_request: opt_int(&row, "sent_by_viewer")?.is_some(),
-                        received_request: opt_int(&row, "received_by_viewer")?.is_some(),
-                    },
-                    user: UserRecord::from_row(&row)?,
-                });
-            }
-        }
-        Ok(pages)
     }
 }
 

@@ -1,0 +1,170 @@
+//! What a request's document passes before the schema runs it, in the HTTP layer rather than
+//! as schema extensions: with any extension installed, async-graphql sends every field
+//! resolution through the extension chain (a boxed future per field), which cost a response
+//! of a thousand users about a fifth of its CPU.
+//!
+//! - Apollo's automatic persisted queries: a client sends a document's SHA-256 and, the first
+//!   time, the document; later requests carry the hash alone. Kept in an LRU of parsed
+//!   documents. Same messages as async-graphql's `ApolloPersistedQueries`.
+//! - Bounds on the document's shape, checked right after parsing (before validation,
+//!   complexity analysis or any resolver): how many fields it selects in all, and how many at
+//!   the root (aliases included). Depth and complexity are bounded by async-graphql itself.
+
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Request, ServerError, ServerResult};
+use lru::LruCache;
+use sha2::{Digest, Sha256};
+
+/// How many persisted queries are kept (least recently used go first).
+const APQ_CACHE_SIZE: usize = 1024;
+
+/// `max_fields` selections in the whole document, `max_root_fields` at the root of any
+/// operation.
+#[derive(Clone, Copy, Debug)]
+pub struct DocumentLimits {
+    pub max_fields: usize,
+    pub max_root_fields: usize,
+}
+
+/// The checks, with the persisted documents they remember.
+pub struct Documents {
+    limits: DocumentLimits,
+    persisted: Mutex<LruCache<String, ExecutableDocument>>,
+}
+
+/// The `persistedQuery` request extension.
+#[derive(serde::Deserialize)]
+struct PersistedQuery {
+    version: i32,
+    #[serde(rename = "sha256Hash")]
+    sha256_hash: String,
+}
+
+impl Documents {
+    pub fn new(limits: DocumentLimits) -> Documents {
+        let capacity = NonZeroUsize::new(APQ_CACHE_SIZE).unwrap_or(NonZeroUsize::MIN);
+        Documents {
+            limits,
+            persisted: Mutex::new(LruCache::new(capacity)),
+        }
+    }
+
+    /// The request with its document parsed (or found by hash) and checked, ready for the
+    /// schema; or the request error to answer with.
+    pub fn prepare(&self, mut request: Request) -> ServerResult<Request> {
+        if let Some(value) = request.extensions.remove("persistedQuery") {
+            let document = self.persisted(&request.query, value)?;
+            request.query = String::new();
+            request.set_parsed_query(document);
+        }
+        let document = request.parsed_query()?;
+        self.limits.check(document)?;
+        Ok(request)
+    }
+
+    /// The document a persisted-query request names: by hash alone, or sent with its text
+    /// (checked against the hash, then remembered).
+    fn persisted(
+        &self,
+        query: &str,
+        extension: async_graphql::Value,
+    ) -> ServerResult<ExecutableDocument> {
+        let persisted: PersistedQuery = async_graphql::from_value(extension).map_err(|_| {
+            ServerError::new("Invalid \"PersistedQuery\" extension configuration.", None)
+        })?;
+        if persisted.version != 1 {
+            return Err(ServerError::new(
+                format!(
+                    "Only the \"PersistedQuery\" extension of version \"1\" is supported, and the current version is \"{}\".",
+                    persisted.version
+                ),
+                None,
+            ));
+        }
+        if query.is_empty() {
+            return self
+                .cache()
+                .get(&persisted.sha256_hash)
+                .cloned()
+                .ok_or_else(|| ServerError::new("PersistedQueryNotFound", None));
+        }
+        let sha256_hash = hex::encode(Sha256::digest(query.as_bytes()));
+        if persisted.sha256_hash != sha256_hash {
+            return Err(ServerError::new("provided sha does not match query", None));
+        }
+        let document = async_graphql::parser::parse_query(query)?;
+        // Only a document within the limits is remembered.
+        self.limits.check(&document)?;
+        self.cache().put(sha256_hash, document.clone());
+        Ok(document)
+    }
+
+    /// The cache; a panic elsewhere while it was held leaves it usable (it holds only
+    /// parsed documents, each complete).
+    fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<String, ExecutableDocument>> {
+        self.persisted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl DocumentLimits {
+    fn check(&self, document: &ExecutableDocument) -> ServerResult<()> {
+        let mut total = 0;
+        for (_, operation) in document.operations.iter() {
+            let root = count_fields(&operation.node.selection_set.node, 1);
+            if root > self.max_root_fields {
+                return Err(limit_error(format!(
+                    "An operation may select at most {} root fields (aliases included); this one selects {root}.",
+                    self.max_root_fields
+                )));
+            }
+            total += count_fields(&operation.node.selection_set.node, usize::MAX);
+        }
+        for fragment in document.fragments.values() {
+            total += count_fields(&fragment.node.selection_set.node, usize::MAX);
+        }
+        if total > self.max_fields {
+            return Err(limit_error(format!(
+                "A document may select at most {} fields; this one selects {total}.",
+                self.max_fields
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Fields in `set` down to `depth` levels (inline fragments do not count as a level).
+/// Iterative: this runs before async-graphql's recursion-depth check, on any document.
+fn count_fields(set: &SelectionSet, depth: usize) -> usize {
+    let mut count = 0;
+    let mut pending = vec![(set, depth)];
+    while let Some((set, depth)) = pending.pop() {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    count += 1;
+                    if depth > 1 {
+                        pending.push((&field.node.selection_set.node, depth - 1));
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    pending.push((&fragment.node.selection_set.node, depth));
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    count
+}
+
+fn limit_error(message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", "QUERY_TOO_LARGE");
+    error.extensions = Some(extensions);
+    error
+}

@@ -1,0 +1,230 @@
+//! Pages of connections in the API's order: mutual with the viewer first, then `connected_at`
+//! newest first, then user id; with each owner's count under the `mutual` filter. One SQL
+//! statement per call, whatever the number of owners.
+//!
+//! Two statement shapes, because one owner and many owners have different costs:
+//!
+//! - **One owner** (every REST request, a top-level GraphQL page) reads only what the page
+//!   needs: the mutual set (the owner's and the viewer's lists intersected, small), the first
+//!   `offset + limit` non-mutual connections straight off `ix_connections_order` (already in
+//!   the API's order, so the scan stops early), and the two counts. A popular owner with
+//!   thousands of connections costs a few hundred index entries, not a sort of all of them.
+//! - **Several owners** (a nested GraphQL page, `users(ids:)`) number each owner's list with
+//!   window functions partitioned by owner. Neither SQLite nor MariaDB has `LATERAL`, which the
+//!   one-owner shape would need per owner; nested owners are ordinary users with short lists,
+//!   for which the sort is cheap.
+//!
+//! Both shapes carry the pending requests between the viewer and each listed user, so the
+//! page's connection statuses cost no statement of their own.
+
+use std::collections::HashMap;
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Value};
+
+use super::queries::{ConnectionPageRows, PageRow, PageSpec, Relation};
+use super::records::{int, opt_int, UserRecord, USER_COLUMNS};
+use super::sql::Sql;
+use super::Store;
+
+/// `offset` and `offset + limit`, bounded so the arithmetic and the bound values stay within
+/// BIGINT.
+fn window(spec: PageSpec) -> (i64, i64) {
+    let offset = spec.offset.min(i64::MAX as u64 / 2) as i64;
+    let limit = spec.limit.min(i64::MAX as u64 / 2) as i64;
+    (offset, offset.saturating_add(limit))
+}
+
+impl Store {
+    /// One page of connections for each of `owners`, with each owner's count under the filter.
+    /// An owner with no connections is absent from the map.
+    pub async fn connection_pages(
+        &self,
+        viewer: Option<i64>,
+        owners: &[i64],
+        spec: PageSpec,
+    ) -> Result<HashMap<i64, ConnectionPageRows>, DbErr> {
+        match owners {
+            [] => Ok(HashMap::new()),
+            [owner] => {
+                let page = self.owner_page(viewer, *owner, spec).await?;
+                Ok(HashMap::from([(*owner, page)]))
+            }
+            _ => self.owners_pages(viewer, owners, spec).await,
+        }
+    }
+
+    /// The one-owner statement (see the module comment).
+    async fn owner_page(
+        &self,
+        viewer: Option<i64>,
+        owner: i64,
+        spec: PageSpec,
+    ) -> Result<ConnectionPageRows, DbErr> {
+        let (offset, end) = window(spec);
+        // An anonymous viewer binds NULL: `v.user_id = NULL` never holds, so nothing is mutual.
+        let viewer = Value::BigInt(viewer);
+        let mut sql = Sql::new(self.backend());
+        // Materialized: the mutual set is read three times (its rows, its count, and to
+        // exclude it from the non-mutual scan). MariaDB has no such keyword and materializes
+        // a CTE read more than once by itself.
+        let materialized = match self.backend() {
+            DatabaseBackend::MySql => "",
+            _ => "MATERIALIZED ",
+        };
+        sql.push("WITH m AS ")
+            .push(materialized)
+            .push(
+                "(SELECT c.friend_id, c.connected_at_us FROM connections c \
+                 JOIN connections v ON v.user_id = ",
+            )
+            .bind(viewer.clone())
+            .push(" AND v.friend_id = c.friend_id WHERE c.user_id = ")
+            .bind(owner)
+            .push("), p AS (");
+        // Positions are 1-based over the filtered list: the mutual rows come first, so the
+        // non-mutual rows start after the mutual count unless the filter drops the mutual ones.
+        if spec.mutual != Some(false) {
+            sql.push(
+                "SELECT friend_id, 1 AS mutual, pos FROM (SELECT friend_id, \
+                 ROW_NUMBER() OVER (ORDER BY connected_at_us DESC, friend_id) AS pos FROM m) x \
+                 WHERE pos > ",
+            )
+            .bind(offset)
+            .push(" AND pos <= ")
+            .bind(end);
+        }
+        if spec.mutual.is_none() {
+            sql.push(" UNION ALL ");
+        }
+        if spec.mutual != Some(true) {
+            let first = match spec.mutual {
+                None => "(SELECT COUNT(*) FROM m) + ",
+                _ => "",
+            };
+            sql.push("SELECT friend_id, 0 AS mutual, pos FROM (SELECT friend_id, ")
+                .push(first)
+                .push(
+                    "ROW_NUMBER() OVER (ORDER BY connected_at_us DESC, friend_id) AS pos \
+                     FROM (SELECT friend_id, connected_at_us FROM connections WHERE user_id = ",
+                )
+                .bind(owner)
+                // NOT IN over the (materialized, small) mutual set: PostgreSQL hashes it once and
+                // keeps walking the index in order; NOT EXISTS would turn into an anti-join that
+                // reads the owner's whole list.
+                .push(
+                    " AND friend_id NOT IN (SELECT friend_id FROM m) \
+                     ORDER BY connected_at_us DESC, friend_id LIMIT ",
+                )
+                .bind(end)
+                .push(") n) y WHERE pos > ")
+                .bind(offset)
+                .push(" AND pos <= ")
+                .bind(end);
+        }
+        // One row even for an empty page (offset past the end, no connections), for the counts.
+        sql.push(") SELECT ")
+            .push(USER_COLUMNS)
+            .push(
+                ", k.total, k.mutuals, p.pos, p.mutual, \
+                 sr.from_user_id AS sent_by_viewer, rr.to_user_id AS received_by_viewer \
+                 FROM (SELECT (SELECT COUNT(*) FROM connections WHERE user_id = ",
+            )
+            .bind(owner)
+            .push(
+                ") AS total, (SELECT COUNT(*) FROM m) AS mutuals) k \
+             LEFT JOIN p ON 1 = 1 LEFT JOIN users u ON u.id = p.friend_id",
+            );
+        push_request_joins(&mut sql, viewer);
+        sql.push(" ORDER BY p.pos");
+
+        let mut page = ConnectionPageRows::default();
+        for row in self.connection().query_all(sql.build()).await? {
+            let total = int(&row, "total")?.max(0) as u64;
+            let mutuals = int(&row, "mutuals")?.max(0) as u64;
+            page.count = match spec.mutual {
+                None => total,
+                Some(true) => mutuals,
+                Some(false) => total.saturating_sub(mutuals),
+            };
+            if opt_int(&row, "pos")?.is_some() {
+                let connected = int(&row, "mutual")? == 1;
+                page.rows.push(page_row(&row, connected)?);
+            }
+        }
+        Ok(page)
+    }
+
+    /// The several-owners statement (see the module comment). The row numbered 1 of each owner
+    /// is always returned so that its count survives an offset past the end of its list.
+    async fn owners_pages(
+        &self,
+        viewer: Option<i64>,
+        owners: &[i64],
+        spec: PageSpec,
+    ) -> Result<HashMap<i64, ConnectionPageRows>, DbErr> {
+        let (offset, end) = window(spec);
+        let viewer = Value::BigInt(viewer);
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT ")
+            .push(USER_COLUMNS)
+            .push(
+                ", p.owner_id, p.total, p.rn, p.mutual_with, \
+                 sr.from_user_id AS sent_by_viewer, rr.to_user_id AS received_by_viewer \
+                 FROM (SELECT c.user_id AS owner_id, c.friend_id, v.friend_id AS mutual_with, \
+             ROW_NUMBER() OVER (PARTITION BY c.user_id ORDER BY \
+             CASE WHEN v.friend_id IS NULL THEN 1 ELSE 0 END, c.connected_at_us DESC, c.friend_id) AS rn, \
+             COUNT(*) OVER (PARTITION BY c.user_id) AS total \
+             FROM connections c LEFT JOIN connections v ON v.user_id = ",
+        )
+        .bind(viewer.clone())
+        .push(" AND v.friend_id = c.friend_id WHERE c.user_id IN ")
+        .bind_list(owners);
+        match spec.mutual {
+            Some(true) => sql.push(" AND v.friend_id IS NOT NULL"),
+            Some(false) => sql.push(" AND v.friend_id IS NULL"),
+            None => &mut sql,
+        };
+        sql.push(") p JOIN users u ON u.id = p.friend_id");
+        push_request_joins(&mut sql, viewer);
+        sql.push(" WHERE p.rn = 1 OR (p.rn > ")
+            .bind(offset)
+            .push(" AND p.rn <= ")
+            .bind(end)
+            .push(") ORDER BY p.owner_id, p.rn");
+
+        let mut pages: HashMap<i64, ConnectionPageRows> = HashMap::new();
+        for row in self.connection().query_all(sql.build()).await? {
+            let page = pages.entry(int(&row, "owner_id")?).or_default();
+            page.count = int(&row, "total")?.max(0) as u64;
+            let rn = int(&row, "rn")?;
+            if rn > offset && rn <= end {
+                let connected = opt_int(&row, "mutual_with")?.is_some();
+                page.rows.push(page_row(&row, connected)?);
+            }
+        }
+        Ok(pages)
+    }
+}
+
+/// Joins the pending requests between the viewer and each listed user (`p.friend_id`).
+fn push_request_joins(sql: &mut Sql, viewer: Value) {
+    sql.push(" LEFT JOIN connection_requests sr ON sr.from_user_id = ")
+        .bind(viewer.clone())
+        .push(
+            " AND sr.to_user_id = p.friend_id LEFT JOIN connection_requests rr ON rr.to_user_id = ",
+        )
+        .bind(viewer)
+        .push(" AND rr.from_user_id = p.friend_id");
+}
+
+/// A listed user and how the viewer relates to them.
+fn page_row(row: &QueryResult, connected: bool) -> Result<PageRow, DbErr> {
+    Ok(PageRow {
+        relation: Relation {
+            connected,
+            sent_request: opt_int(row, "sent_by_viewer")?.is_some(),
+            received_request: opt_int(row, "received_by_viewer")?.is_some(),
+        },
+        user: UserRecord::from_row(row)?,
+    })
+}

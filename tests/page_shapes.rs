@@ -1,0 +1,257 @@
+//! Property: `Store::connection_pages` gives every owner the same page whether it is asked for
+//! that owner alone or for several owners at once.
+//!
+//! Why: the store answers with two different SQL statements (see `src/store/pages.rs`). One
+//! owner (every REST request, a top-level GraphQL page) runs the "one-owner" shape, which reads
+//! the mutual set and the first `offset + limit` non-mutual connections off the index; two or
+//! more owners (a nested GraphQL page, `users(ids:)`) run the "several-owners" shape, which
+//! numbers each owner's list with window functions. This test keeps the two in step:
+//! for random graphs with pending requests, random viewers (anonymous, one of the owners, any
+//! user), random sets of 2..=5 owners (some with no connections, one possibly not a user at all)
+//! and random pages (limit, offset, `mutual` filter), each owner's `count` and `rows` (user
+//! records and the viewer's `connected` / `sent_request` / `received_request` relation) must be
+//! equal, in the same order, between `connection_pages(viewer, &owners, spec)` and
+//! `connection_pages(viewer, &[owner], spec)`. An owner absent from the several-owners map
+//! equals a one-owner page with count 0 and no rows.
+//!
+//! Independently of the SQL, each one-owner count is checked against the number of the owner's
+//! connections under the filter, computed from the generated graph (mutual: also a connection of
+//! the viewer).
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Instant;
+
+use common::TestDb;
+use community_gateway::store::{ConnectionPageRows, PageSpec, Relation, UserRecord};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+/// Users without connections at the end of the id range, so that owners with none are common.
+const ISOLATED: i64 = 1;
+
+#[derive(Debug, Clone)]
+struct Graph {
+    users: i64,
+    /// (a, b, connected_at seconds): few distinct instants, so ties on time are common.
+    edges: Vec<(i64, i64, i64)>,
+    /// Pending requests (from, to) between users who are not connected, at most one per
+    /// ordered pair.
+    requests: Vec<(i64, i64)>,
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    graph: Graph,
+    viewer: Option<i64>,
+    /// Distinct, in random order; may name the id past the last user (no such user).
+    owners: Vec<i64>,
+    spec: PageSpec,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    // Few users for many edges: lists long enough to page through, and mutual connections.
+    (ISOLATED + 4..16)
+        .prop_flat_map(|users| {
+            let linked = users - ISOLATED;
+            let ids: Vec<i64> = (1..=users + 1).collect();
+            (
+                Just(users),
+                prop::collection::vec((1..=linked, 1..=linked, 0i64..6), 0..120),
+                // Requests between any two users, and requests sent (true) or received by
+                // the viewer, so that the viewer's relations to listed users get exercised.
+                prop::collection::vec((1..=users, 1..=users), 0..30),
+                prop::collection::vec((1..=users, any::<bool>()), 0..20),
+                prop::sample::subsequence(ids, 2..=5).prop_shuffle(),
+                (0u8..3, any::<prop::sample::Index>()),
+                (
+                    1u64..=8,
+                    // Mostly small offsets, so that most pages have rows; sometimes past the end.
+                    prop_oneof![4 => 0u64..=2, 1 => 0u64..=12],
+                    0u8..3,
+                ),
+            )
+        })
+        .prop_map(
+            |(
+                users,
+                raw_edges,
+                raw_requests,
+                viewer_requests,
+                owners,
+                (viewer_kind, viewer_pick),
+                (limit, offset, mutual_pick),
+            )| {
+                let viewer = match viewer_kind {
+                    0 => None,
+                    1 => Some(*viewer_pick.get(&owners)),
+                    _ => Some(1 + viewer_pick.index(users as usize) as i64),
+                };
+                let mut pairs = HashSet::new();
+                let edges: Vec<(i64, i64, i64)> = raw_edges
+                    .into_iter()
+                    .filter(|(a, b, _)| a != b && pairs.insert((*a.min(b), *a.max(b))))
+                    .collect();
+                let with_viewer = viewer_requests.into_iter().filter_map(|(other, sent)| {
+                    // The viewer may be the id past the last user: no requests then.
+                    let v = viewer.filter(|v| *v <= users)?;
+                    Some(if sent { (v, other) } else { (other, v) })
+                });
+                let mut seen = HashSet::new();
+                let requests = raw_requests
+                    .into_iter()
+                    .chain(with_viewer)
+                    .filter(|(from, to)| {
+                        from != to
+                            && !pairs.contains(&(*from.min(to), *from.max(to)))
+                            && seen.insert((*from, *to))
+                    })
+                    .collect();
+                Case {
+                    graph: Graph {
+                        users,
+                        edges,
+                        requests,
+                    },
+                    viewer,
+                    owners,
+                    spec: PageSpec {
+                        limit,
+                        offset,
+                        mutual: [None, Some(true), Some(false)][mutual_pick as usize],
+                    },
+                }
+            },
+        )
+}
+
+fn file_json(g: &Graph) -> String {
+    let users: Vec<Value> = (1..=g.users)
+        .map(|id| common::plain_user(id, &[]))
+        .collect();
+    // Half the instants carry a +02:00 offset: ordering must use the instant, not the text.
+    let connections: Vec<Value> = g
+        .edges
+        .iter()
+        .map(|(a, b, t)| {
+            let at = if t % 2 == 0 {
+                format!("2024-01-01T{:02}:00:00Z", 10 + t)
+            } else {
+                format!("2024-01-01T{:02}:00:00+02:00", 12 + t)
+            };
+            json!({"users": [a, b], "connected_at": at})
+        })
+        .collect();
+    let requests: Vec<Value> = g
+        .requests
+        .iter()
+        .map(|(from, to)| json!({"from": from, "to": to, "created_at": "2024-03-02T12:00:00Z"}))
+        .collect();
+    json!({"settings": {}, "tags": [], "users": users, "connections": connections,
+           "connection_requests": requests, "access_tokens": []})
+    .to_string()
+}
+
+fn friends(g: &Graph, user: i64) -> BTreeSet<i64> {
+    g.edges
+        .iter()
+        .filter_map(|(a, b, _)| match user {
+            u if u == *a => Some(*b),
+            u if u == *b => Some(*a),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The number of `owner`'s connections under the filter, computed from the graph.
+fn expected_count(g: &Graph, owner: i64, viewer: Option<i64>, mutual: Option<bool>) -> u64 {
+    let viewer_friends = viewer.map(|v| friends(g, v)).unwrap_or_default();
+    friends(g, owner)
+        .into_iter()
+        .filter(|f| mutual.is_none_or(|want| viewer_friends.contains(f) == want))
+        .count() as u64
+}
+
+/// A page in comparable form (the store's page types have no `PartialEq`); an absent page is
+/// count 0 and no rows.
+type Shape = (u64, Vec<(UserRecord, Relation)>);
+
+fn shape(page: Option<&ConnectionPageRows>) -> Shape {
+    page.map(|p| {
+        (
+            p.count,
+            p.rows
+                .iter()
+                .map(|r| (r.user.clone(), r.relation))
+                .collect(),
+        )
+    })
+    .unwrap_or_default()
+}
+
+#[test]
+fn several_owners_pages_equal_one_owner_pages() {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let dbs = runtime.block_on(TestDb::all("page_shapes"));
+    for db in &dbs {
+        let started = Instant::now();
+        let cases = 24;
+        let config = ProptestConfig {
+            cases,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        proptest!(config, |(case in case())| {
+            let Case { graph: g, viewer, owners, spec } = &case;
+            let (several, single) = runtime.block_on(async {
+                let file = community_gateway::community::parse(file_json(g).as_bytes())
+                    .expect("generated community parses");
+                community_gateway::community::import(&db.store, &file)
+                    .await
+                    .expect("generated community imports");
+                let several = db
+                    .store
+                    .connection_pages(*viewer, owners, *spec)
+                    .await
+                    .expect("several-owners pages");
+                let mut single = HashMap::new();
+                for owner in owners {
+                    let pages = db
+                        .store
+                        .connection_pages(*viewer, &[*owner], *spec)
+                        .await
+                        .expect("one-owner page");
+                    single.insert(*owner, pages);
+                }
+                (several, single)
+            });
+            let extra: Vec<&i64> = several.keys().filter(|k| !owners.contains(k)).collect();
+            prop_assert!(extra.is_empty(), "{:?}: pages for owners not asked for: {:?}", db.backend, extra);
+            for owner in owners {
+                let alone = &single[owner];
+                prop_assert!(
+                    alone.keys().all(|k| k == owner),
+                    "{:?}: one-owner call for {} answered for {:?}", db.backend, owner, alone.keys()
+                );
+                let alone = shape(alone.get(owner));
+                prop_assert_eq!(
+                    alone.0,
+                    expected_count(g, *owner, *viewer, spec.mutual),
+                    "{:?}: one-owner count of owner {}, viewer {:?}, {:?}", db.backend, owner, viewer, spec
+                );
+                prop_assert_eq!(
+                    shape(several.get(owner)),
+                    alone,
+                    "{:?}: owner {} of {:?}, viewer {:?}, {:?}", db.backend, owner, owners, viewer, spec
+                );
+            }
+        });
+        eprintln!(
+            "page_shapes on {:?}: {} cases in {:.2?}",
+            db.backend,
+            cases,
+            started.elapsed()
+        );
+    }
+}
