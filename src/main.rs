@@ -215,7 +215,8 @@ struct ServeOnly {
 
 /// Connects and migrates.
 async fn open(db: &DbOptions) -> anyhow::Result<Store> {
-    let store = Store::connect(&db.resolved_url()?, db.db_pool_size).await?;
+    let url = db.resolved_url()?;
+    let store = Store::connect(&url, db.pool_size(&url)).await?;
     store.migrate().await?;
     Ok(store)
 }
@@ -252,7 +253,7 @@ async fn serve(db: &DbOptions, options: ServeOptions) -> anyhow::Result<()> {
     // A server started together with its database waits for it (at most a minute).
     let store = Store::connect_waiting(
         &url,
-        db.db_pool_size,
+        db.pool_size(&url),
         acquire,
         std::time::Duration::from_secs(60),
     )

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
 
 pub use queries::{ConnectionPageRows, Gate, PageRow, PageSpec, Relation};
@@ -48,7 +49,22 @@ impl Store {
             .min_connections(1)
             .connect_timeout(acquire_timeout.max(Duration::from_secs(1)))
             .acquire_timeout(acquire_timeout)
-            .sqlx_logging(false);
+            .sqlx_logging(false)
+            // Every statement here is prepared once per connection and run with new values
+            // each time. PostgreSQL would otherwise keep re-planning the page statement (a few
+            // ms of planning for well under a ms of execution) whenever it judges a custom plan
+            // cheaper; its generic plan is the same plan.
+            .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_generic_plan")]))
+            // Per connection, so every pooled connection gets them (a PRAGMA statement would
+            // reach only the one connection that ran it). WAL lets readers run while an import
+            // writes.
+            .map_sqlx_sqlite_opts(|sqlite| {
+                sqlite
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+            });
         let mut db = Database::connect(options)
             .await
             .with_context(|| format!("cannot connect to the database ({})", redact(url)))?;
@@ -64,17 +80,6 @@ impl Store {
                 sql = %info.statement.sql,
             );
         });
-        if db.get_database_backend() == DatabaseBackend::Sqlite {
-            // WAL lets readers run while an import writes; foreign keys are off by default.
-            for pragma in [
-                "PRAGMA journal_mode = WAL",
-                "PRAGMA foreign_keys = ON",
-                "PRAGMA synchronous = NORMAL",
-                "PRAGMA busy_timeout = 10000",
-            ] {
-                db.execute_unprepared(pragma).await?;
-            }
-        }
         Ok(Store { db, statements })
     }
 
