@@ -621,6 +621,9 @@ def r1_bindings(statements, wl, r1_body, offset=0, limit=20):
         (r"\bLIMIT $", None, offset + limit),
         (r"\b(p\.rn|pos) > $", None, offset),
         (r"\b(p\.rn|pos) <= $", None, offset + limit),
+        # A list bound as one value: an array on PostgreSQL, JSON text on SQLite.
+        (r"\but\.user_id = ANY\($", None, list(ids)),
+        (r"\but\.user_id IN \(SELECT value FROM json_each\($", None, json.dumps(ids, separators=(",", ":"))),
         (r"\bt\.visible = $", None, True),
         (r"\bt\.active = $", None, True),
         (r"\bt\.deleted = $", None, False),
@@ -673,6 +676,10 @@ def r1_bindings(statements, wl, r1_body, offset=0, limit=20):
 
 
 def sql_literal(v):
+    if isinstance(v, list):  # an array value (PostgreSQL)
+        return "'{" + ",".join(str(int(x)) for x in v) + "}'"
+    if isinstance(v, str):
+        return "'" + v.replace("'", "''") + "'"
     return ("true" if v else "false") if isinstance(v, bool) else str(int(v))
 
 
@@ -682,8 +689,12 @@ def pgbench_script(bound, path):
     for i, st in enumerate(bound, 1):
         lines.append(f"-- statement {i} of R1 (expected rows: {st['expected_rows']})")
         for n, v in enumerate(st["params"], 1):
-            lines.append(f"\\set s{i}p{n} {sql_literal(v)}")
-        lines.append(re.sub(r"\$(\d+)", lambda m: f":s{i}p{m.group(1)}", st["sql"]) + ";")
+            if not isinstance(v, list):
+                lines.append(f"\\set s{i}p{n} {sql_literal(v)}")
+        # pgbench variables hold numbers only: an array value goes in as a literal.
+        lines.append(re.sub(r"\$(\d+)", lambda m: (
+            sql_literal(st["params"][int(m.group(1)) - 1]) if isinstance(st["params"][int(m.group(1)) - 1], list)
+            else f":s{i}p{m.group(1)}"), st["sql"]) + ";")
     path.write_text("\n".join(lines) + "\n")
 
 

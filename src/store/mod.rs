@@ -50,6 +50,11 @@ impl Store {
             .connect_timeout(acquire_timeout.max(Duration::from_secs(1)))
             .acquire_timeout(acquire_timeout)
             .sqlx_logging(false)
+            // No ping before each use: a request runs two to four statements, each acquiring a
+            // connection, and the pings doubled the round trips to the database. A connection
+            // that died is found by the statement that uses it (its error is answered 503 and
+            // the pool drops it).
+            .test_before_acquire(false)
             // Every statement here is prepared once per connection and run with new values
             // each time. PostgreSQL would otherwise keep re-planning the page statement (a few
             // ms of planning for well under a ms of execution) whenever it judges a custom plan

@@ -177,8 +177,8 @@ impl Store {
              FROM connections c LEFT JOIN connections v ON v.user_id = ",
         )
         .bind(viewer.clone())
-        .push(" AND v.friend_id = c.friend_id WHERE c.user_id IN ")
-        .bind_list(owners);
+        .push(" AND v.friend_id = c.friend_id WHERE c.user_id")
+            .in_list(owners);
         match spec.mutual {
             Some(true) => sql.push(" AND v.friend_id IS NOT NULL"),
             Some(false) => sql.push(" AND v.friend_id IS NULL"),

@@ -108,8 +108,8 @@ impl Store {
         let mut sql = Sql::new(self.backend());
         sql.push("SELECT ")
             .push(USER_COLUMNS)
-            .push(" FROM users u WHERE u.id IN ")
-            .bind_list(ids);
+            .push(" FROM users u WHERE u.id")
+            .in_list(ids);
         let rows = self.connection().query_all(sql.build()).await?;
         rows.iter()
             .map(|row| UserRecord::from_row(row).map(|u| (u.id, u)))
@@ -128,8 +128,8 @@ impl Store {
         let mut sql = Sql::new(self.backend());
         sql.push("SELECT ut.user_id AS owner_id, ")
             .push(TAG_COLUMNS)
-            .push(" FROM user_tags ut JOIN tags t ON t.id = ut.tag_id WHERE ut.user_id IN ")
-            .bind_list(user_ids)
+            .push(" FROM user_tags ut JOIN tags t ON t.id = ut.tag_id WHERE ut.user_id")
+            .in_list(user_ids)
             .push(" AND t.visible = ")
             .bind(true)
             .push(" AND t.active = ")
@@ -159,16 +159,16 @@ impl Store {
         let mut sql = Sql::new(self.backend());
         sql.push("SELECT friend_id AS other_id, 1 AS kind FROM connections WHERE user_id = ")
             .bind(viewer)
-            .push(" AND friend_id IN ")
-            .bind_list(others)
+            .push(" AND friend_id")
+            .in_list(others)
             .push(" UNION ALL SELECT to_user_id, 2 FROM connection_requests WHERE from_user_id = ")
             .bind(viewer)
-            .push(" AND to_user_id IN ")
-            .bind_list(others)
+            .push(" AND to_user_id")
+            .in_list(others)
             .push(" UNION ALL SELECT from_user_id, 3 FROM connection_requests WHERE to_user_id = ")
             .bind(viewer)
-            .push(" AND from_user_id IN ")
-            .bind_list(others);
+            .push(" AND from_user_id")
+            .in_list(others);
         for row in self.connection().query_all(sql.build()).await? {
             let entry = relations.entry(int(&row, "other_id")?).or_default();
             match int(&row, "kind")? {

@@ -1,6 +1,7 @@
 //! A small builder for parameterized SQL that writes each backend's placeholder
 //! (`$1` on PostgreSQL, `?` elsewhere). Values are always bound, never spliced into the text.
 
+use sea_orm::sea_query::ArrayType;
 use sea_orm::{DatabaseBackend, Statement, Value};
 
 pub struct Sql {
@@ -37,17 +38,39 @@ impl Sql {
         self
     }
 
-    /// Appends `(?, ?, ...)` bound to `ids`.
-    pub fn bind_list(&mut self, ids: &[i64]) -> &mut Self {
-        self.text.push('(');
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                self.text.push_str(", ");
+    /// Appends ` IN <ids>` with the ids bound as one value where the backend can take a list
+    /// as one value: `= ANY($n)` with an array on PostgreSQL, `IN (SELECT value FROM
+    /// json_each(?))` with a JSON array on SQLite; `IN (?, ?, ...)` on MySQL. One value keeps
+    /// the statement text the same whatever the number of ids, so each backend prepares and
+    /// plans it once per connection instead of once per list length.
+    pub fn in_list(&mut self, ids: &[i64]) -> &mut Self {
+        match self.backend {
+            DatabaseBackend::Postgres => {
+                let values = ids.iter().map(|id| Value::BigInt(Some(*id))).collect();
+                self.push(" = ANY(")
+                    .bind(Value::Array(ArrayType::BigInt, Some(Box::new(values))))
+                    .push(")")
             }
-            self.bind(*id);
+            DatabaseBackend::Sqlite => {
+                let json = format!(
+                    "[{}]",
+                    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+                );
+                self.push(" IN (SELECT value FROM json_each(")
+                    .bind(json)
+                    .push("))")
+            }
+            _ => {
+                self.push(" IN (");
+                for (i, id) in ids.iter().enumerate() {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    self.bind(*id);
+                }
+                self.push(")")
+            }
         }
-        self.text.push(')');
-        self
     }
 
     pub fn build(self) -> Statement {
