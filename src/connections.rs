@@ -169,6 +169,8 @@ pub struct PageKey {
     /// Whether the listed users' tags are read with the page (in the same batch, so a page
     /// and its tags cost one batching window, not two).
     pub with_tags: bool,
+    /// Whether the listed users' records are read with the page (else the rows carry ids).
+    pub with_records: bool,
 }
 
 /// A loaded page: the listed users with the viewer's relation to each, the count under the
@@ -193,38 +195,46 @@ impl Loader<PageKey> for ConnectionPageLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[PageKey]) -> Result<HashMap<PageKey, Arc<Page>>, LoadError> {
-        // One statement per distinct page shape (limit, offset, filter), whatever the owners.
-        let mut by_spec: HashMap<PageSpec, Vec<i64>> = HashMap::new();
+        // One statement per distinct page shape (limit, offset, filter, records), whatever
+        // the owners.
+        let mut by_shape: HashMap<(PageSpec, bool), Vec<i64>> = HashMap::new();
         for key in keys {
-            by_spec.entry(key.spec).or_default().push(key.owner);
+            let owners = by_shape.entry((key.spec, key.with_records)).or_default();
+            if !owners.contains(&key.owner) {
+                owners.push(key.owner);
+            }
         }
-        let mut found: HashMap<(i64, PageSpec), ConnectionPageRows> = HashMap::new();
-        for (spec, owners) in by_spec {
+        let mut found: HashMap<Slot, ConnectionPageRows> = HashMap::new();
+        for ((spec, records), owners) in by_shape {
             let pages = self
                 .store
-                .connection_pages(self.viewer.get(), &owners, spec)
+                .connection_pages(self.viewer.get(), &owners, spec, records)
                 .await?;
-            found.extend(pages.into_iter().map(|(owner, page)| ((owner, spec), page)));
+            found.extend(
+                pages
+                    .into_iter()
+                    .map(|(owner, page)| ((owner, spec, records), page)),
+            );
         }
         // Then one statement for the tags of every page that asked for them. Keys that differ
         // only in `with_tags` share one page (with the tags).
-        let wants_tags: HashSet<(i64, PageSpec)> = keys
+        let wants_tags: HashSet<Slot> = keys
             .iter()
             .filter(|key| key.with_tags)
-            .map(|key| (key.owner, key.spec))
+            .map(PageKey::slot)
             .collect();
         let mut tagged: Vec<i64> = wants_tags
             .iter()
             .filter_map(|slot| found.get(slot))
-            .flat_map(|page| page.rows.iter().map(|row| row.user.id))
+            .flat_map(|page| page.rows.iter().map(|row| row.id))
             .collect();
         tagged.sort_unstable();
         tagged.dedup();
         let tags = self.store.visible_tags(&tagged).await?;
 
-        let mut shared: HashMap<(i64, PageSpec), Arc<Page>> = HashMap::new();
+        let mut shared: HashMap<Slot, Arc<Page>> = HashMap::new();
         for key in keys {
-            let slot = (key.owner, key.spec);
+            let slot = key.slot();
             if shared.contains_key(&slot) {
                 continue;
             }
@@ -234,7 +244,7 @@ impl Loader<PageKey> for ConnectionPageLoader {
                 true => rows
                     .rows
                     .iter()
-                    .filter_map(|row| tags.get(&row.user.id).map(|t| (row.user.id, t.clone())))
+                    .filter_map(|row| tags.get(&row.id).map(|t| (row.id, t.clone())))
                     .collect(),
                 false => HashMap::new(),
             };
@@ -247,11 +257,17 @@ impl Loader<PageKey> for ConnectionPageLoader {
         }
         Ok(keys
             .iter()
-            .filter_map(|key| {
-                let page = shared.get(&(key.owner, key.spec))?;
-                Some((*key, page.clone()))
-            })
+            .filter_map(|key| Some((*key, shared.get(&key.slot())?.clone())))
             .collect())
+    }
+}
+
+/// A page as read from the database: owner, shape, and whether with records.
+type Slot = (i64, PageSpec, bool);
+
+impl PageKey {
+    fn slot(&self) -> Slot {
+        (self.owner, self.spec, self.with_records)
     }
 }
 

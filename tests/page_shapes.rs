@@ -11,7 +11,8 @@
 //! and random pages (limit, offset, `mutual` filter), each owner's `count` and `rows` (user
 //! records and the viewer's `connected` / `sent_request` / `received_request` relation) must be
 //! equal, in the same order, between `connection_pages(viewer, &owners, spec)` and
-//! `connection_pages(viewer, &[owner], spec)`. An owner absent from the several-owners map
+//! `connection_pages(viewer, &[owner], spec)`; and read without records, each gives the same
+//! ids, relations and counts. An owner absent from the several-owners map
 //! equals a one-owner page with count 0 and no rows.
 //!
 //! Independently of the SQL, each one-owner count is checked against the number of the owner's
@@ -175,7 +176,7 @@ fn expected_count(g: &Graph, owner: i64, viewer: Option<i64>, mutual: Option<boo
 
 /// A page in comparable form (the store's page types have no `PartialEq`); an absent page is
 /// count 0 and no rows.
-type Shape = (u64, Vec<(UserRecord, Relation)>);
+type Shape = (u64, Vec<(i64, Option<UserRecord>, Relation)>);
 
 fn shape(page: Option<&ConnectionPageRows>) -> Shape {
     page.map(|p| {
@@ -183,11 +184,19 @@ fn shape(page: Option<&ConnectionPageRows>) -> Shape {
             p.count,
             p.rows
                 .iter()
-                .map(|r| (r.user.clone(), r.relation))
+                .map(|r| (r.id, r.user.clone(), r.relation))
                 .collect(),
         )
     })
     .unwrap_or_default()
+}
+
+/// The same page read without records: the same ids, relations and count, and no records.
+fn without_records(mut shape: Shape) -> Shape {
+    for row in &mut shape.1 {
+        row.1 = None;
+    }
+    shape
 }
 
 #[test]
@@ -204,7 +213,7 @@ fn several_owners_pages_equal_one_owner_pages() {
         };
         proptest!(config, |(case in case())| {
             let Case { graph: g, viewer, owners, spec } = &case;
-            let (several, single) = runtime.block_on(async {
+            let (several, several_lean, single) = runtime.block_on(async {
                 let file = community_gateway::community::parse(file_json(g).as_bytes())
                     .expect("generated community parses");
                 community_gateway::community::import(&db.store, &file)
@@ -212,29 +221,52 @@ fn several_owners_pages_equal_one_owner_pages() {
                     .expect("generated community imports");
                 let several = db
                     .store
-                    .connection_pages(*viewer, owners, *spec)
+                    .connection_pages(*viewer, owners, *spec, true)
                     .await
                     .expect("several-owners pages");
+                let several_lean = db
+                    .store
+                    .connection_pages(*viewer, owners, *spec, false)
+                    .await
+                    .expect("several-owners pages without records");
                 let mut single = HashMap::new();
                 for owner in owners {
                     let pages = db
                         .store
-                        .connection_pages(*viewer, &[*owner], *spec)
+                        .connection_pages(*viewer, &[*owner], *spec, true)
                         .await
                         .expect("one-owner page");
-                    single.insert(*owner, pages);
+                    let lean = db
+                        .store
+                        .connection_pages(*viewer, &[*owner], *spec, false)
+                        .await
+                        .expect("one-owner page without records");
+                    single.insert(*owner, (pages, lean));
                 }
-                (several, single)
+                (several, several_lean, single)
             });
             let extra: Vec<&i64> = several.keys().filter(|k| !owners.contains(k)).collect();
             prop_assert!(extra.is_empty(), "{:?}: pages for owners not asked for: {:?}", db.backend, extra);
             for owner in owners {
-                let alone = &single[owner];
+                let (alone, alone_lean) = &single[owner];
                 prop_assert!(
                     alone.keys().all(|k| k == owner),
                     "{:?}: one-owner call for {} answered for {:?}", db.backend, owner, alone.keys()
                 );
                 let alone = shape(alone.get(owner));
+                for (id, user, _) in &alone.1 {
+                    prop_assert_eq!(user.as_ref().map(|u| u.id), Some(*id));
+                }
+                prop_assert_eq!(
+                    shape(alone_lean.get(owner)),
+                    without_records(alone.clone()),
+                    "{:?}: one-owner page without records, owner {}, viewer {:?}, {:?}", db.backend, owner, viewer, spec
+                );
+                prop_assert_eq!(
+                    shape(several_lean.get(owner)),
+                    without_records(alone.clone()),
+                    "{:?}: several-owners page without records, owner {} of {:?}, viewer {:?}, {:?}", db.backend, owner, owners, viewer, spec
+                );
                 prop_assert_eq!(
                     alone.0,
                     expected_count(g, *owner, *viewer, spec.mutual),

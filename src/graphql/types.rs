@@ -2,12 +2,13 @@
 //! `crate::connections`; nothing here talks SQL.
 
 use async_graphql::{Context, Object, SimpleObject, ID};
+use tokio::sync::OnceCell;
 
 use crate::connections::{self, ConnectionStatus, LoadError, PageKey};
 use crate::error::ApiError;
 use crate::rest::links;
 use crate::store::time::api_time;
-use crate::store::{PageSpec, TagRecord, UserRecord};
+use crate::store::{PageRow, PageSpec, TagRecord, UserRecord};
 
 use super::{to_graphql, RequestContext};
 
@@ -97,7 +98,10 @@ impl Query {
 
 /// A member of the community.
 pub struct User {
-    record: UserRecord,
+    id: i64,
+    /// The stored record: given, or read through the user loader on first use (a page that
+    /// the operation reads only ids, tags and statuses of is read without records).
+    record: OnceCell<UserRecord>,
     /// Read ahead by the page that lists this user, when the operation selects them: a page
     /// of users then resolves these fields without one DataLoader call per user.
     tags: Option<Vec<TagRecord>>,
@@ -107,10 +111,39 @@ pub struct User {
 impl User {
     pub fn new(record: UserRecord) -> User {
         User {
-            record,
+            id: record.id,
+            record: OnceCell::new_with(Some(record)),
             tags: None,
             status: None,
         }
+    }
+
+    /// A user listed by a page: its record if the page read it, and what the page read ahead.
+    fn listed(
+        row: &PageRow,
+        tags: Option<Vec<TagRecord>>,
+        status: Option<ConnectionStatus>,
+    ) -> User {
+        User {
+            id: row.id,
+            record: OnceCell::new_with(row.user.clone()),
+            tags,
+            status: Some(status),
+        }
+    }
+
+    async fn record(&self, ctx: &Context<'_>) -> async_graphql::Result<&UserRecord> {
+        self.record
+            .get_or_try_init(|| async {
+                let user = request(ctx).users.load_one(self.id).await;
+                user.map_err(internal)?.ok_or_else(|| {
+                    to_graphql(&ApiError::Internal(anyhow::anyhow!(
+                        "listed user {} has no record",
+                        self.id
+                    )))
+                })
+            })
+            .await
     }
 }
 
@@ -118,53 +151,56 @@ impl User {
 impl User {
     /// Unique id (an `ID`: ids may exceed 2^31).
     async fn id(&self) -> ID {
-        ID(self.record.id.to_string())
+        ID(self.id.to_string())
     }
     /// Unique username.
-    async fn username(&self) -> &str {
-        &self.record.username
+    async fn username(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let record = self.record(ctx).await?;
+        Ok(&record.username)
     }
     /// Full name; empty when not given.
-    async fn real_name(&self) -> &str {
-        &self.record.real_name
+    async fn real_name(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let record = self.record(ctx).await?;
+        Ok(&record.real_name)
     }
     /// Avatar image URL.
-    async fn avatar(&self) -> Option<&str> {
-        self.record.avatar.as_deref()
+    async fn avatar(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let record = self.record(ctx).await?;
+        Ok(record.avatar.as_deref())
     }
     /// Id of the user in an external system.
-    async fn ext_id(&self) -> Option<ID> {
-        self.record.ext_id.map(|id| ID(id.to_string()))
+    async fn ext_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
+        let record = self.record(ctx).await?;
+        Ok(record.ext_id.map(|id| ID(id.to_string())))
     }
     /// How many users this user follows; null unless the community is in follow mode.
     async fn followings_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
-        Ok(request(ctx)
-            .access()
-            .await?
-            .settings
-            .follow_enabled
-            .then_some(self.record.followings_counter))
+        if !request(ctx).access().await?.settings.follow_enabled {
+            return Ok(None);
+        }
+        Ok(Some(self.record(ctx).await?.followings_counter))
     }
     /// How many users follow this user; null unless the community is in follow mode.
     async fn followers_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
-        Ok(request(ctx)
-            .access()
-            .await?
-            .settings
-            .follow_enabled
-            .then_some(self.record.followers_counter))
+        if !request(ctx).access().await?.settings.follow_enabled {
+            return Ok(None);
+        }
+        Ok(Some(self.record(ctx).await?.followers_counter))
     }
     /// Number of posts.
-    async fn posts_counter(&self) -> i64 {
-        self.record.posts_counter
+    async fn posts_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let record = self.record(ctx).await?;
+        Ok(record.posts_counter)
     }
     /// Number of discussions.
-    async fn discussions_counter(&self) -> i64 {
-        self.record.discussions_counter
+    async fn discussions_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let record = self.record(ctx).await?;
+        Ok(record.discussions_counter)
     }
     /// Number of polls.
-    async fn polls_counter(&self) -> i64 {
-        self.record.polls_counter
+    async fn polls_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let record = self.record(ctx).await?;
+        Ok(record.polls_counter)
     }
     /// How this user relates to the viewer; null for anonymous requests, for the viewer
     /// themself, and when there is no connection or pending request between them.
@@ -179,54 +215,65 @@ impl User {
         rc.access().await?;
         Ok(rc
             .statuses
-            .load_one(self.record.id)
+            .load_one(self.id)
             .await
             .map_err(internal)?
             .flatten())
     }
     /// Number of categories followed.
-    async fn categories_counter(&self) -> i64 {
-        self.record.categories_counter
+    async fn categories_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let record = self.record(ctx).await?;
+        Ok(record.categories_counter)
     }
     /// When the user joined (RFC 3339, UTC).
-    async fn date_joined(&self) -> String {
-        api_time(self.record.date_joined_us)
+    async fn date_joined(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let record = self.record(ctx).await?;
+        Ok(api_time(record.date_joined_us))
     }
     /// Short biography.
-    async fn bio(&self) -> &str {
-        &self.record.bio
+    async fn bio(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let record = self.record(ctx).await?;
+        Ok(&record.bio)
     }
     /// Where the user lives.
-    async fn location(&self) -> &str {
-        &self.record.location
+    async fn location(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let record = self.record(ctx).await?;
+        Ok(&record.location)
     }
     /// Coordinates of `location`, as "lat,lng".
-    async fn location_lat_lng(&self) -> Option<&str> {
-        self.record.location_lat_lng.as_deref()
+    async fn location_lat_lng(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let record = self.record(ctx).await?;
+        Ok(record.location_lat_lng.as_deref())
     }
     /// Last known position, as "lat,lng".
-    async fn position_lat_lng(&self) -> Option<&str> {
-        self.record.position_lat_lng.as_deref()
+    async fn position_lat_lng(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let record = self.record(ctx).await?;
+        Ok(record.position_lat_lng.as_deref())
     }
     /// Date of birth (YYYY-MM-DD).
-    async fn date_of_birth(&self) -> Option<&str> {
-        self.record.date_of_birth.as_deref()
+    async fn date_of_birth(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let record = self.record(ctx).await?;
+        Ok(record.date_of_birth.as_deref())
     }
     /// Free-text description.
-    async fn description(&self) -> &str {
-        &self.record.description
+    async fn description(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let record = self.record(ctx).await?;
+        Ok(&record.description)
     }
     /// `Male`, `Female` or `Unspecified`.
-    async fn gender(&self) -> &str {
-        &self.record.gender
+    async fn gender(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let record = self.record(ctx).await?;
+        Ok(&record.gender)
     }
     /// Personal website.
-    async fn website(&self) -> &str {
-        &self.record.website
+    async fn website(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let record = self.record(ctx).await?;
+        Ok(&record.website)
     }
     /// Cover image URL.
-    async fn cover(&self) -> Option<&str> {
-        self.record.cover.as_deref()
+    async fn cover(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let record = self.record(ctx).await?;
+        Ok(record.cover.as_deref())
     }
     /// The user's tags that are visible, active and not deleted, by id.
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tag>> {
@@ -234,32 +281,38 @@ impl User {
             return Ok(tags.iter().cloned().map(Tag).collect());
         }
         let rc = request(ctx);
-        let tags = rc.tags.load_one(self.record.id).await.map_err(internal)?;
+        let tags = rc.tags.load_one(self.id).await.map_err(internal)?;
         Ok(tags.unwrap_or_default().into_iter().map(Tag).collect())
     }
     /// Reputation points.
-    async fn reputation(&self) -> i64 {
-        self.record.reputation
+    async fn reputation(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let record = self.record(ctx).await?;
+        Ok(record.reputation)
     }
     /// Whether the user carries the community badge.
-    async fn community_badge(&self) -> bool {
-        self.record.community_badge
+    async fn community_badge(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let record = self.record(ctx).await?;
+        Ok(record.community_badge)
     }
     /// Whether the registration was approved.
-    async fn reg_approved(&self) -> bool {
-        self.record.reg_approved
+    async fn reg_approved(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let record = self.record(ctx).await?;
+        Ok(record.reg_approved)
     }
     /// Whether the user is soft-deleted (still listed).
-    async fn deleted(&self) -> bool {
-        self.record.deleted
+    async fn deleted(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let record = self.record(ctx).await?;
+        Ok(record.deleted)
     }
     /// Employer.
-    async fn company_name(&self) -> &str {
-        &self.record.company_name
+    async fn company_name(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let record = self.record(ctx).await?;
+        Ok(&record.company_name)
     }
     /// Role at the employer.
-    async fn company_role(&self) -> &str {
-        &self.record.company_role
+    async fn company_role(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let record = self.record(ctx).await?;
+        Ok(&record.company_role)
     }
 
     /// A page of this user's connections: mutual connections (shared with the viewer) first,
@@ -292,16 +345,19 @@ impl User {
             Some(o) if o < 0 => return Err(bad_input("offset", "offset must not be negative.")),
             Some(o) => o as u64,
         };
-        // The page reads its users' tags too when the operation selects them.
-        let with_tags = ctx.look_ahead().field("results").field("tags").exists();
+        // What the operation selects of the listed users decides what the page reads with
+        // them: their tags, and their records unless only ids, tags, statuses and further
+        // pages are selected.
+        let selected = ResultsSelection::of(ctx);
         let key = PageKey {
-            owner: self.record.id,
+            owner: self.id,
             spec: PageSpec {
                 limit,
                 offset,
                 mutual,
             },
-            with_tags,
+            with_tags: selected.tags,
+            with_records: selected.records,
         };
         let page = rc
             .pages
@@ -314,8 +370,8 @@ impl User {
             .rows
             .iter()
             .map(|row| {
-                let status = ConnectionStatus::of(access.viewer, row.user.id, row.relation);
-                (row.user.id, status)
+                let status = ConnectionStatus::of(access.viewer, row.id, row.relation);
+                (row.id, status)
             })
             .collect();
         rc.statuses.feed_many(statuses.iter().copied()).await;
@@ -328,10 +384,7 @@ impl User {
         if let Some(m) = mutual {
             query.push(("mutual".to_string(), if m { "1" } else { "0" }.to_string()));
         }
-        let base = format!(
-            "{}/api/v2/user/{}/connections/",
-            rc.link_origin, self.record.id
-        );
+        let base = format!("{}/api/v2/user/{}/connections/", rc.link_origin, self.id);
         let links = links::links(&base, &query, limit, &offset.to_string(), page.count);
         Ok(UserConnectionPage {
             count: page.count.min(i32::MAX as u64) as i32,
@@ -341,13 +394,48 @@ impl User {
                 .rows
                 .iter()
                 .zip(statuses)
-                .map(|(row, (id, status))| User {
-                    record: row.user.clone(),
-                    tags: with_tags.then(|| page.tags.get(&id).cloned().unwrap_or_default()),
-                    status: Some(status),
+                .map(|(row, (id, status))| {
+                    let tags = selected
+                        .tags
+                        .then(|| page.tags.get(&id).cloned().unwrap_or_default());
+                    User::listed(row, tags, status)
                 })
                 .collect(),
         })
+    }
+}
+
+/// What an operation selects of the users a `connections` field lists (its `results`, through
+/// aliases and fragments).
+struct ResultsSelection {
+    tags: bool,
+    /// Any field read from the stored record. A wrong guess costs a statement, never a value:
+    /// a listed user without its record reads it through the user loader.
+    records: bool,
+}
+
+impl ResultsSelection {
+    fn of(ctx: &Context<'_>) -> ResultsSelection {
+        // Fields of User that a page answers without the listed users' records.
+        const WITHOUT_RECORD: [&str; 5] = [
+            "id",
+            "tags",
+            "connectionStatus",
+            "connections",
+            "__typename",
+        ];
+        let mut selected = ResultsSelection {
+            tags: false,
+            records: false,
+        };
+        for results in ctx.look_ahead().field("results").selection_fields() {
+            for field in results.selection_set() {
+                let name = field.name();
+                selected.tags |= name == "tags";
+                selected.records |= !WITHOUT_RECORD.contains(&name);
+            }
+        }
+        selected
     }
 }
 

@@ -66,6 +66,7 @@ pub async fn user_connections(
         owner,
         spec,
         with_tags: true,
+        with_records: true,
     };
     let page_loader = ConnectionPageLoader {
         store: store.clone(),
@@ -88,12 +89,15 @@ pub async fn user_connections(
         .rows
         .iter()
         .map(|row| {
-            let id = row.user.id;
-            let user_tags = page.tags.get(&id).unwrap_or(&no_tags);
-            let status = ConnectionStatus::of(access.viewer, id, row.relation);
-            UserBody::new(&row.user, user_tags, status, &access.settings)
+            // Read with records (the key asks for them).
+            let user = row.user.as_ref().ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("page row {} without its record", row.id))
+            })?;
+            let user_tags = page.tags.get(&row.id).unwrap_or(&no_tags);
+            let status = ConnectionStatus::of(access.viewer, row.id, row.relation);
+            Ok(UserBody::new(user, user_tags, status, &access.settings))
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     let body = PageBody {
         count: page.count,
         next: links.next,

@@ -28,7 +28,11 @@ pub struct PageSpec {
 /// One listed connection.
 #[derive(Clone, Debug)]
 pub struct PageRow {
-    pub user: UserRecord,
+    /// The listed user's id.
+    pub id: i64,
+    /// The listed user's record, when the page was read with records
+    /// (`Store::connection_pages`).
+    pub user: Option<UserRecord>,
     /// How the viewer relates to the listed user (read in the same statement as the page);
     /// `relation.connected` is "mutual": the listed user is also a connection of the viewer.
     pub relation: Relation,
