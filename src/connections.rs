@@ -4,7 +4,8 @@
 //!   availability → friendship mode → target exists), from one SQL statement;
 //! - `ConnectionPageLoader`: pages of connections in the API's total order (mutual first,
 //!   `connected_at` newest first, user id), with the count under the `mutual` filter, for any
-//!   number of users in one statement per distinct page shape;
+//!   number of users in one statement per distinct page shape (and whether the listed users'
+//!   records are read), plus one for the listed users' tags when asked;
 //! - `ConnectionStatus::of`: the viewer-relative status of a listed user;
 //! - the loaders for users, tags and statuses, so N users cost a fixed number of statements
 //!   (a page's tags are read by the page loader itself, in the same batch).

@@ -287,3 +287,34 @@ fn several_owners_pages_equal_one_owner_pages() {
         );
     }
 }
+
+/// A page batch may list up to 100,000 users, whose tags are read in one call: on MySQL, past
+/// its 65,535 placeholders, the call must split the list (and merge the answers).
+#[tokio::test]
+async fn tags_for_more_users_than_mysql_can_bind() {
+    for db in TestDb::all("tags_for_many_users").await {
+        common::import_example(&db.store).await;
+        let users: Vec<i64> = (1..=50).collect();
+        let expected = db.store.visible_tags(&users).await.expect("tags");
+        assert!(
+            !expected.is_empty(),
+            "the example community has tagged users"
+        );
+        // The real users among 70,000 ids, most of which name nobody.
+        let many: Vec<i64> = (1..=70_000).collect();
+        let got = db
+            .store
+            .visible_tags(&many)
+            .await
+            .expect("tags of 70,000 ids");
+        assert_eq!(
+            got.keys().collect::<std::collections::BTreeSet<_>>(),
+            expected.keys().collect(),
+            "{:?}",
+            db.backend
+        );
+        for (user, tags) in &expected {
+            assert_eq!(&got[user], tags, "{:?}: tags of user {user}", db.backend);
+        }
+    }
+}

@@ -407,7 +407,8 @@ fn json_object_param(text: &str, name: &str) -> Result<Option<Map<String, Value>
 
 /// The type of the operation the request would run, when its document parses and names it
 /// (else execution reports the problem). A hash-only persisted query is not looked at here:
-/// its document is in the schema's cache, and the schema has no mutations to run anyway.
+/// its document is in `documents::Documents`' cache, and the schema has no mutations to run
+/// anyway.
 fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
     if request.query.trim().is_empty() {
         return None;

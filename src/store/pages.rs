@@ -36,7 +36,8 @@ fn window(spec: PageSpec) -> (i64, i64) {
 
 impl Store {
     /// One page of connections for each of `owners`, with each owner's count under the filter.
-    /// An owner with no connections is absent from the map. With `records` false the rows
+    /// An owner with no connections may be absent from the map (the several-owners statement
+    /// returns no row for it) or present with count 0. With `records` false the rows
     /// carry the listed users' ids without their records (no join with `users`): for a
     /// caller that needs only ids, a page of a thousand users is then a third of the work.
     pub async fn connection_pages(
@@ -69,8 +70,8 @@ impl Store {
         let viewer = Value::BigInt(viewer);
         let mut sql = Sql::new(self.backend());
         // Materialized: the mutual set is read three times (its rows, its count, and to
-        // exclude it from the non-mutual scan). MariaDB has no such keyword and materializes
-        // a CTE read more than once by itself.
+        // exclude it from the non-mutual scan). MySQL and MariaDB have no such keyword; there
+        // the optimizer decides (a matter of speed only).
         let materialized = match self.backend() {
             DatabaseBackend::MySql => "",
             _ => "MATERIALIZED ",

@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr};
 
 use super::records::{get, int, TagRecord, UserRecord, TAG_COLUMNS, USER_COLUMNS};
-use super::sql::Sql;
+use super::sql::{Sql, MYSQL_MAX_LIST};
 use super::{Settings, Store};
 
 /// What gates a request: the settings, and whether the target and the viewer exist.
@@ -126,26 +126,30 @@ impl Store {
         user_ids: &[i64],
     ) -> Result<HashMap<i64, Vec<TagRecord>>, DbErr> {
         let mut tags: HashMap<i64, Vec<TagRecord>> = HashMap::new();
-        if user_ids.is_empty() {
-            return Ok(tags);
-        }
-        let mut sql = Sql::new(self.backend());
-        sql.push("SELECT ut.user_id AS owner_id, ")
-            .push(TAG_COLUMNS)
-            .push(" FROM user_tags ut JOIN tags t ON t.id = ut.tag_id WHERE ut.user_id")
-            .in_list(user_ids)
-            .push(" AND t.visible = ")
-            .bind(true)
-            .push(" AND t.active = ")
-            .bind(true)
-            .push(" AND t.deleted = ")
-            .bind(false)
-            .push(" ORDER BY ut.user_id, t.id");
-        for row in self.connection().query_all(sql.build()).await? {
-            let owner = int(&row, "owner_id")?;
-            tags.entry(owner)
-                .or_default()
-                .push(TagRecord::from_row(&row)?);
+        // A page batch may list up to 100,000 users; MySQL takes one placeholder per id.
+        let chunk = match self.backend() {
+            DatabaseBackend::MySql => MYSQL_MAX_LIST,
+            _ => user_ids.len().max(1),
+        };
+        for ids in user_ids.chunks(chunk) {
+            let mut sql = Sql::new(self.backend());
+            sql.push("SELECT ut.user_id AS owner_id, ")
+                .push(TAG_COLUMNS)
+                .push(" FROM user_tags ut JOIN tags t ON t.id = ut.tag_id WHERE ut.user_id")
+                .in_list(ids)
+                .push(" AND t.visible = ")
+                .bind(true)
+                .push(" AND t.active = ")
+                .bind(true)
+                .push(" AND t.deleted = ")
+                .bind(false)
+                .push(" ORDER BY ut.user_id, t.id");
+            for row in self.connection().query_all(sql.build()).await? {
+                let owner = int(&row, "owner_id")?;
+                tags.entry(owner)
+                    .or_default()
+                    .push(TagRecord::from_row(&row)?);
+            }
         }
         Ok(tags)
     }

@@ -4,6 +4,9 @@
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{DatabaseBackend, Statement, Value};
 
+/// The most ids one MySQL statement binds (`in_list`), well under its 65,535 placeholders.
+pub const MYSQL_MAX_LIST: usize = 10_000;
+
 pub struct Sql {
     backend: DatabaseBackend,
     text: String,
@@ -42,7 +45,9 @@ impl Sql {
     /// as one value: `= ANY($n)` with an array on PostgreSQL, `IN (SELECT value FROM
     /// json_each(?))` with a JSON array on SQLite; `IN (?, ?, ...)` on MySQL. One value keeps
     /// the statement text the same whatever the number of ids, so each backend prepares and
-    /// plans it once per connection instead of once per list length.
+    /// plans it once per connection instead of once per list length. `ids` must not be empty
+    /// (`IN ()` is not SQL); on MySQL it must stay under its 65,535 placeholders
+    /// (`MYSQL_MAX_LIST`).
     pub fn in_list(&mut self, ids: &[i64]) -> &mut Self {
         match self.backend {
             DatabaseBackend::Postgres => {
