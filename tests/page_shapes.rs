@@ -131,19 +131,7 @@ fn file_json(g: &Graph) -> String {
     let users: Vec<Value> = (1..=g.users)
         .map(|id| common::plain_user(id, &[]))
         .collect();
-    // Half the instants carry a +02:00 offset: ordering must use the instant, not the text.
-    let connections: Vec<Value> = g
-        .edges
-        .iter()
-        .map(|(a, b, t)| {
-            let at = if t % 2 == 0 {
-                format!("2024-01-01T{:02}:00:00Z", 10 + t)
-            } else {
-                format!("2024-01-01T{:02}:00:00+02:00", 12 + t)
-            };
-            json!({"users": [a, b], "connected_at": at})
-        })
-        .collect();
+    let connections = common::timed_connections(&g.edges);
     let requests: Vec<Value> = g
         .requests
         .iter()

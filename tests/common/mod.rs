@@ -198,3 +198,20 @@ pub fn plain_user(id: i64, tags: &[i64]) -> serde_json::Value {
         "website": "", "cover": null, "reputation": 0, "community_badge": false, "reg_approved": true,
         "deleted": false, "company_name": "", "company_role": "", "tags": tags})
 }
+
+/// Data-file connections for generated edges `(a, b, t)`, `t` a small number of hours: half
+/// the instants carry a +02:00 offset, so ordering must use the instant, not the text; few
+/// distinct instants, so ties on time are common.
+pub fn timed_connections(edges: &[(i64, i64, i64)]) -> Vec<serde_json::Value> {
+    edges
+        .iter()
+        .map(|(a, b, t)| {
+            let at = if t % 2 == 0 {
+                format!("2024-01-01T{:02}:00:00Z", 10 + t)
+            } else {
+                format!("2024-01-01T{:02}:00:00+02:00", 12 + t)
+            };
+            serde_json::json!({"users": [a, b], "connected_at": at})
+        })
+        .collect()
+}
