@@ -3,7 +3,7 @@
 //! Built with utoipa's builder API (the body structs in `body` borrow from records and cannot
 //! derive `ToSchema`), from the same facts the handler uses: the route path, the parameter
 //! rules of `params`, the error codes of `crate::error`, the configured page sizes. The User and
-//! Tag key lists here are checked against real response bodies by `tests/openapi.rs`, so the
+//! Tag key lists here are checked against real response bodies by `tests/it/openapi.rs`, so the
 //! document cannot drift from the wire silently.
 //!
 //! Decisions, where OpenAPI leaves room:

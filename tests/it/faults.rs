@@ -2,11 +2,11 @@
 //! refused) and comes back. While it is away requests answer 503 with the `{"errors": [...]}`
 //! body within the acquire timeout; when it returns the service recovers by itself.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestDb};
+use crate::common::{Backend, TestDb};
 use community_gateway::store::Store;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;

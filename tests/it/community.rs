@@ -2,9 +2,7 @@
 //! messages that name the record, atomicity of a failed import, the synthetic generator and
 //! the settings switch.
 
-mod common;
-
-use common::{example_community_json, Backend, TestDb};
+use crate::common::{example_community_json, Backend, TestDb};
 use community_gateway::auth::sha256_hex;
 use community_gateway::community::{
     self, apply_settings, export, import, parse, synthetic, to_json, CommunityFile,

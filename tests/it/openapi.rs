@@ -1,9 +1,9 @@
 //! The OpenAPI document: served as JSON, OpenAPI 3.1, faithful to the spec's shapes, and real
 //! response bodies (200 and every error) validate against the schemas it names.
 
-mod common;
+use crate::common;
 
-use common::{TestDb, TEST_SECRET};
+use crate::common::{TestDb, TEST_SECRET};
 use community_gateway::config::Config;
 use community_gateway::rest::openapi::{self, names};
 use serde_json::{json, Value};

@@ -1,11 +1,11 @@
 //! Hostile GraphQL documents are refused quickly and before any SQL runs: deep nesting,
 //! thousands of aliases, fragment cycles, fragment fan-out, huge list arguments, long strings.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::TestDb;
+use crate::common::TestDb;
 use serde_json::{json, Value};
 
 async fn send(base: &str, query: &str) -> (u16, Value) {

@@ -3,11 +3,11 @@
 //! random graphs, viewers, filters and page sizes. The expected order is computed here from the
 //! generated graph, independently of the server's SQL.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashSet};
 
-use common::TestDb;
+use crate::common::TestDb;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

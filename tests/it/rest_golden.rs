@@ -3,9 +3,9 @@
 //! with `Host: testserver`, and must get exactly the status, the listed headers and the body
 //! bytes (compact JSON, keys in the written order).
 
-mod common;
+use crate::common;
 
-use common::TestDb;
+use crate::common::TestDb;
 use serde_json::Value;
 
 #[derive(serde::Deserialize)]

@@ -19,12 +19,12 @@
 //! connections under the filter, computed from the generated graph (mutual: also a connection of
 //! the viewer).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
-use common::TestDb;
+use crate::common::TestDb;
 use community_gateway::store::{ConnectionPageRows, PageSpec, Relation, UserRecord};
 use proptest::prelude::*;
 use serde_json::{json, Value};

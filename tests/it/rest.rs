@@ -1,8 +1,8 @@
 //! The REST route beyond the golden cases: bounded SQL, HTTP details, configuration.
 
-mod common;
+use crate::common;
 
-use common::{TestDb, TEST_SECRET};
+use crate::common::{TestDb, TEST_SECRET};
 use serde_json::Value;
 
 fn jwt(user: i64) -> String {

@@ -6,9 +6,9 @@
 //! Cases are tables; each group runs on every backend `TestDb::all` yields (SQLite always).
 //! A case the server gets wrong is kept, in its own `` test.
 
-mod common;
+use crate::common;
 
-use common::{TestDb, TEST_SECRET};
+use crate::common::{TestDb, TEST_SECRET};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use reqwest::Client;

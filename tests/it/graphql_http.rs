@@ -1,9 +1,9 @@
 //! The GraphQL-over-HTTP transport of `/graphql`: status codes, media types, request checks,
 //! persisted queries over POST and GET, and the offline playground with its embedded assets.
 
-mod common;
+use crate::common;
 
-use common::TestDb;
+use crate::common::TestDb;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};

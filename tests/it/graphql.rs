@@ -1,9 +1,9 @@
 //! The GraphQL door over real HTTP: the schema's rules, its errors, and batching (a fixed
 //! number of SQL statements whatever the number of users an operation touches).
 
-mod common;
+use crate::common;
 
-use common::{TestDb, TEST_SECRET};
+use crate::common::{TestDb, TEST_SECRET};
 use serde_json::{json, Value};
 
 async fn post(base: &str, token: Option<&str>, query: &str) -> Value {

@@ -1,0 +1,19 @@
+//! The integration tests: one crate, so the whole test suite links once.
+//!
+//! Every module drives the service from the outside (real HTTP, real databases) or its public
+//! library API; `common` creates a fresh database per test on each configured backend.
+
+mod common;
+
+mod community;
+mod faults;
+mod fuzz_parsing;
+mod graphql;
+mod graphql_http;
+mod graphql_limits;
+mod openapi;
+mod page_shapes;
+mod rest;
+mod rest_golden;
+mod rest_paging;
+mod security;
