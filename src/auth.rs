@@ -138,7 +138,7 @@ pub fn issue_jwt(
         "token_type": "access",
         "exp": now + ttl_secs,
         "iat": now,
-        "jti": crate::config::random_hex(16),
+        "jti": random_hex(16),
         "user_id": user_id,
     });
     jsonwebtoken::encode(
@@ -146,6 +146,14 @@ pub fn issue_jwt(
         &claims,
         &jsonwebtoken::EncodingKey::from_secret(secret),
     )
+}
+
+/// `bytes` random bytes as lower-case hex.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    hex::encode(buf)
 }
 
 #[cfg(test)]

@@ -193,7 +193,7 @@ pub struct Config {
     /// Per-client rate limit: (requests per second, burst); None when off.
     pub rate_limit: Option<(u32, u32)>,
     /// Bounds on GraphQL operations.
-    pub graphql: crate::graphql::Limits,
+    pub graphql: GraphqlLimits,
     /// GraphQL operations executed at once.
     pub graphql_max_concurrent: usize,
 }
@@ -211,8 +211,32 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(10),
             max_body_bytes: 262_144,
             rate_limit: None,
-            graphql: crate::graphql::Limits::default(),
+            graphql: GraphqlLimits::default(),
             graphql_max_concurrent: 8,
+        }
+    }
+}
+
+/// Bounds on an operation, checked before any resolver (and so any SQL) runs.
+#[derive(Clone, Copy, Debug)]
+pub struct GraphqlLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// Fields selected in a whole document (fragments counted once).
+    pub max_fields: usize,
+    /// Fields at the root of an operation, aliases included.
+    pub max_root_fields: usize,
+    pub introspection: bool,
+}
+
+impl Default for GraphqlLimits {
+    fn default() -> Self {
+        GraphqlLimits {
+            max_depth: 15,
+            max_complexity: 20_000,
+            max_fields: 2_000,
+            max_root_fields: 100,
+            introspection: true,
         }
     }
 }
@@ -244,7 +268,7 @@ impl ServeOptions {
             max_body_bytes: self.max_body_bytes as usize,
             rate_limit: (self.rate_limit_per_second > 0)
                 .then_some((self.rate_limit_per_second, self.rate_limit_burst)),
-            graphql: crate::graphql::Limits {
+            graphql: GraphqlLimits {
                 max_depth: self.graphql_max_depth as usize,
                 max_complexity: self.graphql_max_complexity as usize,
                 max_fields: self.graphql_max_fields as usize,
@@ -301,7 +325,7 @@ pub fn resolve_jwt_secret(configured: Option<&str>, database_url: &str) -> anyho
     match std::fs::read_to_string(&secret_path) {
         Ok(secret) if secret.trim().len() >= 16 => Ok(secret.trim().as_bytes().to_vec()),
         _ => {
-            let secret = random_hex(32);
+            let secret = crate::auth::random_hex(32);
             std::fs::write(&secret_path, &secret)
                 .with_context(|| format!("JWT_SECRET: cannot write {}", secret_path.display()))?;
             tracing::info!(path = %secret_path.display(), "JWT_SECRET not set: generated a random secret and stored it beside the database");
@@ -319,12 +343,4 @@ pub fn sqlite_file(database_url: &str) -> Option<PathBuf> {
         return None;
     }
     Some(PathBuf::from(path))
-}
-
-/// `bytes` random bytes as lower-case hex.
-pub fn random_hex(bytes: usize) -> String {
-    use rand::RngCore;
-    let mut buf = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut buf);
-    hex::encode(buf)
 }

@@ -19,6 +19,7 @@ mod parse;
 mod pg;
 mod settings;
 mod synthetic;
+mod tables;
 mod validate;
 
 pub use crate::store::Settings;

@@ -18,7 +18,7 @@ use std::time::Instant;
 use anyhow::Context;
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::import::{
+use super::tables::{
     CONNECTION_COLUMNS, REQUEST_COLUMNS, TAG_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, USER_TAG_COLUMNS,
 };
 use super::validate::{TagRow, TokenRow, UserRow, Validated};

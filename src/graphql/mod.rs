@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::{EmptyMutation, EmptySubscription, ErrorExtensions, Schema};
 
-use crate::config::Config;
+use crate::config::{Config, GraphqlLimits};
 use tokio::sync::OnceCell;
 
 use crate::auth::{self, Credential};
@@ -28,32 +28,8 @@ pub use types::{Query, User, UserConnectionPage};
 
 pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
-/// Bounds on an operation, checked before any resolver (and so any SQL) runs.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    pub max_depth: usize,
-    pub max_complexity: usize,
-    /// Fields selected in a whole document (fragments counted once).
-    pub max_fields: usize,
-    /// Fields at the root of an operation, aliases included.
-    pub max_root_fields: usize,
-    pub introspection: bool,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_depth: 15,
-            max_complexity: 20_000,
-            max_fields: 2_000,
-            max_root_fields: 100,
-            introspection: true,
-        }
-    }
-}
-
 /// Builds the schema (without per-request data).
-pub fn schema(limits: Limits) -> GatewaySchema {
+pub fn schema(limits: GraphqlLimits) -> GatewaySchema {
     let mut builder = Schema::build(Query, EmptyMutation, EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
@@ -67,7 +43,7 @@ pub fn schema(limits: Limits) -> GatewaySchema {
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    schema(Limits::default()).sdl()
+    schema(GraphqlLimits::default()).sdl()
 }
 
 /// Everything a resolver needs about the request it serves.

@@ -24,7 +24,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Value};
 use super::queries::{ConnectionPageRows, PageRow, PageSpec, Relation};
 use super::records::{int, opt_int, UserRecord, USER_COLUMNS};
 use super::sql::Sql;
-use super::Store;
+use super::db::Store;
 
 /// `offset` and `offset + limit`, bounded so the arithmetic and the bound values stay within
 /// BIGINT.

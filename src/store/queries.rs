@@ -6,7 +6,8 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr};
 
 use super::records::{get, int, TagRecord, UserRecord, TAG_COLUMNS, USER_COLUMNS};
 use super::sql::{Sql, MYSQL_MAX_LIST};
-use super::{Settings, Store};
+use super::db::Store;
+use super::records::Settings;
 
 /// What gates a request: the settings, and whether the target and the viewer exist.
 #[derive(Clone, Copy, Debug)]

@@ -56,7 +56,7 @@ impl TestDb {
                     eprintln!("SKIPPED {test} on {backend:?}: {var} is not set");
                     return None;
                 };
-                let name = format!("cg_{}", community_gateway::config::random_hex(8));
+                let name = format!("cg_{}", community_gateway::auth::random_hex(8));
                 let admin = Database::connect(&server)
                     .await
                     .expect("connect to test server");
