@@ -4,7 +4,7 @@
 //! Every request must get the status the behaviour spec gives it, with exactly one of
 //! the spec's error bodies (so no SQL text, stack trace or internal name can leak), never a 500.
 //! Cases are tables; each group runs on every backend `TestDb::all` yields (SQLite always).
-//! A case the server gets wrong is kept, in its own `` test.
+//! A case the server got wrong is kept in its table, so it stays fixed.
 //!
 //! One file per attack family: `jwt_and_headers` (forged, tampered and malformed JWTs, and
 //! the forms of the `Authorization` header), `opaque_tokens` (stored-token lookalikes and
