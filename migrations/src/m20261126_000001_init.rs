@@ -1,8 +1,8 @@
 //! The initial schema: users, tags, their link, connections, connection requests, access
 //! tokens and the community settings row.
 
-use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -94,26 +94,6 @@ enum AccessTokens {
     ExpiresAtUs,
 }
 
-fn big(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().to_owned()
-}
-
-fn flag(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).boolean().not_null().to_owned()
-}
-
-fn text(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).text().not_null().to_owned()
-}
-
-fn short(col: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(col).string_len(len).not_null().to_owned()
-}
-
-fn nullable_short(col: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(col).string_len(len).null().to_owned()
-}
-
 /// A foreign key to `users.id` that removes the dependent row with the user.
 fn user_fk(
     from_table: impl IntoIden + 'static,
@@ -135,15 +115,10 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(CommunitySettings::Table)
-                    .col(
-                        ColumnDef::new(CommunitySettings::Id)
-                            .integer()
-                            .not_null()
-                            .primary_key(),
-                    )
-                    .col(flag(CommunitySettings::ConnectionEnabled))
-                    .col(flag(CommunitySettings::FollowEnabled))
-                    .col(flag(CommunitySettings::ContentAvailability))
+                    .col(integer(CommunitySettings::Id).primary_key())
+                    .col(boolean(CommunitySettings::ConnectionEnabled))
+                    .col(boolean(CommunitySettings::FollowEnabled))
+                    .col(boolean(CommunitySettings::ContentAvailability))
                     .to_owned(),
             )
             .await?;
@@ -165,7 +140,7 @@ impl MigrationTrait for Migration {
 
         // Usernames are compared byte for byte, as the import validates them; MySQL's default
         // collation would otherwise call "Alice" and "alice" duplicates.
-        let mut username = short(Users::Username, 150);
+        let mut username = string_len(Users::Username, 150);
         if mysql {
             username.extra("COLLATE utf8mb4_bin");
         }
@@ -173,33 +148,33 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Users::Table)
-                    .col(big(Users::Id).primary_key())
+                    .col(big_integer(Users::Id).primary_key())
                     .col(username.unique_key())
-                    .col(short(Users::RealName, 255))
-                    .col(nullable_short(Users::Avatar, 2048))
-                    .col(ColumnDef::new(Users::ExtId).big_integer().null())
-                    .col(big(Users::FollowingsCounter))
-                    .col(big(Users::FollowersCounter))
-                    .col(big(Users::PostsCounter))
-                    .col(big(Users::DiscussionsCounter))
-                    .col(big(Users::PollsCounter))
-                    .col(big(Users::CategoriesCounter))
-                    .col(big(Users::DateJoinedUs))
+                    .col(string_len(Users::RealName, 255))
+                    .col(string_len_null(Users::Avatar, 2048))
+                    .col(big_integer_null(Users::ExtId))
+                    .col(big_integer(Users::FollowingsCounter))
+                    .col(big_integer(Users::FollowersCounter))
+                    .col(big_integer(Users::PostsCounter))
+                    .col(big_integer(Users::DiscussionsCounter))
+                    .col(big_integer(Users::PollsCounter))
+                    .col(big_integer(Users::CategoriesCounter))
+                    .col(big_integer(Users::DateJoinedUs))
                     .col(text(Users::Bio))
-                    .col(short(Users::Location, 255))
-                    .col(nullable_short(Users::LocationLatLng, 64))
-                    .col(nullable_short(Users::PositionLatLng, 64))
-                    .col(nullable_short(Users::DateOfBirth, 10))
+                    .col(string_len(Users::Location, 255))
+                    .col(string_len_null(Users::LocationLatLng, 64))
+                    .col(string_len_null(Users::PositionLatLng, 64))
+                    .col(string_len_null(Users::DateOfBirth, 10))
                     .col(text(Users::Description))
-                    .col(short(Users::Gender, 16))
-                    .col(short(Users::Website, 2048))
-                    .col(nullable_short(Users::Cover, 2048))
-                    .col(big(Users::Reputation))
-                    .col(flag(Users::CommunityBadge))
-                    .col(flag(Users::RegApproved))
-                    .col(flag(Users::Deleted))
-                    .col(short(Users::CompanyName, 255))
-                    .col(short(Users::CompanyRole, 255))
+                    .col(string_len(Users::Gender, 16))
+                    .col(string_len(Users::Website, 2048))
+                    .col(string_len_null(Users::Cover, 2048))
+                    .col(big_integer(Users::Reputation))
+                    .col(boolean(Users::CommunityBadge))
+                    .col(boolean(Users::RegApproved))
+                    .col(boolean(Users::Deleted))
+                    .col(string_len(Users::CompanyName, 255))
+                    .col(string_len(Users::CompanyRole, 255))
                     .to_owned(),
             )
             .await?;
@@ -208,16 +183,16 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Tags::Table)
-                    .col(big(Tags::Id).primary_key())
-                    .col(short(Tags::Type, 64))
-                    .col(short(Tags::Name, 255))
+                    .col(big_integer(Tags::Id).primary_key())
+                    .col(string_len(Tags::Type, 64))
+                    .col(string_len(Tags::Name, 255))
                     .col(text(Tags::Description))
-                    .col(short(Tags::Color, 32))
-                    .col(flag(Tags::Visible))
-                    .col(flag(Tags::VisibilityBoost))
-                    .col(flag(Tags::Active))
-                    .col(flag(Tags::Deleted))
-                    .col(big(Tags::CreatedAtUs))
+                    .col(string_len(Tags::Color, 32))
+                    .col(boolean(Tags::Visible))
+                    .col(boolean(Tags::VisibilityBoost))
+                    .col(boolean(Tags::Active))
+                    .col(boolean(Tags::Deleted))
+                    .col(big_integer(Tags::CreatedAtUs))
                     .to_owned(),
             )
             .await?;
@@ -226,8 +201,8 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(UserTags::Table)
-                    .col(big(UserTags::UserId))
-                    .col(big(UserTags::TagId))
+                    .col(big_integer(UserTags::UserId))
+                    .col(big_integer(UserTags::TagId))
                     .primary_key(Index::create().col(UserTags::UserId).col(UserTags::TagId))
                     .foreign_key(&mut user_fk(UserTags::Table, UserTags::UserId))
                     .foreign_key(
@@ -245,9 +220,9 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Connections::Table)
-                    .col(big(Connections::UserId))
-                    .col(big(Connections::FriendId))
-                    .col(big(Connections::ConnectedAtUs))
+                    .col(big_integer(Connections::UserId))
+                    .col(big_integer(Connections::FriendId))
+                    .col(big_integer(Connections::ConnectedAtUs))
                     .primary_key(
                         Index::create()
                             .col(Connections::UserId)
@@ -276,9 +251,9 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(ConnectionRequests::Table)
-                    .col(big(ConnectionRequests::FromUserId))
-                    .col(big(ConnectionRequests::ToUserId))
-                    .col(big(ConnectionRequests::CreatedAtUs))
+                    .col(big_integer(ConnectionRequests::FromUserId))
+                    .col(big_integer(ConnectionRequests::ToUserId))
+                    .col(big_integer(ConnectionRequests::CreatedAtUs))
                     .primary_key(
                         Index::create()
                             .col(ConnectionRequests::FromUserId)
@@ -316,9 +291,9 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(AccessTokens::Table)
-                    .col(short(AccessTokens::TokenSha256, 64).primary_key())
-                    .col(big(AccessTokens::UserId))
-                    .col(big(AccessTokens::ExpiresAtUs))
+                    .col(string_len(AccessTokens::TokenSha256, 64).primary_key())
+                    .col(big_integer(AccessTokens::UserId))
+                    .col(big_integer(AccessTokens::ExpiresAtUs))
                     .foreign_key(&mut user_fk(AccessTokens::Table, AccessTokens::UserId))
                     .to_owned(),
             )

@@ -342,15 +342,16 @@ fn make_users(users: u64, rng: &mut ChaCha8Rng) -> Vec<User> {
 }
 
 fn make_user(id: i64, rng: &mut ChaCha8Rng, usernames: &mut HashSet<String>) -> User {
+    let words = names::words();
     let italian = rng.gen_bool(0.65);
     let female = rng.gen_bool(0.5);
     let first = pick(rng, names::first(italian, female));
     let last = pick(
         rng,
         if italian {
-            names::ITALIAN_LAST
+            &words.italian_last
         } else {
-            names::INTERNATIONAL_LAST
+            &words.international_last
         },
     );
     let mut username = format!("{}.{}", ascii_fold(first), ascii_fold(last));
@@ -359,7 +360,7 @@ fn make_user(id: i64, rng: &mut ChaCha8Rng, usernames: &mut HashSet<String>) -> 
         username = format!("{username}{id}");
         usernames.insert(username.clone());
     }
-    let city = rng.gen_bool(0.5).then(|| pick(rng, names::CITIES));
+    let city = rng.gen_bool(0.5).then(|| pick(rng, &words.cities));
     let posts = (rng.gen::<f64>().powi(3) * 500.0) as i64;
     let discussions = (rng.gen::<f64>().powi(3) * 100.0) as i64;
     let has = |rng: &mut ChaCha8Rng, p: f64| rng.gen_bool(p);
@@ -384,7 +385,7 @@ fn make_user(id: i64, rng: &mut ChaCha8Rng, usernames: &mut HashSet<String>) -> 
         categories_counter: rng.gen_range(0..=10),
         date_joined: String::new(),
         bio: if has(rng, 0.3) {
-            pick(rng, names::BIOS).to_string()
+            pick(rng, &words.bios).to_string()
         } else {
             String::new()
         },
@@ -393,7 +394,7 @@ fn make_user(id: i64, rng: &mut ChaCha8Rng, usernames: &mut HashSet<String>) -> 
         position_lat_lng: has(rng, 0.1).then(|| random_position(rng)),
         date_of_birth: has(rng, 0.4).then(|| birth_date(rng)),
         description: if has(rng, 0.1) {
-            pick(rng, names::DESCRIPTIONS).to_string()
+            pick(rng, &words.descriptions).to_string()
         } else {
             String::new()
         },
@@ -421,8 +422,8 @@ fn make_user(id: i64, rng: &mut ChaCha8Rng, usernames: &mut HashSet<String>) -> 
     };
     // One member in five names an employer and a role.
     if rng.gen_bool(0.2) {
-        user.company_name = pick(rng, names::COMPANIES).to_string();
-        user.company_role = pick(rng, names::ROLES).to_string();
+        user.company_name = pick(rng, &words.companies).to_string();
+        user.company_role = pick(rng, &words.roles).to_string();
     }
     user
 }
@@ -436,7 +437,7 @@ fn random_tags(rng: &mut ChaCha8Rng) -> Vec<i64> {
 }
 
 fn random_position(rng: &mut ChaCha8Rng) -> String {
-    let (_, lat_lng) = pick(rng, names::CITIES);
+    let (_, lat_lng) = pick(rng, &names::words().cities);
     let (lat, lng) = lat_lng.split_once(',').unwrap_or(("45.0", "9.0"));
     let jitter = |rng: &mut ChaCha8Rng| rng.gen_range(-0.05..0.05);
     let lat = lat.parse::<f64>().unwrap_or(45.0) + jitter(rng);
@@ -486,289 +487,127 @@ fn ascii_fold(name: &str) -> String {
 }
 
 mod names {
-    pub fn first(italian: bool, female: bool) -> &'static [&'static str] {
-        match (italian, female) {
-            (true, true) => ITALIAN_FEMALE,
-            (true, false) => ITALIAN_MALE,
-            (false, true) => INTERNATIONAL_FEMALE,
-            (false, false) => INTERNATIONAL_MALE,
+    use std::collections::HashMap;
+    use std::sync::LazyLock;
+
+    /// The lists themselves, one section per list; the file's header gives the format.
+    const DATA: &str = include_str!("synthetic_words.txt");
+
+    static WORDS: LazyLock<Words> = LazyLock::new(|| Words::parse(DATA));
+
+    pub struct Words {
+        pub italian_female: Vec<&'static str>,
+        pub italian_male: Vec<&'static str>,
+        pub international_female: Vec<&'static str>,
+        pub international_male: Vec<&'static str>,
+        pub italian_last: Vec<&'static str>,
+        pub international_last: Vec<&'static str>,
+        /// (name, "lat,lng").
+        pub cities: Vec<(&'static str, &'static str)>,
+        pub bios: Vec<&'static str>,
+        pub descriptions: Vec<&'static str>,
+        pub companies: Vec<&'static str>,
+        pub roles: Vec<&'static str>,
+    }
+
+    impl Words {
+        /// Parses the compiled-in lists; a malformed file is a build defect, so it panics.
+        fn parse(data: &'static str) -> Words {
+            let mut sections: HashMap<&str, Vec<&str>> = HashMap::new();
+            let mut current: Option<&str> = None;
+            for line in data.lines() {
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                    assert!(
+                        sections.insert(name, Vec::new()).is_none(),
+                        "synthetic_words.txt: section [{name}] appears twice"
+                    );
+                    current = Some(name);
+                    continue;
+                }
+                let name =
+                    current.expect("synthetic_words.txt: an entry before the first [section]");
+                sections.entry(name).or_default().push(line);
+            }
+            let mut take = |name: &str| {
+                let list = sections
+                    .remove(name)
+                    .unwrap_or_else(|| panic!("synthetic_words.txt: no [{name}] section"));
+                assert!(!list.is_empty(), "synthetic_words.txt: [{name}] is empty");
+                list
+            };
+            let words = Words {
+                italian_female: take("italian_female"),
+                italian_male: take("italian_male"),
+                international_female: take("international_female"),
+                international_male: take("international_male"),
+                italian_last: take("italian_last"),
+                international_last: take("international_last"),
+                cities: take("cities")
+                    .into_iter()
+                    .map(|line| {
+                        line.split_once('|').unwrap_or_else(|| {
+                            panic!("synthetic_words.txt: city {line:?} is not name|lat,lng")
+                        })
+                    })
+                    .collect(),
+                bios: take("bios"),
+                descriptions: take("descriptions"),
+                companies: take("companies"),
+                roles: take("roles"),
+            };
+            let unknown: Vec<&str> = sections.into_keys().collect();
+            assert!(
+                unknown.is_empty(),
+                "synthetic_words.txt: unknown sections {unknown:?}"
+            );
+            words
         }
     }
 
-    pub const ITALIAN_FEMALE: &[&str] = &[
-        "Giulia",
-        "Chiara",
-        "Francesca",
-        "Sara",
-        "Martina",
-        "Elena",
-        "Alessia",
-        "Valentina",
-        "Federica",
-        "Silvia",
-        "Anna",
-        "Laura",
-        "Paola",
-        "Giorgia",
-        "Sofia",
-        "Aurora",
-        "Alice",
-        "Beatrice",
-        "Camilla",
-        "Elisa",
-        "Ilaria",
-        "Marta",
-        "Noemi",
-        "Roberta",
-        "Serena",
-        "Simona",
-        "Veronica",
-        "Arianna",
-        "Benedetta",
-        "Caterina",
-        "Irene",
-        "Ludovica",
-    ];
-    pub const ITALIAN_MALE: &[&str] = &[
-        "Marco",
-        "Luca",
-        "Giuseppe",
-        "Francesco",
-        "Alessandro",
-        "Andrea",
-        "Matteo",
-        "Lorenzo",
-        "Davide",
-        "Simone",
-        "Federico",
-        "Riccardo",
-        "Stefano",
-        "Paolo",
-        "Giovanni",
-        "Antonio",
-        "Fabio",
-        "Bruno",
-        "Dario",
-        "Emanuele",
-        "Gabriele",
-        "Massimo",
-        "Nicolò",
-        "Pietro",
-        "Roberto",
-        "Salvatore",
-        "Tommaso",
-        "Vincenzo",
-        "Filippo",
-        "Edoardo",
-        "Leonardo",
-        "Michele",
-    ];
-    pub const INTERNATIONAL_FEMALE: &[&str] = &[
-        "Emma",
-        "Olivia",
-        "Mia",
-        "Charlotte",
-        "Amelia",
-        "Chloé",
-        "Léa",
-        "Hannah",
-        "Lena",
-        "Ingrid",
-        "Zoë",
-        "Lucía",
-        "Inês",
-        "Aiko",
-        "Priya",
-        "Fatima",
-        "Ana",
-        "Maja",
-        "Sienna",
-        "Nora",
-    ];
-    pub const INTERNATIONAL_MALE: &[&str] = &[
-        "Liam", "Noah", "Oliver", "James", "Lucas", "Hugo", "Louis", "Jonas", "Felix", "Mateo",
-        "José", "João", "Søren", "Kenji", "Arjun", "Omar", "Ivan", "Tomasz", "Ethan", "Max",
-    ];
-    pub const ITALIAN_LAST: &[&str] = &[
-        "Rossi",
-        "Russo",
-        "Ferrari",
-        "Esposito",
-        "Bianchi",
-        "Romano",
-        "Colombo",
-        "Ricci",
-        "Marino",
-        "Greco",
-        "Bruno",
-        "Gallo",
-        "Conti",
-        "De Luca",
-        "Mancini",
-        "Costa",
-        "Giordano",
-        "Rizzo",
-        "Lombardi",
-        "Moretti",
-        "Barbieri",
-        "Fontana",
-        "Santoro",
-        "Mariani",
-        "Rinaldi",
-        "Caruso",
-        "Ferrara",
-        "Galli",
-        "Martini",
-        "Leone",
-        "Longo",
-        "Gentile",
-        "Martinelli",
-        "Vitale",
-        "Lombardo",
-        "Serra",
-        "Coppola",
-        "De Santis",
-        "D'Angelo",
-        "Marchetti",
-        "Parisi",
-        "Villa",
-        "Conte",
-        "Ferraro",
-        "Ferri",
-        "Fabbri",
-        "Bianco",
-        "Marini",
-        "Grasso",
-        "Valentini",
-        "Messina",
-        "Sala",
-        "De Angelis",
-        "Gatti",
-        "Pellegrini",
-        "Palumbo",
-        "Sanna",
-        "Farina",
-        "Rizzi",
-        "Monti",
-        "Cattaneo",
-        "Moro",
-        "Neri",
-        "Verdi",
-        "Zanetti",
-        "Furlan",
-    ];
-    pub const INTERNATIONAL_LAST: &[&str] = &[
-        "Smith",
-        "Johnson",
-        "Williams",
-        "Brown",
-        "Garcia",
-        "Martínez",
-        "López",
-        "Müller",
-        "Schmidt",
-        "Schneider",
-        "Fischer",
-        "Dubois",
-        "Martin",
-        "Bernard",
-        "Moreau",
-        "Silva",
-        "Santos",
-        "Pereira",
-        "Nowak",
-        "Kowalski",
-        "Novák",
-        "Jensen",
-        "Nielsen",
-        "Johansson",
-        "Andersson",
-        "Virtanen",
-        "Tanaka",
-        "Suzuki",
-        "Kim",
-        "Patel",
-        "Khan",
-        "Ivanov",
-        "O'Brien",
-        "Murphy",
-        "Wilson",
-        "Taylor",
-        "Nguyen",
-        "Cohen",
-        "Haddad",
-        "Yilmaz",
-    ];
-    pub const CITIES: &[(&str, &str)] = &[
-        ("Udine", "46.0711,13.2346"),
-        ("Milano", "45.4642,9.1900"),
-        ("Roma", "41.9028,12.4964"),
-        ("Torino", "45.0703,7.6869"),
-        ("Napoli", "40.8518,14.2681"),
-        ("Bologna", "44.4949,11.3426"),
-        ("Firenze", "43.7696,11.2558"),
-        ("Trieste", "45.6495,13.7768"),
-        ("Venezia", "45.4408,12.3155"),
-        ("Palermo", "38.1157,13.3615"),
-        ("Bari", "41.1171,16.8719"),
-        ("Genova", "44.4056,8.9463"),
-        ("Berlin", "52.5200,13.4050"),
-        ("Paris", "48.8566,2.3522"),
-        ("London", "51.5072,-0.1276"),
-        ("Madrid", "40.4168,-3.7038"),
-        ("Lisboa", "38.7223,-9.1393"),
-        ("Wien", "48.2082,16.3738"),
-        ("Zürich", "47.3769,8.5417"),
-        ("New York", "40.7128,-74.0060"),
-    ];
-    pub const BIOS: &[&str] = &[
-        "Coffee, code and climbing.",
-        "Appassionata di fotografia e montagna.",
-        "Runner, reader, occasional baker.",
-        "Sviluppatore web. Opinioni mie.",
-        "Here for the discussions.",
-        "Musicista nel tempo libero 🎸",
-        "Product designer; I like tidy interfaces.",
-        "Insegnante, mamma, lettrice.",
-        "Open source enthusiast.",
-        "Viaggiare è la mia passione ✈️",
-    ];
-    pub const DESCRIPTIONS: &[&str] = &[
-        "Member since the early days.",
-        "Ask me about hiking trails in Friuli.",
-        "Moderates the photography category.",
-        "Volunteer at local events.",
-        "Likes long threads and short answers.",
-    ];
-    pub const COMPANIES: &[&str] = &[
-        "Acme",
-        "Lattice Srl",
-        "Nordest Digital",
-        "Globex",
-        "Initech",
-        "Studio Aurora",
-        "Officine Meccaniche Friulane",
-        "Hooli",
-        "Vandelay Industries",
-        "Tessiture Lombarde",
-    ];
-    pub const ROLES: &[&str] = &[
-        "CTO",
-        "Developer",
-        "Designer",
-        "Marketing manager",
-        "Sales",
-        "Founder",
-        "Analyst",
-        "Project manager",
-        "Support",
-        "Intern",
-    ];
+    pub fn words() -> &'static Words {
+        &WORDS
+    }
+
+    pub fn first(italian: bool, female: bool) -> &'static [&'static str] {
+        let words = words();
+        match (italian, female) {
+            (true, true) => &words.italian_female,
+            (true, false) => &words.italian_male,
+            (false, true) => &words.international_female,
+            (false, false) => &words.international_male,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_lists_load() {
+        let words = names::words();
+        let lists = [
+            &words.italian_female,
+            &words.italian_male,
+            &words.international_female,
+            &words.international_male,
+            &words.italian_last,
+            &words.international_last,
+        ];
+        for name in lists.into_iter().flatten() {
+            assert!(!ascii_fold(name).is_empty(), "{name} gives no username");
+        }
+        for (city, lat_lng) in &words.cities {
+            let (lat, lng) = lat_lng.split_once(',').unwrap_or_default();
+            assert!(
+                lat.parse::<f64>().is_ok() && lng.parse::<f64>().is_ok(),
+                "{city}"
+            );
+        }
+    }
 
     #[test]
     fn names_fold_to_ascii() {
