@@ -1,121 +1,85 @@
-//! The axum Router: the two doors, the playground, health, and the tower layers.
+//! The whole HTTP surface: the two doors' routers, the operations routes, and the tower layers
+//! in front of them.
+//!
+//! Every refusal a layer makes (timeout, body too large, rate limit, unknown CORS origin) is an
+//! `ApiError`, rendered in the shape of the door the request was for: the GraphQL-over-HTTP
+//! shape on `/graphql`, the REST shape everywhere else.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
 use crate::error::ApiError;
-use crate::graphql::{self, GatewaySchema};
-use crate::metrics::{self, Metrics};
-use crate::ratelimit::{self, Limiter};
+use crate::graphql;
+use crate::metrics;
+use crate::ratelimit::Limiter;
 use crate::rest;
-use crate::store::Store;
+use crate::state::AppState;
 
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub config: Arc<Config>,
-    pub schema: GatewaySchema,
-    /// Persisted queries and document limits, applied before the schema runs.
-    pub documents: Arc<graphql::documents::Documents>,
-    pub metrics: Arc<Metrics>,
-    /// Per-client rate limiter, when configured.
-    pub limiter: Option<Arc<Limiter>>,
-    /// Permits to execute a GraphQL operation (`GRAPHQL_MAX_CONCURRENT`).
-    pub graphql_permits: Arc<tokio::sync::Semaphore>,
-}
-
-impl AppState {
-    pub fn new(store: Store, config: Config) -> AppState {
-        AppState {
-            store,
-            schema: graphql::schema(config.graphql),
-            documents: Arc::new(graphql::documents::Documents::new(
-                graphql::documents::DocumentLimits {
-                    max_fields: config.graphql.max_fields,
-                    max_root_fields: config.graphql.max_root_fields,
-                },
-            )),
-            metrics: Arc::new(Metrics::new()),
-            limiter: config
-                .rate_limit
-                .and_then(|(per_second, burst)| Limiter::new(per_second, burst)),
-            graphql_permits: Arc::new(tokio::sync::Semaphore::new(config.graphql_max_concurrent)),
-            config: Arc::new(config),
-        }
-    }
-}
-
-/// The whole HTTP surface.
+/// The service: REST, GraphQL, operations, and the layers.
 pub fn router(state: AppState) -> Router {
-    let connections_route = get(rest::user_connections).fallback(rest::method_not_allowed);
-    let cors = cors(&state.config.cors_origins);
+    let config = state.config.clone();
+    let limiter = config
+        .rate_limit
+        .and_then(|(per_second, burst)| Limiter::new(per_second, burst));
     let router = Router::new()
-        .route(rest::CONNECTIONS_PATH, connections_route.clone())
-        .route(rest::CONNECTIONS_PATH_NO_SLASH, connections_route)
-        .route(
-            "/api/v2/openapi.json",
-            get(rest::openapi::document).fallback(rest::method_not_allowed),
-        )
-        .route(
-            "/graphql",
-            get(graphql::http::get).post(graphql::http::post),
-        )
-        .route("/graphql/assets/{file}", get(graphql::playground::asset))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics::render))
+        .merge(rest::router(state.clone()))
+        .merge(graphql::router(state.clone()))
+        .merge(operations(state.clone()))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
-            ratelimit::limit,
+            config.request_timeout,
+            time_limit,
         ))
+        .layer(middleware::from_fn_with_state(limiter, rate_limit))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.metrics.clone(),
             metrics::track,
         ))
-        .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
+        // A declared length over the limit is refused before the body is read; a body that
+        // grows past it while streaming fails the handler's extractor (`DefaultBodyLimit`),
+        // which answers the same 413.
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            config.max_body_bytes,
+            body_limit,
+        ))
         .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .with_state(state);
-    match cors {
-        Some(cors) => router.layer(cors),
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+    match cors(&config.cors_origins) {
+        Some((cors, allowed)) => router
+            .layer(cors)
+            .layer(middleware::from_fn_with_state(allowed, refuse_origin)),
         None => router,
     }
 }
 
-/// CORS for browser frontends: read-only methods, the headers GraphQL clients send.
-fn cors(origins: &[String]) -> Option<CorsLayer> {
-    if origins.is_empty() {
-        return None;
-    }
-    let allow_origin = if origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
-    };
-    Some(
-        CorsLayer::new()
-            .allow_origin(allow_origin)
-            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-            .max_age(std::time::Duration::from_secs(600)),
-    )
+/// `/healthz`, `/readyz`, `/metrics`.
+fn operations(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", only_get(get(|| async { "ok" })))
+        .route("/readyz", only_get(get(ready)))
+        .route("/metrics", only_get(get(render_metrics)))
+        .with_state(state)
+}
+
+/// A route that answers 405 (REST shape) to every method but GET and HEAD.
+fn only_get(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route.fallback(|method: Method| async move {
+        ApiError::method_not_allowed(&method, "GET, HEAD").into_response()
+    })
 }
 
 async fn not_found() -> Response {
@@ -133,16 +97,108 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
+async fn render_metrics(State(state): State<AppState>) -> Response {
+    state.metrics.render(&state.store)
+}
+
+/// `err` in the shape of the door `path` belongs to.
+fn refusal(path: &str, headers: &HeaderMap, err: ApiError) -> Response {
+    if graphql::owns(path) {
+        graphql::refusal(headers, err)
+    } else {
+        err.into_response()
+    }
+}
+
 /// Answers 503 when a request takes longer than `REQUEST_TIMEOUT_MS` (e.g. a database that
 /// accepts connections but does not answer), instead of letting the client hang.
-async fn time_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let (path, headers) = (request.uri().path().to_string(), request.headers().clone());
+    match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!("request timed out");
-            ApiError::Unavailable.into_response()
+            refusal(&path, &headers, ApiError::Unavailable)
         }
     }
+}
+
+/// 429 once a client's bucket is empty (when rate limiting is on).
+async fn rate_limit(
+    State(limiter): State<Option<Arc<Limiter>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(limiter) = &limiter {
+        if let Err(err) = limiter.check(&request) {
+            return refusal(request.uri().path(), request.headers(), err);
+        }
+    }
+    next.run(request).await
+}
+
+/// 413 for a request whose declared length is over `MAX_BODY_BYTES`.
+async fn body_limit(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        let err = ApiError::PayloadTooLarge { limit };
+        return refusal(request.uri().path(), request.headers(), err);
+    }
+    next.run(request).await
+}
+
+/// The origins `CORS_ORIGINS` allows; `None` stands for any.
+#[derive(Clone)]
+struct AllowedOrigins(Option<Arc<Vec<HeaderValue>>>);
+
+/// CORS for browser frontends: read-only methods, the headers GraphQL clients send.
+fn cors(origins: &[String]) -> Option<(CorsLayer, AllowedOrigins)> {
+    if origins.is_empty() {
+        return None;
+    }
+    let (allow_origin, allowed) = if origins.iter().any(|o| o == "*") {
+        (AllowOrigin::any(), AllowedOrigins(None))
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        (
+            AllowOrigin::list(list.clone()),
+            AllowedOrigins(Some(Arc::new(list))),
+        )
+    };
+    let layer = CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .max_age(std::time::Duration::from_secs(600));
+    Some((layer, allowed))
+}
+
+/// A CORS preflight from an origin `CORS_ORIGINS` does not list is refused with a 403 that
+/// says why (the CORS layer alone would answer an empty 200 that browsers then reject with
+/// nothing to go on). Other requests pass: CORS is enforced by the browser, on the response.
+async fn refuse_origin(
+    State(allowed): State<AllowedOrigins>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    let preflight = request.method() == Method::OPTIONS
+        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let refused = match (headers.get(header::ORIGIN), &allowed.0) {
+        (Some(origin), Some(list)) => preflight && !list.contains(origin),
+        _ => false,
+    };
+    if refused {
+        return refusal(request.uri().path(), headers, ApiError::OriginNotAllowed);
+    }
+    next.run(request).await
 }
 
 /// The tracing span of a request, carrying its id (also sent back as `X-Request-Id`).

@@ -7,8 +7,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use community_gateway::app::{self, AppState};
+use community_gateway::app;
 use community_gateway::config::{self, DbOptions, ServeOptions};
+use community_gateway::state::AppState;
 use community_gateway::{auth, community, graphql, store::Store};
 
 /// mimalloc instead of the system allocator: a GraphQL response of a thousand users is

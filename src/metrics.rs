@@ -6,6 +6,8 @@
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
@@ -14,7 +16,8 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
-use crate::app::AppState;
+use crate::error::ApiError;
+use crate::store::Store;
 
 pub struct Metrics {
     registry: Registry,
@@ -96,7 +99,7 @@ impl Default for Metrics {
 
 /// Middleware: counts and times every request under its route template (not its raw path,
 /// which would make one series per user id).
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -105,7 +108,6 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
-    let metrics = &state.metrics;
     metrics
         .latency
         .with_label_values(&[&route])
@@ -117,29 +119,27 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-/// `GET /metrics`.
-pub async fn render(State(state): State<AppState>) -> Response {
-    let metrics = &state.metrics;
-    metrics
-        .sql_statements
-        .set(state.store.statement_count() as i64);
-    let (size, idle) = state.store.pool_stats();
-    metrics.pool_size.set(i64::from(size));
-    metrics.pool_idle.set(idle as i64);
-    let mut buffer = Vec::new();
-    if TextEncoder::new()
-        .encode(&metrics.registry.gather(), &mut buffer)
-        .is_err()
-    {
-        return crate::error::ApiError::internal(anyhow::anyhow!("metrics encoding failed"))
-            .into_response();
+impl Metrics {
+    /// The text of `GET /metrics`, with the pool and statement figures of `store` read now.
+    pub fn render(&self, store: &Store) -> Response {
+        self.sql_statements.set(store.statement_count() as i64);
+        let (size, idle) = store.pool_stats();
+        self.pool_size.set(i64::from(size));
+        self.pool_idle.set(idle as i64);
+        let mut buffer = Vec::new();
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .is_err()
+        {
+            return ApiError::internal(anyhow::anyhow!("metrics encoding failed")).into_response();
+        }
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            )],
+            buffer,
+        )
+            .into_response()
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4"),
-        )],
-        buffer,
-    )
-        .into_response()
 }

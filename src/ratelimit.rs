@@ -1,20 +1,20 @@
 //! Per-client rate limiting (off by default): a token bucket per client, keyed by the hash of
 //! its `Authorization` header when it sends one, else by its IP address. Over the limit the
-//! client gets 429 with `Retry-After` and the usual `{"errors": [...]}` body.
+//! client gets 429 with `Retry-After` (`ApiError::Throttled`, rendered by `app` in the shape
+//! of the door the request was for).
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{ConnectInfo, Request};
+use axum::http::header;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::app::AppState;
+use crate::auth::sha256_hex;
+use crate::error::ApiError;
 
 pub struct Limiter {
     buckets: DefaultKeyedRateLimiter<String>,
@@ -46,7 +46,7 @@ fn client_key(request: &Request) -> String {
     if let Some(auth) = request.headers().get(header::AUTHORIZATION) {
         return format!(
             "auth:{}",
-            crate::auth::sha256_hex(&String::from_utf8_lossy(auth.as_bytes()))
+            sha256_hex(&String::from_utf8_lossy(auth.as_bytes()))
         );
     }
     match request.extensions().get::<ConnectInfo<SocketAddr>>() {
@@ -55,25 +55,16 @@ fn client_key(request: &Request) -> String {
     }
 }
 
-/// Middleware: 429 once a client's bucket is empty.
-pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(limiter) = &state.limiter else {
-        return next.run(request).await;
-    };
-    match limiter.buckets.check_key(&client_key(&request)) {
-        Ok(()) => next.run(request).await,
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let body = serde_json::json!({"errors": [{
-                "code": "throttled",
-                "message": format!("Request was throttled. Expected available in {seconds} second{}.", if seconds == 1 { "" } else { "s" }),
-            }]});
-            let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-            if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
+impl Limiter {
+    /// Takes one token from the bucket of the client `request` counts against; `Throttled`
+    /// (with the wait until the next token, in whole seconds) when it is empty.
+    pub fn check(&self, request: &Request) -> Result<(), ApiError> {
+        self.buckets
+            .check_key(&client_key(request))
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let wait_seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                ApiError::Throttled { wait_seconds }
+            })
     }
 }

@@ -56,7 +56,6 @@ impl ImportReport {
     }
 }
 
-
 /// Replaces everything in the database with `file`, in one transaction. The file is fully
 /// validated first, so a bad file changes nothing; its error names the first bad record.
 pub async fn import(store: &Store, file: &CommunityFile) -> anyhow::Result<ImportReport> {

@@ -1,6 +1,12 @@
 //! GraphQL over HTTP (<https://graphql.github.io/graphql-over-http/draft/>): `POST /graphql`
 //! with a JSON body, `GET /graphql?query=...` for queries, and the playground page for browsers.
 //!
+//! Hand-written rather than `async-graphql-axum`'s `GraphQL` service: that service answers every
+//! error with 200 (a document that does not parse included) and always as `application/json`,
+//! where GraphQL over HTTP wants a 400 in `application/graphql-response+json`, 405/406/415 for
+//! requests that are not GraphQL requests, and these refusals in the same `ApiError` shapes as
+//! the rest of the service. The rules it follows:
+//!
 //! * The response is `application/graphql-response+json` when the client lists it in `Accept`
 //!   (or sends no `Accept`), else `application/json` when it accepts that (`*/*` included:
 //!   legacy clients that accept anything get the legacy type); else 406.
@@ -8,7 +14,8 @@
 //!   unknown persisted query: the response has no `data`) is a 400 in
 //!   `application/graphql-response+json` and a 200 in `application/json`, as the spec says.
 //! * A request that is not a GraphQL request at all (a body that is not JSON, no `query`,
-//!   parameters of the wrong type) is a 400 with a `{"errors": [{"message": ...}]}` body;
+//!   parameters of the wrong type) is a 400 with a `{"errors": [{"message", "extensions":
+//!   {"code"}}]}` body;
 //!   a POST that is not `application/json` is a 415; a mutation over GET is a 405.
 //! * Apollo's automatic persisted queries work on both methods: the `extensions` parameter
 //!   (a JSON object in the POST body, URL-encoded JSON text on GET) reaches
@@ -22,11 +29,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use crate::app::AppState;
+use super::playground;
+use super::request::RequestContext;
+use super::state::GraphqlState;
 use crate::auth;
-use crate::rest;
-
-use super::{playground, RequestContext};
+use crate::core;
+use crate::error::ApiError;
 
 /// The official GraphQL response media type.
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -50,70 +58,66 @@ impl ResponseType {
 }
 
 /// `GET /graphql`: the GraphiQL playground for browsers, else a GraphQL-over-HTTP GET.
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn get(State(state): State<GraphqlState>, headers: HeaderMap, uri: Uri) -> Response {
     let params = match query_params(uri.query().unwrap_or_default()) {
         Ok(params) => params,
-        Err(rejection) => return rejection.into_response(negotiate(&headers)),
+        Err(rejection) => return refuse(rejection, negotiate(&headers)),
     };
     if params.is_empty() && accepts(&headers, "text/html") {
         return playground::page();
     }
     let Some(kind) = negotiate(&headers) else {
-        return Rejection::not_acceptable().into_response(None);
+        return refuse(ApiError::NotAcceptable, None);
     };
     let mut request = match params.into_request() {
         Ok(request) => request,
-        Err(rejection) => return rejection.into_response(Some(kind)),
+        Err(rejection) => return refuse(rejection, Some(kind)),
     };
     if matches!(
         operation_type(&mut request),
         Some(OperationType::Mutation | OperationType::Subscription)
     ) {
-        return Rejection::mutation_over_get().into_response(Some(kind));
+        return refuse(mutation_over_get(), Some(kind));
     }
     execute(&state, &headers, request, kind).await
 }
 
 /// `POST /graphql` with an `application/json` body.
 pub async fn post(
-    State(state): State<AppState>,
+    State(state): State<GraphqlState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(kind) = negotiate(&headers) else {
-        return Rejection::not_acceptable().into_response(None);
+        return refuse(ApiError::NotAcceptable, None);
     };
     let request = check_content_type(&headers)
-        .and_then(|()| body.map_err(Rejection::from))
+        .and_then(|()| body.map_err(|r| body_refusal(r, state.app.config.max_body_bytes)))
         .and_then(|body| body_params(&body))
         .and_then(Params::into_request);
     match request {
         Ok(request) => execute(&state, &headers, request, kind).await,
-        Err(rejection) => rejection.into_response(Some(kind)),
+        Err(rejection) => refuse(rejection, Some(kind)),
     }
 }
 
 /// Authenticates the request once, then runs the operation with per-request loaders.
 async fn execute(
-    state: &AppState,
+    state: &GraphqlState,
     headers: &HeaderMap,
     request: async_graphql::Request,
     kind: ResponseType,
 ) -> Response {
     // Wait for a permit: under a burst, operations queue here instead of all holding their
     // working memory at once. The semaphore is never closed, so acquiring cannot fail.
-    let Ok(_permit) = state.graphql_permits.acquire().await else {
+    let Ok(_permit) = state.permits.acquire().await else {
         return internal_error("GraphQL permits closed", kind);
     };
     // Only the header's form and signature now; the database is asked by the first resolver.
-    let credential = auth::credential(headers.get(header::AUTHORIZATION), &state.config.jwt_secret);
-    let origin = rest::link_origin(state, headers, None);
-    let context = RequestContext::new(
-        state.store.clone(),
-        state.config.clone(),
-        credential,
-        origin,
-    );
+    let config = &state.app.config;
+    let credential = auth::credential(headers.get(header::AUTHORIZATION), &config.jwt_secret);
+    let origin = core::origin(config.public_base_url.as_deref(), headers, None);
+    let context = RequestContext::new(state.app.store.clone(), config.clone(), credential, origin);
     let response = match state.documents.prepare(request) {
         Ok(request) => state.schema.execute(request.data(context)).await,
         Err(error) => async_graphql::Response::from_errors(vec![error]),
@@ -128,7 +132,7 @@ async fn execute(
                 _ => None,
             })
             .unwrap_or("GRAPHQL_VALIDATION_FAILED");
-        state.metrics.graphql_error(code);
+        state.app.metrics.graphql_error(code);
     }
     graphql_response(response, kind)
 }
@@ -183,12 +187,8 @@ fn json_response(status: StatusCode, body: &Value, kind: ResponseType) -> Respon
 }
 
 fn internal_error(err: impl std::fmt::Display, kind: ResponseType) -> Response {
-    tracing::error!(error = %err, "graphql response did not serialize");
-    let rejection = Rejection {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        message: "Internal server error.".to_string(),
-    };
-    rejection.into_response(Some(kind))
+    let err = ApiError::Internal(anyhow::anyhow!("graphql response: {err}"));
+    refuse(err, Some(kind))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,10 +267,10 @@ fn negotiate(headers: &HeaderMap) -> Option<ResponseType> {
 }
 
 /// A POST must say its body is JSON (UTF-8, the only encoding JSON has).
-fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Err(Rejection::unsupported_media_type(
-            "Missing Content-Type: send the request as application/json.",
+        return Err(ApiError::UnsupportedMediaType(
+            "Missing Content-Type: send the request as application/json.".to_string(),
         ));
     };
     let value = value.to_str().unwrap_or_default().to_ascii_lowercase();
@@ -282,8 +282,8 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
     if media == APPLICATION_JSON && charset_ok {
         Ok(())
     } else {
-        Err(Rejection::unsupported_media_type(
-            "Unsupported Content-Type: send the request as application/json (UTF-8).",
+        Err(ApiError::UnsupportedMediaType(
+            "Unsupported Content-Type: send the request as application/json (UTF-8).".to_string(),
         ))
     }
 }
@@ -317,11 +317,11 @@ impl Params {
     }
 
     /// The request for the schema, or a 400 when there is nothing to run.
-    fn into_request(self) -> Result<async_graphql::Request, Rejection> {
+    fn into_request(self) -> Result<async_graphql::Request, ApiError> {
         let has_query = self.query.as_deref().is_some_and(|q| !q.trim().is_empty());
         if !has_query && !self.has_persisted_query() {
-            return Err(Rejection::bad_request(
-                "Missing `query`: send the GraphQL document as the `query` parameter.",
+            return Err(ApiError::BadRequest(
+                "Missing `query`: send the GraphQL document as the `query` parameter.".to_string(),
             ));
         }
         let request = json!({
@@ -331,22 +331,23 @@ impl Params {
             "extensions": self.extensions,
         });
         serde_json::from_value(request)
-            .map_err(|e| Rejection::bad_request(&format!("Invalid request parameters: {e}")))
+            .map_err(|e| ApiError::BadRequest(format!("Invalid request parameters: {e}")))
     }
 }
 
 /// The parameters of a POST body: a JSON object.
-fn body_params(body: &[u8]) -> Result<Params, Rejection> {
+fn body_params(body: &[u8]) -> Result<Params, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Rejection::bad_request(
-            "Empty request body: send a JSON object with a `query`.",
+        return Err(ApiError::BadRequest(
+            "Empty request body: send a JSON object with a `query`.".to_string(),
         ));
     }
     let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Rejection::bad_request(&format!("The request body is not valid JSON: {e}")))?;
+        .map_err(|e| ApiError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
     let Value::Object(mut object) = value else {
-        return Err(Rejection::bad_request(
-            "The request body must be a JSON object (batched requests are not supported).",
+        return Err(ApiError::BadRequest(
+            "The request body must be a JSON object (batched requests are not supported)."
+                .to_string(),
         ));
     };
     Ok(Params {
@@ -358,22 +359,20 @@ fn body_params(body: &[u8]) -> Result<Params, Rejection> {
 }
 
 /// `name` of a JSON body: absent or null, else it must be a string.
-fn string_param(object: &mut Map<String, Value>, name: &str) -> Result<Option<String>, Rejection> {
+fn string_param(object: &mut Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
     match object.remove(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Rejection::bad_request(&format!(
-            "`{name}` must be a string."
-        ))),
+        Some(_) => Err(ApiError::BadRequest(format!("`{name}` must be a string."))),
     }
 }
 
 /// A `variables` or `extensions` value: absent or null, else it must be a JSON object.
-fn object_param(value: Option<Value>, name: &str) -> Result<Option<Map<String, Value>>, Rejection> {
+fn object_param(value: Option<Value>, name: &str) -> Result<Option<Map<String, Value>>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(map)) => Ok(Some(map)),
-        Some(_) => Err(Rejection::bad_request(&format!(
+        Some(_) => Err(ApiError::BadRequest(format!(
             "`{name}` must be a JSON object."
         ))),
     }
@@ -381,7 +380,7 @@ fn object_param(value: Option<Value>, name: &str) -> Result<Option<Map<String, V
 
 /// The parameters of a GET: `query` and `operationName` as text, `variables` and `extensions`
 /// as URL-encoded JSON objects. Empty values count as absent.
-fn query_params(query_string: &str) -> Result<Params, Rejection> {
+fn query_params(query_string: &str) -> Result<Params, ApiError> {
     let mut params = Params::default();
     for (key, value) in form_urlencoded::parse(query_string.as_bytes()) {
         if value.is_empty() {
@@ -399,9 +398,9 @@ fn query_params(query_string: &str) -> Result<Params, Rejection> {
 }
 
 /// A GET parameter holding a JSON object (or null).
-fn json_object_param(text: &str, name: &str) -> Result<Option<Map<String, Value>>, Rejection> {
+fn json_object_param(text: &str, name: &str) -> Result<Option<Map<String, Value>>, ApiError> {
     let value: Value = serde_json::from_str(text)
-        .map_err(|e| Rejection::bad_request(&format!("`{name}` is not valid JSON: {e}")))?;
+        .map_err(|e| ApiError::BadRequest(format!("`{name}` is not valid JSON: {e}")))?;
     object_param(Some(value), name)
 }
 
@@ -427,64 +426,44 @@ fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType>
 // ---------------------------------------------------------------------------------------------
 // Rejections
 
-/// A request refused before execution, answered as `{"errors": [{"message": ...}]}`.
-#[derive(Debug)]
-struct Rejection {
-    status: StatusCode,
-    message: String,
+/// A request refused before execution, in the GraphQL-over-HTTP shape
+/// (`{"errors": [{"message", "extensions": {"code"}}]}`), in the negotiated media type
+/// (`application/json` when there is none).
+fn refuse(err: ApiError, kind: Option<ResponseType>) -> Response {
+    let kind = kind.unwrap_or(ResponseType::Json);
+    let mut response = err.response_with(&err.graphql_body(), kind.content_type());
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("accept"));
+    response
 }
 
-impl Rejection {
-    fn bad_request(message: &str) -> Rejection {
-        Rejection {
-            status: StatusCode::BAD_REQUEST,
-            message: message.to_string(),
-        }
-    }
+/// A refusal made in front of the door (a tower layer's: timeout, body limit, rate limit), in
+/// the door's shape and the media type the client's `Accept` asks for.
+pub fn refusal(headers: &HeaderMap, err: ApiError) -> Response {
+    refuse(err, negotiate(headers))
+}
 
-    fn unsupported_media_type(message: &str) -> Rejection {
-        Rejection {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            message: message.to_string(),
-        }
-    }
+/// Methods other than GET and POST.
+pub async fn method_not_allowed(method: axum::http::Method, headers: HeaderMap) -> Response {
+    refusal(
+        &headers,
+        ApiError::method_not_allowed(&method, "GET, HEAD, POST"),
+    )
+}
 
-    fn not_acceptable() -> Rejection {
-        Rejection {
-            status: StatusCode::NOT_ACCEPTABLE,
-            message: format!(
-                "Not acceptable: GraphQL responses are {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}."
-            ),
-        }
-    }
-
-    fn mutation_over_get() -> Rejection {
-        Rejection {
-            status: StatusCode::METHOD_NOT_ALLOWED,
-            message: "Mutations and subscriptions are not allowed over GET: use POST.".to_string(),
-        }
-    }
-
-    /// The response, in the negotiated media type (`application/json` when there is none).
-    fn into_response(self, kind: Option<ResponseType>) -> Response {
-        let kind = kind.unwrap_or(ResponseType::Json);
-        let body = json!({ "errors": [{ "message": self.message }] });
-        let mut response = json_response(self.status, &body, kind);
-        if self.status == StatusCode::METHOD_NOT_ALLOWED {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        }
-        response
+fn mutation_over_get() -> ApiError {
+    ApiError::MethodNotAllowed {
+        message: "Mutations and subscriptions are not allowed over GET: use POST.".to_string(),
+        allow: "POST",
     }
 }
 
-impl From<BytesRejection> for Rejection {
-    fn from(rejection: BytesRejection) -> Rejection {
-        Rejection {
-            status: rejection.status(),
-            message: rejection.body_text(),
-        }
+/// A body that could not be read: too large (413), or broken on the way (400).
+fn body_refusal(rejection: BytesRejection, limit: usize) -> ApiError {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
+        _ => ApiError::BadRequest(rejection.body_text()),
     }
 }
 

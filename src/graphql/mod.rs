@@ -1,136 +1,51 @@
-//! The GraphQL door: schema types, per-request DataLoaders, and error extensions.
+//! The GraphQL door (`docs/graphql.md`): the schema's types, the GraphQL-over-HTTP transport,
+//! the playground.
 //!
-//! Every per-user value (user rows, tags, connection statuses, connection pages) is read through
-//! a DataLoader created for the request, so an operation costs a fixed number of SQL statements
-//! however many users it touches.
+//! - `types`: the schema's objects; resolvers apply `crate::core`'s rules and read through the
+//!   request's DataLoaders, so an operation costs a fixed number of SQL statements however
+//!   many users it touches;
+//! - `state`: the door's state; `request`: each request's viewer and loaders;
+//! - `http`: GraphQL over HTTP, our own (see its module comment for why);
+//! - `documents`: persisted queries and document limits, applied before the schema runs;
+//! - `schema`: building the schema and printing its SDL;
+//! - `playground`: GraphiQL, served from files embedded in the binary.
 
 pub mod documents;
 pub mod http;
 pub mod playground;
+mod request;
+mod schema;
+mod state;
 mod types;
 
-use std::sync::Arc;
+use axum::routing::get;
+use axum::Router;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache};
-use async_graphql::{EmptyMutation, EmptySubscription, ErrorExtensions, Schema};
+use crate::state::AppState;
 
-use crate::config::{Config, GraphqlLimits};
-use tokio::sync::OnceCell;
-
-use crate::auth::{self, Credential};
-use crate::connections::{
-    self, Access, ConnectionPageLoader, StatusLoader, TagLoader, UserLoader, Viewer,
-};
-use crate::error::ApiError;
-use crate::store::Store;
-
+pub use http::refusal;
+pub use request::RequestContext;
+pub use schema::{schema, sdl, GatewaySchema};
+pub use state::GraphqlState;
 pub use types::{Query, User, UserConnectionPage};
 
-pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
+/// The path of the GraphQL endpoint.
+pub const PATH: &str = "/graphql";
 
-/// Builds the schema (without per-request data).
-pub fn schema(limits: GraphqlLimits) -> GatewaySchema {
-    let mut builder = Schema::build(Query, EmptyMutation, EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity);
-    // No schema extensions (they would wrap every field resolution): persisted queries and
-    // the document limits are applied by `documents::Documents` before the schema runs.
-    if !limits.introspection {
-        builder = builder.disable_introspection();
-    }
-    builder.finish()
+/// Whether a request path is the GraphQL door's (its refusals take the GraphQL shape).
+pub fn owns(path: &str) -> bool {
+    path == PATH
 }
 
-/// The SDL of the schema, as committed in `schema.graphql`.
-pub fn sdl() -> String {
-    schema(GraphqlLimits::default()).sdl()
-}
-
-/// Everything a resolver needs about the request it serves.
-pub struct RequestContext {
-    pub store: Store,
-    pub config: Arc<Config>,
-    /// The credentials as the `Authorization` header gave them (checked for form and
-    /// signature, not yet against the database).
-    credential: Result<Option<Credential>, Arc<ApiError>>,
-    /// The admitted viewer and settings, resolved by the first resolver that needs them, so a
-    /// document that fails validation costs no SQL.
-    access: OnceCell<Result<Access, Arc<ApiError>>>,
-    viewer: Viewer,
-    /// Scheme + host (or the public base URL) for REST links.
-    pub link_origin: String,
-    pub users: DataLoader<UserLoader, HashMapCache>,
-    pub tags: DataLoader<TagLoader, HashMapCache>,
-    /// Fed by each connection page (which reads its users' statuses), so listed users cost
-    /// no status statement.
-    pub statuses: DataLoader<StatusLoader, HashMapCache>,
-    pub pages: DataLoader<ConnectionPageLoader, HashMapCache>,
-}
-
-impl RequestContext {
-    pub fn new(
-        store: Store,
-        config: Arc<Config>,
-        credential: Result<Option<Credential>, ApiError>,
-        link_origin: String,
-    ) -> RequestContext {
-        let viewer = Viewer::default();
-        let delay = config.batch_delay;
-        let users = UserLoader {
-            store: store.clone(),
-        };
-        let tags = TagLoader {
-            store: store.clone(),
-        };
-        let statuses = StatusLoader {
-            store: store.clone(),
-            viewer: viewer.clone(),
-        };
-        let pages = ConnectionPageLoader {
-            store: store.clone(),
-            viewer: viewer.clone(),
-        };
-        // Per-request caches: a user, tag list or page asked twice in one operation is read once.
-        let cached = HashMapCache::default;
-        RequestContext {
-            users: DataLoader::with_cache(users, tokio::spawn, cached()).delay(delay),
-            tags: DataLoader::with_cache(tags, tokio::spawn, cached()).delay(delay),
-            statuses: DataLoader::with_cache(statuses, tokio::spawn, cached()).delay(delay),
-            pages: DataLoader::with_cache(pages, tokio::spawn, cached()).delay(delay),
-            store,
-            config,
-            credential: credential.map_err(Arc::new),
-            access: OnceCell::new(),
-            viewer,
-            link_origin,
-        }
-    }
-
-    /// The admitted access (gate 1: the credentials' user exists; and the settings), or the
-    /// credential error as a GraphQL error. Resolved once per request.
-    pub async fn access(&self) -> async_graphql::Result<Access> {
-        let access = self
-            .access
-            .get_or_init(|| async {
-                let credential = self.credential.clone()?;
-                let claimed = auth::claimed_user(credential, &self.store).await?;
-                let access = connections::identify(&self.store, claimed).await?;
-                self.viewer.set(access.viewer);
-                Ok(access)
-            })
-            .await;
-        access.as_ref().copied().map_err(|e| to_graphql(e))
-    }
-}
-
-/// An `ApiError` as a GraphQL error with `extensions.code`; internals are logged, not sent.
-pub fn to_graphql(err: &ApiError) -> async_graphql::Error {
-    if let ApiError::Internal(cause) = err {
-        tracing::error!(error = ?cause, "graphql resolver failed");
-    }
-    let message = match err {
-        ApiError::Internal(_) => "Internal server error.".to_string(),
-        other => other.to_string(),
-    };
-    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", err.graphql_code()))
+/// The GraphQL routes, with their state.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            PATH,
+            get(http::get)
+                .post(http::post)
+                .fallback(http::method_not_allowed),
+        )
+        .route("/graphql/assets/{file}", get(playground::asset))
+        .with_state(GraphqlState::new(state))
 }

@@ -1,24 +1,17 @@
 //! The GraphQL types. Resolvers load through the request's DataLoaders and apply the rules of
-//! `crate::connections`; nothing here talks SQL.
+//! `crate::core`; nothing here talks SQL.
 
 use async_graphql::{Context, Object, SimpleObject, ID};
 use tokio::sync::OnceCell;
 
-use crate::connections::{self, ConnectionStatus, LoadError, PageKey};
-use crate::error::ApiError;
-use crate::rest::links;
+use super::request::RequestContext;
+use crate::core::{self, ConnectionPage, ConnectionStatus, Listed, Offset, PageRequest};
+use crate::error::{ApiError, GraphqlResult};
 use crate::store::time::api_time;
-use crate::store::{PageRow, PageSpec, TagRecord, UserRecord};
-
-use super::{to_graphql, RequestContext};
+use crate::store::{TagRecord, UserRecord};
 
 fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
-}
-
-/// A loader failure: 503-like `SERVICE_UNAVAILABLE` when the database is away, else internal.
-fn internal(err: LoadError) -> async_graphql::Error {
-    to_graphql(&ApiError::from(err))
 }
 
 /// Parses a GraphQL `ID` as a user id; anything that is not a positive 64-bit integer names no user.
@@ -45,16 +38,11 @@ impl Query {
         #[graphql(desc = "The user's id.")] id: ID,
     ) -> async_graphql::Result<Option<User>> {
         let rc = request(ctx);
-        connections::check_content(&rc.access().await?).map_err(|e| to_graphql(&e))?;
+        core::check_content(&rc.access().await?).or_graphql()?;
         let Some(id) = user_id(&id) else {
             return Ok(None);
         };
-        Ok(rc
-            .users
-            .load_one(id)
-            .await
-            .map_err(internal)?
-            .map(User::new))
+        Ok(rc.users.load_one(id).await.or_graphql()?.map(User::new))
     }
 
     /// Users by id, in the order asked, with null for unknown ids (at most 500 ids).
@@ -66,15 +54,16 @@ impl Query {
         let rc = request(ctx);
         // Checked first: an oversized list costs no SQL.
         if ids.len() > MAX_IDS {
-            return Err(to_graphql(&ApiError::Invalid {
+            return Err(ApiError::Invalid {
                 field: "ids",
                 message: format!("ids may name at most {MAX_IDS} users."),
-            }));
+            })
+            .or_graphql();
         }
-        connections::check_content(&rc.access().await?).map_err(|e| to_graphql(&e))?;
+        core::check_content(&rc.access().await?).or_graphql()?;
         let parsed: Vec<Option<i64>> = ids.iter().map(user_id).collect();
         let wanted: Vec<i64> = parsed.iter().flatten().copied().collect();
-        let found = rc.users.load_many(wanted).await.map_err(internal)?;
+        let found = rc.users.load_many(wanted).await.or_graphql()?;
         Ok(parsed
             .into_iter()
             .map(|id| id.and_then(|id| found.get(&id).cloned()).map(User::new))
@@ -87,12 +76,7 @@ impl Query {
         let Some(viewer) = rc.access().await?.viewer else {
             return Ok(None);
         };
-        Ok(rc
-            .users
-            .load_one(viewer)
-            .await
-            .map_err(internal)?
-            .map(User::new))
+        Ok(rc.users.load_one(viewer).await.or_graphql()?.map(User::new))
     }
 }
 
@@ -119,16 +103,12 @@ impl User {
     }
 
     /// A user listed by a page: its record if the page read it, and what the page read ahead.
-    fn listed(
-        row: &PageRow,
-        tags: Option<Vec<TagRecord>>,
-        status: Option<ConnectionStatus>,
-    ) -> User {
+    fn listed(listed: Listed<'_>) -> User {
         User {
-            id: row.id,
-            record: OnceCell::new_with(row.user.clone()),
-            tags,
-            status: Some(status),
+            id: listed.id,
+            record: OnceCell::new_with(listed.record.cloned()),
+            tags: listed.tags.map(<[TagRecord]>::to_vec),
+            status: Some(listed.status),
         }
     }
 
@@ -136,12 +116,11 @@ impl User {
         self.record
             .get_or_try_init(|| async {
                 let user = request(ctx).users.load_one(self.id).await;
-                user.map_err(internal)?.ok_or_else(|| {
-                    to_graphql(&ApiError::Internal(anyhow::anyhow!(
-                        "listed user {} has no record",
-                        self.id
-                    )))
-                })
+                user.or_graphql()?
+                    .ok_or_else(|| {
+                        ApiError::Internal(anyhow::anyhow!("listed user {} has no record", self.id))
+                    })
+                    .or_graphql()
             })
             .await
     }
@@ -213,12 +192,7 @@ impl User {
         }
         let rc = request(ctx);
         rc.access().await?;
-        Ok(rc
-            .statuses
-            .load_one(self.id)
-            .await
-            .map_err(internal)?
-            .flatten())
+        Ok(rc.statuses.load_one(self.id).await.or_graphql()?.flatten())
     }
     /// Number of categories followed.
     async fn categories_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
@@ -281,7 +255,7 @@ impl User {
             return Ok(tags.iter().cloned().map(Tag).collect());
         }
         let rc = request(ctx);
-        let tags = rc.tags.load_one(self.id).await.map_err(internal)?;
+        let tags = rc.tags.load_one(self.id).await.or_graphql()?;
         Ok(tags.unwrap_or_default().into_iter().map(Tag).collect())
     }
     /// Reputation points.
@@ -334,74 +308,73 @@ impl User {
     ) -> async_graphql::Result<UserConnectionPage> {
         let rc = request(ctx);
         let access = rc.access().await?;
-        connections::check_settings(&access).map_err(|e| to_graphql(&e))?;
+        core::check_settings(&access).or_graphql()?;
         let limit = match limit {
             None => rc.config.default_limit,
-            Some(l) if l < 1 => return Err(bad_input("limit", "limit must be at least 1.")),
-            Some(l) => (l as u64).min(rc.config.max_limit),
+            Some(l) if l < 1 => return bad_input("limit", "limit must be at least 1."),
+            Some(l) => l as u64,
         };
         let offset = match offset {
             None => 0,
-            Some(o) if o < 0 => return Err(bad_input("offset", "offset must not be negative.")),
+            Some(o) if o < 0 => return bad_input("offset", "offset must not be negative."),
             Some(o) => o as u64,
         };
+        let request = PageRequest::new(
+            self.id,
+            limit,
+            rc.config.max_limit,
+            Offset::from_u64(offset),
+            mutual,
+        );
         // What the operation selects of the listed users decides what the page reads with
         // them: their tags, and their records unless only ids, tags, statuses and further
         // pages are selected.
         let selected = ResultsSelection::of(ctx);
-        let key = PageKey {
-            owner: self.id,
-            spec: PageSpec {
-                limit,
-                offset,
-                mutual,
-            },
-            with_tags: selected.tags,
-            with_records: selected.records,
-        };
-        let page = rc
-            .pages
-            .load_one(key)
-            .await
-            .map_err(internal)?
-            .unwrap_or_default();
+        let key = request.key(selected.tags, selected.records);
+        let rows = rc.pages.load_one(key).await.or_graphql()?;
+        let page = ConnectionPage::finish(
+            &request,
+            rows.unwrap_or_default(),
+            access.viewer,
+            selected.tags,
+        );
         // The page read its users' statuses: the status loader need not ask again.
-        let statuses: Vec<(i64, Option<ConnectionStatus>)> = page
-            .rows
-            .iter()
-            .map(|row| {
-                let status = ConnectionStatus::of(access.viewer, row.id, row.relation);
-                (row.id, status)
-            })
-            .collect();
-        rc.statuses.feed_many(statuses.iter().copied()).await;
+        let statuses: Vec<_> = page.listed().map(|l| (l.id, l.status)).collect();
+        rc.statuses.feed_many(statuses).await;
+        Ok(UserConnectionPage::new(
+            &page,
+            &rc.link_origin,
+            self.id,
+            offset,
+            mutual,
+        ))
+    }
+}
 
-        // The links of the equivalent REST request.
-        let mut query = vec![("limit".to_string(), limit.to_string())];
+impl UserConnectionPage {
+    /// The page as GraphQL renders it, with the links of the equivalent REST request.
+    fn new(
+        page: &ConnectionPage,
+        origin: &str,
+        owner: i64,
+        offset: u64,
+        mutual: Option<bool>,
+    ) -> UserConnectionPage {
+        let mut query = vec![("limit".to_string(), page.limit.to_string())];
         if offset > 0 {
             query.push(("offset".to_string(), offset.to_string()));
         }
         if let Some(m) = mutual {
             query.push(("mutual".to_string(), if m { "1" } else { "0" }.to_string()));
         }
-        let base = format!("{}/api/v2/user/{}/connections/", rc.link_origin, self.id);
-        let links = links::links(&base, &query, limit, &offset.to_string(), page.count);
-        Ok(UserConnectionPage {
+        let base = format!("{origin}{}", core::connections_path(owner));
+        let link = |position: &core::Position| core::url(&base, &query, page.limit, position);
+        UserConnectionPage {
             count: page.count.min(i32::MAX as u64) as i32,
-            next: links.next,
-            previous: links.previous,
-            results: page
-                .rows
-                .iter()
-                .zip(statuses)
-                .map(|(row, (id, status))| {
-                    let tags = selected
-                        .tags
-                        .then(|| page.tags.get(&id).cloned().unwrap_or_default());
-                    User::listed(row, tags, status)
-                })
-                .collect(),
-        })
+            next: page.next.as_ref().map(link),
+            previous: page.previous.as_ref().map(link),
+            results: page.listed().map(User::listed).collect(),
+        }
     }
 }
 
@@ -439,11 +412,12 @@ impl ResultsSelection {
     }
 }
 
-fn bad_input(field: &'static str, message: &str) -> async_graphql::Error {
-    to_graphql(&ApiError::Invalid {
+fn bad_input<T>(field: &'static str, message: &str) -> async_graphql::Result<T> {
+    Err(ApiError::Invalid {
         field,
         message: message.to_string(),
     })
+    .or_graphql()
 }
 
 /// One page of a user's connections.

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::connections::ConnectionStatus;
+use crate::core::ConnectionStatus;
 use crate::store::time::api_time;
 use crate::store::{Settings, TagRecord, UserRecord};
 

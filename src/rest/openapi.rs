@@ -31,10 +31,10 @@ use utoipa::openapi::{
     Required, ResponseBuilder, Schema, SchemaFormat, Server, Type,
 };
 
-use crate::app::AppState;
+use super::connections::CONNECTIONS_PATH;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::rest::CONNECTIONS_PATH;
+use crate::state::AppState;
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v2/openapi.json";

@@ -6,13 +6,7 @@
 
 use crate::error::ApiError;
 
-/// The decoded query string: pairs in order, `+` as space, bad UTF-8 replaced (as Python's
-/// `parse_qsl(..., keep_blank_values=True)` does).
-pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
+pub use crate::core::parse_query;
 
 /// The last value of `key`, as Django's `QueryDict.__getitem__` gives it.
 pub fn last<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {

@@ -21,10 +21,10 @@ use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Value};
 
+use super::db::Store;
 use super::queries::{ConnectionPageRows, PageRow, PageSpec, Relation};
 use super::records::{int, opt_int, UserRecord, USER_COLUMNS};
 use super::sql::Sql;
-use super::db::Store;
 
 /// `offset` and `offset + limit`, bounded so the arithmetic and the bound values stay within
 /// BIGINT.

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr};
 
-use super::records::{get, int, TagRecord, UserRecord, TAG_COLUMNS, USER_COLUMNS};
-use super::sql::{Sql, MYSQL_MAX_LIST};
 use super::db::Store;
 use super::records::Settings;
+use super::records::{get, int, TagRecord, UserRecord, TAG_COLUMNS, USER_COLUMNS};
+use super::sql::{Sql, MYSQL_MAX_LIST};
 
 /// What gates a request: the settings, and whether the target and the viewer exist.
 #[derive(Clone, Copy, Debug)]

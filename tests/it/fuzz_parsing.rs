@@ -7,7 +7,7 @@
 
 use axum::http::HeaderValue;
 use community_gateway::auth::{self, Credential};
-use community_gateway::rest::links::links;
+use community_gateway::core::links;
 use community_gateway::rest::params::{
     self, limit, mutual, offset, parse_query, python_int, PyInt,
 };

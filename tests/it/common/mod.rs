@@ -148,7 +148,8 @@ pub async fn serve(store: Store) -> String {
 }
 
 pub async fn serve_with(store: Store, config: community_gateway::config::Config) -> String {
-    use community_gateway::app::{router, AppState};
+    use community_gateway::app::router;
+    use community_gateway::state::AppState;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

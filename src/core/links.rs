@@ -2,6 +2,17 @@
 //! `replace_query_param` / `remove_query_param`: the request's absolute URL, the query parsed
 //! with `parse_qs(keep_blank_values=True)`, one key replaced or removed, and the query
 //! re-encoded with keys sorted by `urlencode(..., doseq=True)` (Python's `quote_plus`).
+//! GraphQL pages link to the equivalent REST request, so both doors build links here.
+
+use axum::http::{header, HeaderMap, Uri};
+
+/// The decoded query string: pairs in order, `+` as space, bad UTF-8 replaced (as Python's
+/// `parse_qsl(..., keep_blank_values=True)` does).
+pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
 
 /// The query of a URL as Python's `parse_qs` returns it: each key once, in order of first
 /// appearance, with all its values.
@@ -70,15 +81,58 @@ fn quote_plus(text: &str, out: &mut String) {
     }
 }
 
+/// Where a linked page starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// The first page: the link has no `offset` parameter (DRF removes it).
+    First,
+    /// At this offset (decimal digits: no size limit).
+    At(String),
+}
+
+/// DRF's `get_next_link` / `get_previous_link` decisions for a page of `limit` from `offset`
+/// (decimal digits: Python's integers have no bound, so neither has the `previous` link of an
+/// absurd offset) in a list of `count`: (next, previous).
+pub fn positions(limit: u64, offset: &str, count: u64) -> (Option<Position>, Option<Position>) {
+    let limit128 = u128::from(limit);
+    // Beyond u128 an offset is past the end of any list: no `next`, and `previous` is computed
+    // on the digits.
+    let small: Option<u128> = offset.parse().ok();
+    let next = small
+        .filter(|o| o + limit128 < u128::from(count))
+        .map(|o| Position::At((o + limit128).to_string()));
+    let previous = (small != Some(0)).then(|| match small {
+        Some(o) if o <= limit128 => Position::First,
+        Some(o) => Position::At((o - limit128).to_string()),
+        None => Position::At(decimal_minus(offset, limit)),
+    });
+    (next, previous)
+}
+
+/// The URL of the page at `position`: `base` (scheme, host and path, no query) with the
+/// request's `query` pairs, `limit` set and `offset` set or removed, re-encoded as DRF does.
+pub fn url(base: &str, query: &[(String, String)], limit: u64, position: &Position) -> String {
+    let mut dict = QueryDict::from_pairs(query);
+    dict.set("limit", limit.to_string());
+    match position {
+        Position::First => dict.remove("offset"),
+        Position::At(offset) => dict.set("offset", offset.clone()),
+    }
+    let q = dict.encode();
+    if q.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{q}")
+    }
+}
+
 /// The paging links of a response.
 pub struct Links {
     pub next: Option<String>,
     pub previous: Option<String>,
 }
 
-/// DRF's `get_next_link` / `get_previous_link` for `base` (scheme, host and path, no query)
-/// and the request's query pairs. `offset` is decimal digits: Python's integers have no bound,
-/// so neither has the `previous` link of an absurd offset.
+/// Both links of a page of `limit` from `offset` in a list of `count` (see `positions`).
 pub fn links(
     base: &str,
     query: &[(String, String)],
@@ -86,35 +140,41 @@ pub fn links(
     offset: &str,
     count: u64,
 ) -> Links {
-    let limit128 = u128::from(limit);
-    // Beyond u128 an offset is past the end of any list: no `next`, and `previous` is computed
-    // on the digits.
-    let small: Option<u128> = offset.parse().ok();
-    let url = |dict: &QueryDict| {
-        let q = dict.encode();
-        if q.is_empty() {
-            base.to_string()
-        } else {
-            format!("{base}?{q}")
-        }
-    };
-    let next = small.filter(|o| o + limit128 < u128::from(count)).map(|o| {
-        let mut dict = QueryDict::from_pairs(query);
-        dict.set("limit", limit.to_string());
-        dict.set("offset", (o + limit128).to_string());
-        url(&dict)
-    });
-    let previous = (small != Some(0)).then(|| {
-        let mut dict = QueryDict::from_pairs(query);
-        dict.set("limit", limit.to_string());
-        match small {
-            Some(o) if o <= limit128 => dict.remove("offset"),
-            Some(o) => dict.set("offset", (o - limit128).to_string()),
-            None => dict.set("offset", decimal_minus(offset, limit)),
-        }
-        url(&dict)
-    });
-    Links { next, previous }
+    let (next, previous) = positions(limit, offset, count);
+    Links {
+        next: next.map(|p| url(base, query, limit, &p)),
+        previous: previous.map(|p| url(base, query, limit, &p)),
+    }
+}
+
+/// The canonical path of a user's connections (with the trailing slash).
+pub fn connections_path(owner: i64) -> String {
+    format!("/api/v2/user/{owner}/connections/")
+}
+
+/// Scheme and host of links: `public_base_url` when set, else `http://` and the request's
+/// `Host` (or the URI's authority), `localhost` when neither is plausible.
+pub fn origin(public_base_url: Option<&str>, headers: &HeaderMap, uri: Option<&Uri>) -> String {
+    if let Some(public) = public_base_url {
+        return public.to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.and_then(|u| u.authority()).map(|a| a.as_str()))
+        .filter(|h| is_plausible_host(h))
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// A `Host` value made of host-name, IP-literal and port characters only, so a hostile header
+/// cannot inject anything into a link.
+fn is_plausible_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        })
 }
 
 /// `digits - n` for a decimal number larger than `n`, digit by digit (no size limit).
@@ -146,7 +206,6 @@ fn decimal_minus(digits: &str, n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rest::params::parse_query;
 
     const BASE: &str = "http://testserver/api/v2/user/1/connections/";
 
@@ -224,5 +283,14 @@ mod tests {
             next.unwrap(),
             format!("{BASE}?empty=&flag=&limit=5&offset=5&tag=b&tag=a")
         );
+    }
+
+    #[test]
+    fn hosts() {
+        assert!(is_plausible_host("testserver"));
+        assert!(is_plausible_host("127.0.0.1:8080"));
+        assert!(is_plausible_host("[::1]:8080"));
+        assert!(!is_plausible_host("evil.com/\"><script>"));
+        assert!(!is_plausible_host("a b"));
     }
 }

@@ -1,0 +1,26 @@
+//! THE rules of the API, shared by both doors (`docs/rest.md`, `docs/graphql.md`):
+//!
+//! - `gates`: who may ask (token's user exists → content availability → friendship mode →
+//!   target exists), from one SQL statement;
+//! - `pages`: a finished page of a user's connections: listed users with statuses, count, and
+//!   where the next and previous pages start;
+//! - `links`: DRF's `next`/`previous` URLs (GraphQL pages link to the equivalent REST request);
+//! - `status`: the viewer-relative status of a listed user;
+//! - `loaders`: the DataLoaders (users, tags, statuses, pages), so N users cost a fixed number
+//!   of statements.
+//!
+//! The doors only parse their input and render what this module returns.
+
+mod gates;
+mod links;
+mod loaders;
+mod pages;
+mod status;
+
+pub use gates::{admit, check_content, check_settings, identify, Access, Target};
+pub use links::{connections_path, links, origin, parse_query, positions, url, Links, Position};
+pub use loaders::{
+    ConnectionPageLoader, LoadError, Page, PageKey, StatusLoader, TagLoader, UserLoader, Viewer,
+};
+pub use pages::{load as load_page, ConnectionPage, Listed, Offset, PageRequest};
+pub use status::ConnectionStatus;

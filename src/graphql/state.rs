@@ -1,0 +1,35 @@
+//! The GraphQL door's state: the schema, persisted queries, the operation permits.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use super::documents::{DocumentLimits, Documents};
+use super::schema::{schema, GatewaySchema};
+use crate::state::AppState;
+
+/// The state of the GraphQL routes.
+#[derive(Clone)]
+pub struct GraphqlState {
+    pub app: AppState,
+    pub schema: GatewaySchema,
+    /// Persisted queries and document limits, applied before the schema runs.
+    pub documents: Arc<Documents>,
+    /// Permits to execute an operation (`GRAPHQL_MAX_CONCURRENT`).
+    pub permits: Arc<Semaphore>,
+}
+
+impl GraphqlState {
+    pub fn new(app: AppState) -> GraphqlState {
+        let limits = app.config.graphql;
+        GraphqlState {
+            schema: schema(limits),
+            documents: Arc::new(Documents::new(DocumentLimits {
+                max_fields: limits.max_fields,
+                max_root_fields: limits.max_root_fields,
+            })),
+            permits: Arc::new(Semaphore::new(app.config.graphql_max_concurrent)),
+            app,
+        }
+    }
+}

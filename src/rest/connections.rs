@@ -1,0 +1,166 @@
+//! `GET /api/v2/user/{id}/connections/` (`docs/rest.md`): parse the request with DRF's
+//! fallbacks, ask the core for the page, render it as DRF JSON with absolute links.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Uri};
+use axum::response::{IntoResponse, Response};
+
+use super::body::{PageBody, UserBody};
+use super::params;
+use crate::auth;
+use crate::core::{self, Offset, PageRequest, Target};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The route's path, with the trailing slash (the canonical form used in links).
+pub const CONNECTIONS_PATH: &str = "/api/v2/user/{id}/connections/";
+/// The same route without the slash: answered identically.
+pub const CONNECTIONS_PATH_NO_SLASH: &str = "/api/v2/user/{id}/connections";
+
+/// `GET /api/v2/user/{id}/connections/`.
+pub async fn user_connections(
+    State(state): State<AppState>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let store = &state.store;
+    let config = &state.config;
+
+    // 1. Authentication.
+    let credential = auth::credential(headers.get(header::AUTHORIZATION), &config.jwt_secret)?;
+    let claimed = auth::claimed_user(credential, store).await?;
+    // 2-4. Content availability, friendship mode, target (one statement).
+    let target = match &path {
+        Ok(Path(raw)) => parse_user_id(raw),
+        Err(_) => Target::Malformed,
+    };
+    let access = core::admit(store, claimed, target).await?;
+    let Target::Id(owner) = target else {
+        return Err(ApiError::NotFound);
+    };
+    // 5. Parameters.
+    let query = params::parse_query(uri.query());
+    let mutual = params::mutual(&query)?;
+    let limit = params::limit(&query, config.default_limit, config.max_limit);
+    let offset = params::offset(&query);
+
+    let request = PageRequest::new(
+        owner,
+        limit,
+        config.max_limit,
+        Offset::from_digits(&offset.digits),
+        mutual,
+    );
+    // The page with its users' records, statuses and tags: two statements.
+    let page = core::load_page(store, &access, &request, true, true).await?;
+
+    let base = format!(
+        "{}{}",
+        core::origin(config.public_base_url.as_deref(), &headers, Some(&uri)),
+        owner_path(&uri)
+    );
+    let link = |position: &core::Position| core::url(&base, &query, page.limit, position);
+    let results = page
+        .listed()
+        .map(|listed| {
+            // Read with records (the request asked for them).
+            let user = listed.record.ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("page row {} without its record", listed.id))
+            })?;
+            let tags = listed.tags.unwrap_or_default();
+            Ok(UserBody::new(user, tags, listed.status, &access.settings))
+        })
+        .collect::<Result<_, ApiError>>()?;
+    let body = PageBody {
+        count: page.count,
+        next: page.next.as_ref().map(link),
+        previous: page.previous.as_ref().map(link),
+        results,
+    };
+    Ok(json_response(&body))
+}
+
+/// Any method but GET/HEAD on the route: OPTIONS answers which methods there are (204),
+/// anything else is a 405.
+pub async fn method_not_allowed(method: Method) -> Response {
+    const ALLOW: &str = "GET, HEAD, OPTIONS";
+    if method == Method::OPTIONS {
+        let allow = (header::ALLOW, HeaderValue::from_static(ALLOW));
+        return (axum::http::StatusCode::NO_CONTENT, [allow]).into_response();
+    }
+    ApiError::method_not_allowed(&method, ALLOW).into_response()
+}
+
+/// A path id: ASCII digits naming a positive integer that fits in 64 bits.
+fn parse_user_id(raw: &str) -> Target {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Target::Malformed;
+    }
+    match raw.parse::<u64>() {
+        Ok(0) | Err(_) => Target::Malformed,
+        // Above i64::MAX: well formed, but no stored id can be that large.
+        Ok(id) => i64::try_from(id)
+            .map(Target::Id)
+            .unwrap_or(Target::Malformed),
+    }
+}
+
+/// The request path in its canonical, slashed form.
+fn owner_path(uri: &Uri) -> String {
+    let path = uri.path();
+    if path.ends_with('/') {
+        path.to_string()
+    } else {
+        format!("{path}/")
+    }
+}
+
+/// A compact JSON 200 response, as DRF's `JSONRenderer` writes it.
+pub fn json_response(body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                (
+                    header::VARY,
+                    HeaderValue::from_static("Accept, Authorization"),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(err) => ApiError::internal(err).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids() {
+        assert!(matches!(parse_user_id("7"), Target::Id(7)));
+        assert!(matches!(parse_user_id("007"), Target::Id(7)));
+        assert!(matches!(
+            parse_user_id("9223372036854775807"),
+            Target::Id(i64::MAX)
+        ));
+        for bad in [
+            "0",
+            "",
+            "-1",
+            "+1",
+            "abc",
+            "1.0",
+            "9223372036854775808",
+            "18446744073709551616",
+            " 1",
+        ] {
+            assert!(matches!(parse_user_id(bad), Target::Malformed), "{bad:?}");
+        }
+    }
+}
