@@ -13,6 +13,7 @@ mod graphql_http;
 mod graphql_limits;
 mod openapi;
 mod page_shapes;
+mod refusals;
 mod rest;
 mod rest_golden;
 mod rest_paging;
