@@ -199,7 +199,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration for tests and embedding: the given secret, the spec's page sizes.
+    /// A configuration for tests and embedding: the given secret, the documented defaults.
     pub fn with_secret(secret: &str) -> Self {
         Config {
             jwt_secret: secret.as_bytes().to_vec(),

@@ -14,7 +14,9 @@ use community_gateway::{auth, community, graphql, store::Store};
 
 /// mimalloc instead of the system allocator: a GraphQL response of a thousand users is
 /// thousands of short-lived allocations, on which glibc's malloc spent a third of the server's
-/// CPU and fragmented its arenas (peak RSS) under load; see bench/RESULTS.md.
+/// CPU (perf profile of G2) and fragmented its arenas under load. `bench/RESULTS.md`, run of
+/// 2026-11-27 02:41, is the first with it: peak RSS 46 MB / 71 MB (PostgreSQL / SQLite), from
+/// 110 MB / 289 MB in the run before (together with that run's statement changes).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -140,7 +142,10 @@ fn parse_setting(text: &str) -> Result<(String, bool), String> {
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            // PostgreSQL's notices (e.g. "relation ... already exists, skipping" from every
+            // migration check) are not news to an operator: warnings and up only.
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -122,7 +122,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // The one settings row, with the spec's defaults.
+        // The one settings row, with the documented defaults (docs/data-file.md).
         manager
             .exec_stmt(
                 Query::insert()

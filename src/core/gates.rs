@@ -23,7 +23,7 @@ pub struct Access {
     pub settings: Settings,
 }
 
-/// Applies the gates of the spec in order; `claimed` is the user the credentials name.
+/// Applies the gates in order (`docs/rest.md`, "Checks"); `claimed` is the user the credentials name.
 pub async fn admit(
     store: &Store,
     claimed: Option<i64>,

@@ -15,7 +15,7 @@ pub enum ConnectionStatus {
 }
 
 impl ConnectionStatus {
-    /// The spec's rule: the first that holds of anonymous/self (none), connected, sent,
+    /// The rule of `docs/rest.md` ("connection_status"): the first that holds of anonymous/self (none), connected, sent,
     /// received; otherwise none.
     pub fn of(viewer: Option<i64>, user: i64, relation: Relation) -> Option<ConnectionStatus> {
         match viewer {

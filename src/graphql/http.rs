@@ -12,7 +12,7 @@
 //!   legacy clients that accept anything get the legacy type); else 406.
 //! * A request error (the document does not parse or validate, variables do not coerce, an
 //!   unknown persisted query: the response has no `data`) is a 400 in
-//!   `application/graphql-response+json` and a 200 in `application/json`, as the spec says.
+//!   `application/graphql-response+json` and a 200 in `application/json`, as GraphQL over HTTP says.
 //! * A request that is not a GraphQL request at all (a body that is not JSON, no `query`,
 //!   parameters of the wrong type) is a 400 with a `{"errors": [{"message", "extensions":
 //!   {"code"}}]}` body;

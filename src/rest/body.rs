@@ -1,4 +1,4 @@
-//! The JSON shapes of the REST route: the page and the User object, keys in the spec's order.
+//! The JSON shapes of the REST route: the page and the User object, keys in the wire order of `docs/rest.md`.
 
 use serde::Serialize;
 
