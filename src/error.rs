@@ -18,6 +18,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::store::faults::{self, Fault};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// No credentials, where they are required.
@@ -209,25 +211,15 @@ impl ApiError {
         }
     }
 
-    /// `Unavailable` when a database error means "the database is not there right now"
-    /// (no connection could be had, or the connection broke), so clients see a retryable 503.
+    /// `Unavailable` when a database error means "the database is not there right now", or
+    /// that a statement lost a race twice (`store::faults`): clients see a retryable 503.
     pub fn from_db(err: &sea_orm::DbErr) -> Option<ApiError> {
-        use sea_orm::{DbErr, RuntimeErr};
-        match err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Some(ApiError::Unavailable),
-            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e))
-                if matches!(
-                    e,
-                    sqlx::Error::Io(_)
-                        | sqlx::Error::PoolTimedOut
-                        | sqlx::Error::PoolClosed
-                        | sqlx::Error::WorkerCrashed
-                ) =>
-            {
-                tracing::warn!(error = %e, "database unavailable");
+        match faults::classify(err) {
+            Fault::Unavailable | Fault::Conflict => {
+                tracing::warn!(error = %err, "database unavailable");
                 Some(ApiError::Unavailable)
             }
-            _ => None,
+            Fault::Other => None,
         }
     }
 }

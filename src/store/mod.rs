@@ -5,6 +5,7 @@
 //! callers (the DataLoaders in `crate::connections`) never run a statement per user.
 
 mod db;
+pub mod faults;
 mod pages;
 mod queries;
 pub mod records;

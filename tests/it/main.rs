@@ -18,3 +18,4 @@ mod rest;
 mod rest_golden;
 mod rest_paging;
 mod security;
+mod shutdown;

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod throwaway;
+
 use community_gateway::store::Store;
 use sea_orm::{ConnectionTrait, Database};
 
