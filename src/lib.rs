@@ -10,6 +10,7 @@ pub mod auth;
 pub mod community;
 pub mod config;
 pub mod connections;
+pub mod entity;
 pub mod error;
 pub mod graphql;
 pub mod metrics;
