@@ -11,6 +11,7 @@ pub mod auth;
 pub mod community;
 pub mod config;
 pub mod core;
+pub mod entity;
 pub mod error;
 pub mod graphql;
 pub mod metrics;

@@ -7,13 +7,17 @@
 use std::collections::HashMap;
 
 use anyhow::{anyhow, Context};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseBackend, DatabaseTransaction, IsolationLevel, QueryResult,
-    Statement, TransactionTrait,
+    AccessMode, DatabaseBackend, DatabaseTransaction, EntityTrait, IsolationLevel, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 
 use super::file::{AccessToken, CommunityFile, Connection, ConnectionRequest, Gender, Tag, User};
-use crate::store::records::{get, int, TagRecord, UserRecord, TAG_COLUMNS, USER_COLUMNS};
+use crate::entity::{
+    access_token, community_settings, connection, connection_request, tag, user, user_tag,
+};
+use crate::store::records::{TagRecord, UserRecord, SETTINGS_ROW_ID};
 use crate::store::time::file_time;
 use crate::store::{Settings, Store};
 
@@ -50,43 +54,22 @@ async fn read_all(tx: &DatabaseTransaction) -> anyhow::Result<CommunityFile> {
     })
 }
 
-async fn query(
-    tx: &DatabaseTransaction,
-    what: &str,
-    sql: &str,
-) -> anyhow::Result<Vec<QueryResult>> {
-    let statement = Statement::from_string(tx.get_database_backend(), sql);
-    tx.query_all(statement)
-        .await
-        .with_context(|| format!("reading {what}"))
-}
-
 async fn read_settings(tx: &DatabaseTransaction) -> anyhow::Result<Settings> {
-    let rows = query(
-        tx,
-        "the settings",
-        "SELECT connection_enabled, follow_enabled, content_availability \
-         FROM community_settings WHERE id = 1",
-    )
-    .await?;
-    let Some(row) = rows.first() else {
-        // The migration always writes the row; without it the API serves the defaults.
-        return Ok(Settings::default());
-    };
-    Ok(Settings {
-        connection_enabled: get(row, "connection_enabled")?,
-        follow_enabled: get(row, "follow_enabled")?,
-        content_availability: get(row, "content_availability")?,
-    })
+    let row = community_settings::Entity::find_by_id(SETTINGS_ROW_ID)
+        .one(tx)
+        .await
+        .context("reading the settings")?;
+    // The migration always writes the row; without it the API serves the defaults.
+    Ok(row.map(Settings::from).unwrap_or_default())
 }
 
 async fn read_tags(tx: &DatabaseTransaction) -> anyhow::Result<Vec<Tag>> {
-    let sql = format!("SELECT {TAG_COLUMNS} FROM tags t ORDER BY t.id");
-    query(tx, "tags", &sql)
-        .await?
-        .iter()
-        .map(|row| Ok(tag_of(TagRecord::from_row(row)?)))
-        .collect()
+    let tags = tag::Entity::find()
+        .order_by_asc(tag::Column::Id)
+        .all(tx)
+        .await
+        .context("reading tags")?;
+    Ok(tags.into_iter().map(tag_of).collect())
 }
 
 fn tag_of(t: TagRecord) -> Tag {
@@ -106,12 +89,14 @@ fn tag_of(t: TagRecord) -> Tag {
 
 async fn read_users(tx: &DatabaseTransaction) -> anyhow::Result<Vec<User>> {
     let mut tags = read_user_tags(tx).await?;
-    let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.id");
-    query(tx, "users", &sql)
-        .await?
-        .iter()
-        .map(|row| {
-            let record = UserRecord::from_row(row)?;
+    let users = user::Entity::find()
+        .order_by_asc(user::Column::Id)
+        .all(tx)
+        .await
+        .context("reading users")?;
+    users
+        .into_iter()
+        .map(|record| {
             let user_tags = tags.remove(&record.id).unwrap_or_default();
             user_of(record, user_tags)
         })
@@ -120,12 +105,15 @@ async fn read_users(tx: &DatabaseTransaction) -> anyhow::Result<Vec<User>> {
 
 /// Each user's tag ids, ascending.
 async fn read_user_tags(tx: &DatabaseTransaction) -> anyhow::Result<HashMap<i64, Vec<i64>>> {
+    let rows = user_tag::Entity::find()
+        .order_by_asc(user_tag::Column::UserId)
+        .order_by_asc(user_tag::Column::TagId)
+        .all(tx)
+        .await
+        .context("reading user tags")?;
     let mut tags: HashMap<i64, Vec<i64>> = HashMap::new();
-    let sql = "SELECT user_id, tag_id FROM user_tags ORDER BY user_id, tag_id";
-    for row in query(tx, "user tags", sql).await? {
-        tags.entry(int(&row, "user_id")?)
-            .or_default()
-            .push(int(&row, "tag_id")?);
+    for row in rows {
+        tags.entry(row.user_id).or_default().push(row.tag_id);
     }
     Ok(tags)
 }
@@ -172,49 +160,56 @@ fn user_of(u: UserRecord, tags: Vec<i64>) -> anyhow::Result<User> {
 
 /// Each connection once, smaller id first: the row of the pair whose owner is the smaller id.
 async fn read_connections(tx: &DatabaseTransaction) -> anyhow::Result<Vec<Connection>> {
-    let sql = "SELECT user_id, friend_id, connected_at_us FROM connections \
-               WHERE user_id < friend_id ORDER BY user_id, friend_id";
-    query(tx, "connections", sql)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(Connection {
-                users: [int(row, "user_id")?, int(row, "friend_id")?],
-                connected_at: file_time(int(row, "connected_at_us")?),
-            })
+    use connection::Column;
+    let rows = connection::Entity::find()
+        .filter(Expr::col(Column::UserId).lt(Expr::col(Column::FriendId)))
+        .order_by_asc(Column::UserId)
+        .order_by_asc(Column::FriendId)
+        .all(tx)
+        .await
+        .context("reading connections")?;
+    Ok(rows
+        .into_iter()
+        .map(|c| Connection {
+            users: [c.user_id, c.friend_id],
+            connected_at: file_time(c.connected_at_us),
         })
-        .collect()
+        .collect())
 }
 
 async fn read_requests(tx: &DatabaseTransaction) -> anyhow::Result<Vec<ConnectionRequest>> {
-    let sql = "SELECT from_user_id, to_user_id, created_at_us FROM connection_requests \
-               ORDER BY from_user_id, to_user_id";
-    query(tx, "connection requests", sql)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(ConnectionRequest {
-                from: int(row, "from_user_id")?,
-                to: int(row, "to_user_id")?,
-                created_at: file_time(int(row, "created_at_us")?),
-            })
+    use connection_request::Column;
+    let rows = connection_request::Entity::find()
+        .order_by_asc(Column::FromUserId)
+        .order_by_asc(Column::ToUserId)
+        .all(tx)
+        .await
+        .context("reading connection requests")?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ConnectionRequest {
+            from: r.from_user_id,
+            to: r.to_user_id,
+            created_at: file_time(r.created_at_us),
         })
-        .collect()
+        .collect())
 }
 
 async fn read_tokens(tx: &DatabaseTransaction) -> anyhow::Result<Vec<AccessToken>> {
-    let sql = "SELECT token_sha256, user_id, expires_at_us FROM access_tokens \
-               ORDER BY user_id, token_sha256";
-    query(tx, "access tokens", sql)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(AccessToken {
-                token: None,
-                token_sha256: Some(get(row, "token_sha256")?),
-                user_id: int(row, "user_id")?,
-                expires_at: file_time(int(row, "expires_at_us")?),
-            })
+    use access_token::Column;
+    let rows = access_token::Entity::find()
+        .order_by_asc(Column::UserId)
+        .order_by_asc(Column::TokenSha256)
+        .all(tx)
+        .await
+        .context("reading access tokens")?;
+    Ok(rows
+        .into_iter()
+        .map(|t| AccessToken {
+            token: None,
+            token_sha256: Some(t.token_sha256),
+            user_id: t.user_id,
+            expires_at: file_time(t.expires_at_us),
         })
-        .collect()
+        .collect())
 }

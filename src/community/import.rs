@@ -2,25 +2,25 @@
 //!
 //! PostgreSQL gets a COPY-based loader (`pg.rs`), because row-by-row or multi-row INSERTs of
 //! millions of connections are far too slow there. SQLite and MySQL (and a PostgreSQL
-//! connection that is not a plain sqlx pool) get batched multi-row INSERTs through sea-orm,
-//! each statement as large as the backend's bind-parameter limit and a byte budget allow.
+//! connection that is not a plain sqlx pool) get batched multi-row INSERTs of the entities
+//! (`Entity::insert_many`), each statement as large as the backend's bind-parameter limit and
+//! a byte budget allow.
 
 use std::fmt;
 
 use anyhow::Context;
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, TransactionTrait,
-    Value,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, Iterable, ModelTrait, TransactionTrait, Value,
 };
 
 use super::file::CommunityFile;
 use super::pg;
-use super::tables::{
-    CONNECTION_COLUMNS, REQUEST_COLUMNS, TABLES_CHILDREN_FIRST, TAG_COLUMNS, TOKEN_COLUMNS,
-    USER_COLUMNS, USER_TAG_COLUMNS,
+use super::tables::{table, tables_children_first};
+use super::validate::{validate, Validated};
+use crate::entity::{
+    access_token, community_settings, connection, connection_request, tag, user, user_tag,
 };
-use super::validate::{validate, TagRow, TokenRow, UserRow, Validated};
-use crate::store::sql::Sql;
 use crate::store::Store;
 
 /// What an import loaded.
@@ -45,7 +45,7 @@ impl fmt::Display for ImportReport {
 }
 
 impl ImportReport {
-    fn of(data: &Validated<'_>) -> ImportReport {
+    fn of(data: &Validated) -> ImportReport {
         ImportReport {
             users: data.users.len(),
             tags: data.tags.len(),
@@ -69,147 +69,61 @@ pub async fn import(store: &Store, file: &CommunityFile) -> anyhow::Result<Impor
     Ok(ImportReport::of(&data))
 }
 
-async fn load_with_inserts(db: &DatabaseConnection, data: &Validated<'_>) -> anyhow::Result<()> {
-    let backend = db.get_database_backend();
+async fn load_with_inserts(db: &DatabaseConnection, data: &Validated) -> anyhow::Result<()> {
     let tx = db
         .begin()
         .await
         .context("starting the import transaction")?;
-    for table in TABLES_CHILDREN_FIRST {
-        // Table names are constants of this module, never input.
+    for table in tables_children_first() {
+        // Table names come from the entities, never from input.
         tx.execute_unprepared(&format!("DELETE FROM {table}"))
             .await
             .with_context(|| format!("emptying {table}"))?;
     }
-    insert_settings(&tx, data).await?;
-    let mut insert = Inserter::new(&tx, backend);
+    let insert = Inserter::new(&tx);
+    let settings = community_settings::Model::from(data.settings);
     insert
-        .rows("tags", TAG_COLUMNS, data.tags.iter().map(tag_values))
+        .rows::<community_settings::Entity>([settings].into_iter())
         .await?;
     insert
-        .rows("users", USER_COLUMNS, data.users.iter().map(user_values))
+        .rows::<tag::Entity>(data.tags.iter().cloned())
         .await?;
-    let user_tags = data
-        .user_tags
-        .iter()
-        .map(|(u, t)| vec![(*u).into(), (*t).into()]);
     insert
-        .rows("user_tags", USER_TAG_COLUMNS, user_tags)
+        .rows::<user::Entity>(data.users.iter().cloned())
+        .await?;
+    insert
+        .rows::<user_tag::Entity>(data.user_tags.iter().copied())
         .await?;
     // Sorted by (user, friend) so the primary key and the clustered index (InnoDB) grow at
     // their end instead of splitting pages all over.
     let directed = pg::directed_connections(&data.connections);
-    let both_ways = directed
-        .iter()
-        .map(|(u, f, at)| vec![(*u).into(), (*f).into(), (*at).into()]);
     insert
-        .rows("connections", CONNECTION_COLUMNS, both_ways)
-        .await?;
-    let requests = data
-        .requests
-        .iter()
-        .map(|(f, t, at)| vec![(*f).into(), (*t).into(), (*at).into()]);
-    insert
-        .rows("connection_requests", REQUEST_COLUMNS, requests)
+        .rows::<connection::Entity>(directed.into_iter())
         .await?;
     insert
-        .rows(
-            "access_tokens",
-            TOKEN_COLUMNS,
-            data.tokens.iter().map(token_values),
-        )
+        .rows::<connection_request::Entity>(data.requests.iter().copied())
+        .await?;
+    insert
+        .rows::<access_token::Entity>(data.tokens.iter().cloned())
         .await?;
     tx.commit().await.context("committing the import")?;
     Ok(())
-}
-
-async fn insert_settings(tx: &DatabaseTransaction, data: &Validated<'_>) -> anyhow::Result<()> {
-    let s = data.settings;
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push("INSERT INTO community_settings (id, connection_enabled, follow_enabled, content_availability) VALUES (")
-        .bind(1i32)
-        .push(", ")
-        .bind(s.connection_enabled)
-        .push(", ")
-        .bind(s.follow_enabled)
-        .push(", ")
-        .bind(s.content_availability)
-        .push(")");
-    tx.execute(sql.build())
-        .await
-        .context("writing the settings")?;
-    Ok(())
-}
-
-fn tag_values(row: &TagRow<'_>) -> Vec<Value> {
-    let t = row.tag;
-    vec![
-        t.id.into(),
-        t.kind.clone().into(),
-        t.name.clone().into(),
-        t.description.clone().into(),
-        t.color.clone().into(),
-        t.visible.into(),
-        t.visibility_boost.into(),
-        t.active.into(),
-        t.deleted.into(),
-        row.created_at_us.into(),
-    ]
-}
-
-fn user_values(row: &UserRow<'_>) -> Vec<Value> {
-    let u = row.user;
-    vec![
-        u.id.into(),
-        u.username.clone().into(),
-        u.real_name.clone().into(),
-        u.avatar.clone().into(),
-        u.ext_id.into(),
-        u.followings_counter.into(),
-        u.followers_counter.into(),
-        u.posts_counter.into(),
-        u.discussions_counter.into(),
-        u.polls_counter.into(),
-        u.categories_counter.into(),
-        row.date_joined_us.into(),
-        u.bio.clone().into(),
-        u.location.clone().into(),
-        u.location_lat_lng.clone().into(),
-        u.position_lat_lng.clone().into(),
-        u.date_of_birth.clone().into(),
-        u.description.clone().into(),
-        u.gender.as_str().into(),
-        u.website.clone().into(),
-        u.cover.clone().into(),
-        u.reputation.into(),
-        u.community_badge.into(),
-        u.reg_approved.into(),
-        u.deleted.into(),
-        u.company_name.clone().into(),
-        u.company_role.clone().into(),
-    ]
-}
-
-fn token_values(row: &TokenRow) -> Vec<Value> {
-    vec![
-        row.token_sha256.clone().into(),
-        row.user_id.into(),
-        row.expires_at_us.into(),
-    ]
 }
 
 /// Stops a statement from growing past a few MiB, well under MySQL's default
 /// `max_allowed_packet` (16 MiB), whatever the length of the rows' texts.
 const MAX_STATEMENT_BYTES: usize = 4 << 20;
 
-/// Multi-row INSERTs, each with as many rows as the backend's bind-parameter limit allows.
+/// Multi-row INSERTs of entity models (`insert_many`), each with as many rows as the
+/// backend's bind-parameter limit allows (every value is one bound parameter).
 struct Inserter<'t> {
     tx: &'t DatabaseTransaction,
     backend: DatabaseBackend,
 }
 
 impl<'t> Inserter<'t> {
-    fn new(tx: &'t DatabaseTransaction, backend: DatabaseBackend) -> Self {
+    fn new(tx: &'t DatabaseTransaction) -> Self {
+        let backend = tx.get_database_backend();
         Inserter { tx, backend }
     }
 
@@ -223,60 +137,41 @@ impl<'t> Inserter<'t> {
         }
     }
 
-    async fn rows(
-        &mut self,
-        table: &str,
-        columns: &[&str],
-        rows: impl Iterator<Item = Vec<Value>>,
-    ) -> anyhow::Result<()> {
-        let rows_per_statement = (self.max_params() / columns.len()).max(1);
-        let head = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-        let mut sql: Option<Sql> = None;
-        let (mut count, mut bytes) = (0usize, 0usize);
-        for row in rows {
-            let statement = sql.get_or_insert_with(|| {
-                let mut s = Sql::new(self.backend);
-                s.push(&head);
-                s
-            });
-            if count > 0 {
-                statement.push(", ");
+    /// Inserts `rows` into the table of entity `E`.
+    async fn rows<E>(&self, rows: impl Iterator<Item = E::Model>) -> anyhow::Result<()>
+    where
+        E: EntityTrait,
+        E::Model: IntoActiveModel<E::ActiveModel>,
+        E::ActiveModel: Send,
+    {
+        let table = table::<E>();
+        let columns = E::Column::iter().count();
+        let rows_per_statement = (self.max_params() / columns.max(1)).max(1);
+        let mut batch: Vec<E::ActiveModel> = Vec::new();
+        let mut bytes = 0usize;
+        let mut rows = rows.peekable();
+        while let Some(row) = rows.next() {
+            bytes += weight(&row);
+            batch.push(row.into_active_model());
+            let full = batch.len() == rows_per_statement || bytes >= MAX_STATEMENT_BYTES;
+            if full || rows.peek().is_none() {
+                E::insert_many(std::mem::take(&mut batch))
+                    .exec_without_returning(self.tx)
+                    .await
+                    .with_context(|| format!("inserting into {table}"))?;
+                bytes = 0;
             }
-            bytes += push_row(statement, row);
-            count += 1;
-            if count == rows_per_statement || bytes >= MAX_STATEMENT_BYTES {
-                self.run(table, sql.take()).await?;
-                (count, bytes) = (0, 0);
-            }
-        }
-        self.run(table, sql).await
-    }
-
-    async fn run(&self, table: &str, sql: Option<Sql>) -> anyhow::Result<()> {
-        if let Some(sql) = sql {
-            self.tx
-                .execute(sql.build())
-                .await
-                .with_context(|| format!("inserting into {table}"))?;
         }
         Ok(())
     }
 }
 
-/// Appends `(?, ?, ...)` bound to `row`; returns roughly how many bytes the values weigh.
-fn push_row(sql: &mut Sql, row: Vec<Value>) -> usize {
-    let mut bytes = 0;
-    sql.push("(");
-    for (i, value) in row.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        bytes += match &value {
+/// Roughly how many bytes a row's values weigh in a statement.
+fn weight<M: ModelTrait>(row: &M) -> usize {
+    <M::Entity as EntityTrait>::Column::iter()
+        .map(|column| match row.get(column) {
             Value::String(Some(text)) => text.len() + 8,
             _ => 8,
-        };
-        sql.bind(value);
-    }
-    sql.push(")");
-    bytes
+        })
+        .sum()
 }

@@ -12,19 +12,31 @@
 //!
 //! COPY uses the text format; `FREEZE` is allowed because every table was truncated in this
 //! same transaction, and saves the first readers from rewriting every page to set hint bits.
+//!
+//! Raw SQL (through sqlx, not the entities) because an entity can only INSERT, and COPY is
+//! what makes this loader fast (measured). The tables, their columns and the columns' order
+//! still come from the entities (`tables`, `Column::iter()`), and every row is an entity
+//! model.
 
 use std::time::Instant;
 
 use anyhow::Context;
+use sea_orm::{EntityTrait, Iterable};
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::tables::{
-    CONNECTION_COLUMNS, REQUEST_COLUMNS, TAG_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, USER_TAG_COLUMNS,
+use super::tables::{column_list, table, tables_children_first};
+use super::validate::Validated;
+use crate::entity::{
+    access_token, community_settings, connection, connection_request, tag, user, user_tag,
 };
-use super::validate::{TagRow, TokenRow, UserRow, Validated};
 
 /// Tables whose keys and indexes are rebuilt after loading instead of maintained during it.
-const REBUILT_TABLES: &[&str] = &["connections", "connection_requests"];
+fn rebuilt_tables() -> [String; 2] {
+    [
+        table::<connection::Entity>(),
+        table::<connection_request::Entity>(),
+    ]
+}
 
 /// How much COPY data to hand to the connection at once.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -37,7 +49,7 @@ const LOAD_SETTINGS: &[&str] = &[
     "SET LOCAL statement_timeout = 0",
 ];
 
-pub(crate) async fn load(pool: &PgPool, data: &Validated<'_>) -> anyhow::Result<()> {
+pub(crate) async fn load(pool: &PgPool, data: &Validated) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut tx = pool
         .begin()
@@ -46,19 +58,17 @@ pub(crate) async fn load(pool: &PgPool, data: &Validated<'_>) -> anyhow::Result<
     for setting in LOAD_SETTINGS {
         sqlx::query(setting).execute(&mut *tx).await?;
     }
-    sqlx::query(
-        "TRUNCATE access_tokens, connection_requests, connections, user_tags, users, tags, \
-         community_settings",
-    )
-    .execute(&mut *tx)
-    .await
-    .context("emptying the tables")?;
+    // Table names come from the entities, never from input.
+    let truncate = format!("TRUNCATE {}", tables_children_first().join(", "));
+    sqlx::query(&truncate)
+        .execute(&mut *tx)
+        .await
+        .context("emptying the tables")?;
 
     let mut rebuilds = Vec::new();
-    for table in REBUILT_TABLES {
-        rebuilds.extend(detach_keys_and_indexes(&mut tx, table).await?);
+    for table in rebuilt_tables() {
+        rebuilds.extend(detach_keys_and_indexes(&mut tx, &table).await?);
     }
-    insert_settings(&mut tx, data).await?;
     copy_all(&mut tx, data).await?;
     tracing::debug!(elapsed = ?started.elapsed(), "import: rows copied");
     // Keys first (foreign keys may need them), then plain indexes, then foreign keys.
@@ -70,28 +80,18 @@ pub(crate) async fn load(pool: &PgPool, data: &Validated<'_>) -> anyhow::Result<
             .with_context(|| format!("restoring {}", ddl.name))?;
         tracing::debug!(elapsed = ?started.elapsed(), name = %ddl.name, "import: restored");
     }
-    sqlx::query("ANALYZE tags, users, user_tags, connections, connection_requests, access_tokens")
+    let settings = table::<community_settings::Entity>();
+    let analyzed: Vec<_> = tables_children_first()
+        .into_iter()
+        .filter(|table| *table != settings)
+        .collect();
+    sqlx::query(&format!("ANALYZE {}", analyzed.join(", ")))
         .execute(&mut *tx)
         .await
         .context("analyzing the loaded tables")?;
     tracing::debug!(elapsed = ?started.elapsed(), "import: analyzed");
     tx.commit().await.context("committing the import")?;
     tracing::debug!(elapsed = ?started.elapsed(), "import: committed");
-    Ok(())
-}
-
-async fn insert_settings(conn: &mut PgConnection, data: &Validated<'_>) -> anyhow::Result<()> {
-    let s = data.settings;
-    sqlx::query(
-        "INSERT INTO community_settings (id, connection_enabled, follow_enabled, \
-         content_availability) VALUES (1, $1, $2, $3)",
-    )
-    .bind(s.connection_enabled)
-    .bind(s.follow_enabled)
-    .bind(s.content_availability)
-    .execute(conn)
-    .await
-    .context("writing the settings")?;
     Ok(())
 }
 
@@ -157,72 +157,49 @@ async fn detach_keys_and_indexes(
     Ok(rebuilds)
 }
 
-async fn copy_all(conn: &mut PgConnection, data: &Validated<'_>) -> anyhow::Result<()> {
-    copy(conn, "tags", TAG_COLUMNS, data.tags.iter(), write_tag).await?;
-    copy(conn, "users", USER_COLUMNS, data.users.iter(), write_user).await?;
-    copy(
-        conn,
-        "user_tags",
-        USER_TAG_COLUMNS,
-        data.user_tags.iter(),
-        |b, (u, t)| {
-            b.int(*u).tab().int(*t).end();
-        },
-    )
-    .await?;
+async fn copy_all(conn: &mut PgConnection, data: &Validated) -> anyhow::Result<()> {
+    let settings = community_settings::Model::from(data.settings);
+    copy::<community_settings::Entity, _>(conn, [&settings].into_iter(), write_settings).await?;
+    copy::<tag::Entity, _>(conn, data.tags.iter(), write_tag).await?;
+    copy::<user::Entity, _>(conn, data.users.iter(), write_user).await?;
+    copy::<user_tag::Entity, _>(conn, data.user_tags.iter(), write_user_tag).await?;
     let directed = directed_connections(&data.connections);
-    copy(
-        conn,
-        "connections",
-        CONNECTION_COLUMNS,
-        directed.iter(),
-        write_triple,
-    )
-    .await?;
+    copy::<connection::Entity, _>(conn, directed.iter(), write_connection).await?;
     drop(directed);
-    copy(
-        conn,
-        "connection_requests",
-        REQUEST_COLUMNS,
-        data.requests.iter(),
-        write_triple,
-    )
-    .await?;
-    copy(
-        conn,
-        "access_tokens",
-        TOKEN_COLUMNS,
-        data.tokens.iter(),
-        write_token,
-    )
-    .await?;
+    copy::<connection_request::Entity, _>(conn, data.requests.iter(), write_request).await?;
+    copy::<access_token::Entity, _>(conn, data.tokens.iter(), write_token).await?;
     Ok(())
 }
 
 /// Both rows of every connection, sorted by (user, friend): the order of the primary key,
 /// so each user's rows sit together on disk.
-pub(crate) fn directed_connections(connections: &[(i64, i64, i64)]) -> Vec<(i64, i64, i64)> {
+pub(crate) fn directed_connections(connections: &[(i64, i64, i64)]) -> Vec<connection::Model> {
     let mut rows = Vec::with_capacity(connections.len() * 2);
     for &(a, b, at) in connections {
-        rows.push((a, b, at));
-        rows.push((b, a, at));
+        for (user_id, friend_id) in [(a, b), (b, a)] {
+            rows.push(connection::Model {
+                user_id,
+                friend_id,
+                connected_at_us: at,
+            });
+        }
     }
     rows.sort_unstable();
     rows
 }
 
-/// Streams `rows` into `table` with COPY ... FROM STDIN, in chunks.
-async fn copy<T>(
+/// Streams `rows` into the table of entity `E` with COPY ... FROM STDIN, in chunks. `write`
+/// writes a row's columns in the entity's order (`write_row`).
+async fn copy<E: EntityTrait, T>(
     conn: &mut PgConnection,
-    table: &str,
-    columns: &[&str],
     rows: impl Iterator<Item = T>,
     write: impl Fn(&mut CopyText, T),
 ) -> anyhow::Result<()> {
-    // Table and column names are constants of the importer, never input.
+    let table = table::<E>();
+    // Table and column names come from the entity, never from input.
     let statement = format!(
         "COPY {table} ({}) FROM STDIN WITH (FORMAT text, FREEZE true)",
-        columns.join(", ")
+        column_list::<E>()
     );
     let mut copy = conn
         .copy_in_raw(&statement)
@@ -247,89 +224,129 @@ async fn copy<T>(
         .finish()
         .await
         .with_context(|| format!("loading {table}"))?;
-    tracing::debug!(table, rows, "import: copied");
+    tracing::debug!(table = %table, rows, "import: copied");
     Ok(())
 }
 
-fn write_triple(b: &mut CopyText, row: &(i64, i64, i64)) {
-    b.int(row.0).tab().int(row.1).tab().int(row.2).end();
+/// One row: `field` writes the value of each column of `C`, in `C::iter()` order (the order
+/// `column_list` names them in COPY), separated by tabs. The writers below match every column,
+/// so a column added to an entity does not compile until it is written.
+fn write_row<C: Iterable>(b: &mut CopyText, mut field: impl FnMut(&mut CopyText, C)) {
+    for (i, column) in C::iter().enumerate() {
+        if i > 0 {
+            b.tab();
+        }
+        field(b, column);
+    }
+    b.end();
 }
 
-fn write_tag(b: &mut CopyText, row: &TagRow<'_>) {
-    let t = row.tag;
-    b.int(t.id)
-        .tab()
-        .text(&t.kind)
-        .tab()
-        .text(&t.name)
-        .tab()
-        .text(&t.description)
-        .tab();
-    b.text(&t.color)
-        .tab()
-        .bool(t.visible)
-        .tab()
-        .bool(t.visibility_boost)
-        .tab();
-    b.bool(t.active)
-        .tab()
-        .bool(t.deleted)
-        .tab()
-        .int(row.created_at_us)
-        .end();
+fn write_settings(b: &mut CopyText, s: &community_settings::Model) {
+    use community_settings::Column as C;
+    write_row(b, |b, column| {
+        match column {
+            C::Id => b.int(s.id.into()),
+            C::ConnectionEnabled => b.bool(s.connection_enabled),
+            C::FollowEnabled => b.bool(s.follow_enabled),
+            C::ContentAvailability => b.bool(s.content_availability),
+        };
+    });
 }
 
-fn write_user(b: &mut CopyText, row: &UserRow<'_>) {
-    let u = row.user;
-    b.int(u.id)
-        .tab()
-        .text(&u.username)
-        .tab()
-        .text(&u.real_name)
-        .tab();
-    b.opt_text(u.avatar.as_deref())
-        .tab()
-        .opt_int(u.ext_id)
-        .tab();
-    b.int(u.followings_counter)
-        .tab()
-        .int(u.followers_counter)
-        .tab();
-    b.int(u.posts_counter)
-        .tab()
-        .int(u.discussions_counter)
-        .tab();
-    b.int(u.polls_counter).tab().int(u.categories_counter).tab();
-    b.int(row.date_joined_us)
-        .tab()
-        .text(&u.bio)
-        .tab()
-        .text(&u.location)
-        .tab();
-    b.opt_text(u.location_lat_lng.as_deref()).tab();
-    b.opt_text(u.position_lat_lng.as_deref()).tab();
-    b.opt_text(u.date_of_birth.as_deref())
-        .tab()
-        .text(&u.description)
-        .tab();
-    b.text(u.gender.as_str()).tab().text(&u.website).tab();
-    b.opt_text(u.cover.as_deref()).tab().int(u.reputation).tab();
-    b.bool(u.community_badge)
-        .tab()
-        .bool(u.reg_approved)
-        .tab()
-        .bool(u.deleted)
-        .tab();
-    b.text(&u.company_name).tab().text(&u.company_role).end();
+fn write_tag(b: &mut CopyText, t: &tag::Model) {
+    use tag::Column as C;
+    write_row(b, |b, column| {
+        match column {
+            C::Id => b.int(t.id),
+            C::Kind => b.text(&t.kind),
+            C::Name => b.text(&t.name),
+            C::Description => b.text(&t.description),
+            C::Color => b.text(&t.color),
+            C::Visible => b.bool(t.visible),
+            C::VisibilityBoost => b.bool(t.visibility_boost),
+            C::Active => b.bool(t.active),
+            C::Deleted => b.bool(t.deleted),
+            C::CreatedAtUs => b.int(t.created_at_us),
+        };
+    });
 }
 
-fn write_token(b: &mut CopyText, row: &TokenRow) {
-    b.text(&row.token_sha256)
-        .tab()
-        .int(row.user_id)
-        .tab()
-        .int(row.expires_at_us)
-        .end();
+fn write_user(b: &mut CopyText, u: &user::Model) {
+    use user::Column as C;
+    write_row(b, |b, column| {
+        match column {
+            C::Id => b.int(u.id),
+            C::Username => b.text(&u.username),
+            C::RealName => b.text(&u.real_name),
+            C::Avatar => b.opt_text(u.avatar.as_deref()),
+            C::ExtId => b.opt_int(u.ext_id),
+            C::FollowingsCounter => b.int(u.followings_counter),
+            C::FollowersCounter => b.int(u.followers_counter),
+            C::PostsCounter => b.int(u.posts_counter),
+            C::DiscussionsCounter => b.int(u.discussions_counter),
+            C::PollsCounter => b.int(u.polls_counter),
+            C::CategoriesCounter => b.int(u.categories_counter),
+            C::DateJoinedUs => b.int(u.date_joined_us),
+            C::Bio => b.text(&u.bio),
+            C::Location => b.text(&u.location),
+            C::LocationLatLng => b.opt_text(u.location_lat_lng.as_deref()),
+            C::PositionLatLng => b.opt_text(u.position_lat_lng.as_deref()),
+            C::DateOfBirth => b.opt_text(u.date_of_birth.as_deref()),
+            C::Description => b.text(&u.description),
+            C::Gender => b.text(&u.gender),
+            C::Website => b.text(&u.website),
+            C::Cover => b.opt_text(u.cover.as_deref()),
+            C::Reputation => b.int(u.reputation),
+            C::CommunityBadge => b.bool(u.community_badge),
+            C::RegApproved => b.bool(u.reg_approved),
+            C::Deleted => b.bool(u.deleted),
+            C::CompanyName => b.text(&u.company_name),
+            C::CompanyRole => b.text(&u.company_role),
+        };
+    });
+}
+
+fn write_user_tag(b: &mut CopyText, row: &user_tag::Model) {
+    use user_tag::Column as C;
+    write_row(b, |b, column| {
+        match column {
+            C::UserId => b.int(row.user_id),
+            C::TagId => b.int(row.tag_id),
+        };
+    });
+}
+
+fn write_connection(b: &mut CopyText, row: &connection::Model) {
+    use connection::Column as C;
+    write_row(b, |b, column| {
+        match column {
+            C::UserId => b.int(row.user_id),
+            C::FriendId => b.int(row.friend_id),
+            C::ConnectedAtUs => b.int(row.connected_at_us),
+        };
+    });
+}
+
+fn write_request(b: &mut CopyText, row: &connection_request::Model) {
+    use connection_request::Column as C;
+    write_row(b, |b, column| {
+        match column {
+            C::FromUserId => b.int(row.from_user_id),
+            C::ToUserId => b.int(row.to_user_id),
+            C::CreatedAtUs => b.int(row.created_at_us),
+        };
+    });
+}
+
+fn write_token(b: &mut CopyText, row: &access_token::Model) {
+    use access_token::Column as C;
+    write_row(b, |b, column| {
+        match column {
+            C::TokenSha256 => b.text(&row.token_sha256),
+            C::UserId => b.int(row.user_id),
+            C::ExpiresAtUs => b.int(row.expires_at_us),
+        };
+    });
 }
 
 /// A buffer of COPY text-format rows.
@@ -430,7 +447,10 @@ mod tests {
 
     #[test]
     fn directed_rows_are_sorted_pairs_both_ways() {
-        let rows = directed_connections(&[(1, 3, 10), (2, 3, 20)]);
+        let rows: Vec<_> = directed_connections(&[(1, 3, 10), (2, 3, 20)])
+            .into_iter()
+            .map(|c| (c.user_id, c.friend_id, c.connected_at_us))
+            .collect();
         assert_eq!(rows, vec![(1, 3, 10), (2, 3, 20), (3, 1, 10), (3, 2, 20)]);
     }
 }

@@ -1,9 +1,12 @@
 //! Changing the community settings without a code change (`community-gateway settings ...`).
 
-use anyhow::{bail, Context};
-use sea_orm::ConnectionTrait;
+use std::str::FromStr;
 
-use crate::store::sql::Sql;
+use anyhow::{bail, Context};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::entity::community_settings;
+use crate::store::records::SETTINGS_ROW_ID;
 use crate::store::{Settings, Store};
 
 /// The setting keys, which are also the `community_settings` column names.
@@ -18,31 +21,26 @@ pub const SETTING_KEYS: &[&str] = &[
 /// operators changing different settings at the same time do not undo each other. An unknown
 /// key fails before anything is written.
 pub async fn apply_settings(store: &Store, changes: &[(String, bool)]) -> anyhow::Result<Settings> {
-    let mut columns: Vec<(&'static str, bool)> = Vec::new();
+    // Only the columns set here are written (`update_many` with a partial active model).
+    let mut row = <community_settings::ActiveModel as ActiveModelTrait>::default();
     for (key, value) in changes {
-        let Some(column) = SETTING_KEYS.iter().find(|k| **k == key.as_str()) else {
+        let column = SETTING_KEYS
+            .iter()
+            .find(|k| **k == key.as_str())
+            .and_then(|k| community_settings::Column::from_str(k).ok());
+        let Some(column) = column else {
             bail!(
                 "unknown setting {key:?} (known settings: {})",
                 SETTING_KEYS.join(", ")
             );
         };
-        columns.retain(|(c, _)| c != column);
-        columns.push((column, *value));
+        row.set(column, (*value).into());
     }
-    if !columns.is_empty() {
-        let mut sql = Sql::new(store.backend());
-        sql.push("UPDATE community_settings SET ");
-        for (i, (column, value)) in columns.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            // `column` comes from SETTING_KEYS, never from the caller's text.
-            sql.push(column).push(" = ").bind(*value);
-        }
-        sql.push(" WHERE id = 1");
-        store
-            .connection()
-            .execute(sql.build())
+    if row.is_changed() {
+        community_settings::Entity::update_many()
+            .set(row)
+            .filter(community_settings::Column::Id.eq(SETTINGS_ROW_ID))
+            .exec(store.connection())
             .await
             .context("updating the community settings")?;
     }
@@ -50,4 +48,21 @@ pub async fn apply_settings(store: &Store, changes: &[(String, bool)]) -> anyhow
         .settings()
         .await
         .context("reading the community settings")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_key_is_a_column() {
+        for key in SETTING_KEYS {
+            let column = community_settings::Column::from_str(key);
+            assert!(column.is_ok(), "{key}");
+            assert!(
+                !matches!(column, Ok(community_settings::Column::Id)),
+                "{key}"
+            );
+        }
+    }
 }

@@ -1,61 +1,34 @@
-//! The tables a community is loaded into, and their columns in load order: shared by the
-//! portable loader (`import`) and the PostgreSQL one (`pg`).
+//! The tables a community is loaded into, named by their entities: shared by the portable
+//! loader (`import`) and the PostgreSQL one (`pg`).
+
+use sea_orm::{EntityTrait, IdenStatic, Iterable};
+
+use crate::entity::{
+    access_token, community_settings, connection, connection_request, tag, user, user_tag,
+};
 
 /// Every table, children before parents: the order to empty them in.
-pub(crate) const TABLES_CHILDREN_FIRST: &[&str] = &[
-    "access_tokens",
-    "connection_requests",
-    "connections",
-    "user_tags",
-    "users",
-    "tags",
-    "community_settings",
-];
+pub(crate) fn tables_children_first() -> [String; 7] {
+    [
+        table::<access_token::Entity>(),
+        table::<connection_request::Entity>(),
+        table::<connection::Entity>(),
+        table::<user_tag::Entity>(),
+        table::<user::Entity>(),
+        table::<tag::Entity>(),
+        table::<community_settings::Entity>(),
+    ]
+}
 
-pub(crate) const TAG_COLUMNS: &[&str] = &[
-    "id",
-    "type",
-    "name",
-    "description",
-    "color",
-    "visible",
-    "visibility_boost",
-    "active",
-    "deleted",
-    "created_at_us",
-];
+/// The table of entity `E`.
+pub(crate) fn table<E: EntityTrait>() -> String {
+    E::default().as_str().to_string()
+}
 
-pub(crate) const USER_COLUMNS: &[&str] = &[
-    "id",
-    "username",
-    "real_name",
-    "avatar",
-    "ext_id",
-    "followings_counter",
-    "followers_counter",
-    "posts_counter",
-    "discussions_counter",
-    "polls_counter",
-    "categories_counter",
-    "date_joined_us",
-    "bio",
-    "location",
-    "location_lat_lng",
-    "position_lat_lng",
-    "date_of_birth",
-    "description",
-    "gender",
-    "website",
-    "cover",
-    "reputation",
-    "community_badge",
-    "reg_approved",
-    "deleted",
-    "company_name",
-    "company_role",
-];
-
-pub(crate) const USER_TAG_COLUMNS: &[&str] = &["user_id", "tag_id"];
-pub(crate) const CONNECTION_COLUMNS: &[&str] = &["user_id", "friend_id", "connected_at_us"];
-pub(crate) const REQUEST_COLUMNS: &[&str] = &["from_user_id", "to_user_id", "created_at_us"];
-pub(crate) const TOKEN_COLUMNS: &[&str] = &["token_sha256", "user_id", "expires_at_us"];
+/// The columns of entity `E` in its field order (`E::Column::iter()`), comma-separated.
+pub(crate) fn column_list<E: EntityTrait>() -> String {
+    E::Column::iter()
+        .map(|column| column.as_str().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

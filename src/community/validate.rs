@@ -15,43 +15,26 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::error::{label, render_str, FileError};
 use super::file::{AccessToken, CommunityFile, Connection, ConnectionRequest, Tag, User};
+use crate::entity::{access_token, connection_request, tag, user, user_tag};
 use crate::store::time::parse_rfc3339_us;
 use crate::store::Settings;
 
-/// A tag ready to insert.
-pub(crate) struct TagRow<'a> {
-    pub tag: &'a Tag,
-    pub created_at_us: i64,
-}
-
-/// A user ready to insert.
-pub(crate) struct UserRow<'a> {
-    pub user: &'a User,
-    pub date_joined_us: i64,
-}
-
-/// An access token ready to insert.
-pub(crate) struct TokenRow {
-    pub token_sha256: String,
-    pub user_id: i64,
-    pub expires_at_us: i64,
-}
-
-/// A file that keeps every rule, in the form the loaders insert.
-pub(crate) struct Validated<'a> {
+/// A file that keeps every rule, in the form the loaders insert: the tables' rows as entity
+/// models, except the connections, which are stored twice (`pg::directed_connections`).
+pub(crate) struct Validated {
     pub settings: Settings,
     /// By id.
-    pub tags: Vec<TagRow<'a>>,
+    pub tags: Vec<tag::Model>,
     /// By id.
-    pub users: Vec<UserRow<'a>>,
-    /// `(user_id, tag_id)`, sorted.
-    pub user_tags: Vec<(i64, i64)>,
+    pub users: Vec<user::Model>,
+    /// By `(user_id, tag_id)`.
+    pub user_tags: Vec<user_tag::Model>,
     /// `(smaller id, larger id, connected_at_us)`, sorted.
     pub connections: Vec<(i64, i64, i64)>,
-    /// `(from, to, created_at_us)`, sorted.
-    pub requests: Vec<(i64, i64, i64)>,
+    /// By `(from_user_id, to_user_id)`.
+    pub requests: Vec<connection_request::Model>,
     /// By `(user_id, token_sha256)`.
-    pub tokens: Vec<TokenRow>,
+    pub tokens: Vec<access_token::Model>,
 }
 
 /// Column limits of the schema (characters).
@@ -102,14 +85,14 @@ fn fast_map<K, V>(capacity: usize) -> FastMap<K, V> {
 
 /// Checks every rule; the error names the first bad record (sections in the fixture's order,
 /// records in file order).
-pub(crate) fn validate(file: &CommunityFile) -> Result<Validated<'_>, FileError> {
+pub(crate) fn validate(file: &CommunityFile) -> Result<Validated, FileError> {
     let mut check = Checker::with_capacity(file);
     let mut tags = Vec::with_capacity(file.tags.len());
     for (i, tag) in file.tags.iter().enumerate() {
         let created_at_us = check
             .tag(i, tag)
             .map_err(|reason| FileError::new(tag_label(i, tag), reason))?;
-        tags.push(TagRow { tag, created_at_us });
+        tags.push(tag_model(tag, created_at_us));
     }
     let mut users = Vec::with_capacity(file.users.len());
     let mut user_tags = Vec::new();
@@ -117,11 +100,11 @@ pub(crate) fn validate(file: &CommunityFile) -> Result<Validated<'_>, FileError>
         let date_joined_us = check
             .user(i, user)
             .map_err(|reason| FileError::new(user_label(i, user), reason))?;
-        users.push(UserRow {
-            user,
-            date_joined_us,
-        });
-        user_tags.extend(user.tags.iter().map(|tag| (user.id, *tag)));
+        users.push(user_model(user, date_joined_us));
+        user_tags.extend(user.tags.iter().map(|tag| user_tag::Model {
+            user_id: user.id,
+            tag_id: *tag,
+        }));
     }
     let mut connections = Vec::with_capacity(file.connections.len());
     for (i, connection) in file.connections.iter().enumerate() {
@@ -133,11 +116,14 @@ pub(crate) fn validate(file: &CommunityFile) -> Result<Validated<'_>, FileError>
     }
     let mut requests = Vec::with_capacity(file.connection_requests.len());
     for (i, request) in file.connection_requests.iter().enumerate() {
-        requests.push(
-            check
-                .request(i, request)
-                .map_err(|reason| FileError::new(request_label(i, request), reason))?,
-        );
+        let (from_user_id, to_user_id, created_at_us) = check
+            .request(i, request)
+            .map_err(|reason| FileError::new(request_label(i, request), reason))?;
+        requests.push(connection_request::Model {
+            from_user_id,
+            to_user_id,
+            created_at_us,
+        });
     }
     let mut tokens = Vec::with_capacity(file.access_tokens.len());
     for (i, token) in file.access_tokens.iter().enumerate() {
@@ -147,8 +133,8 @@ pub(crate) fn validate(file: &CommunityFile) -> Result<Validated<'_>, FileError>
                 .map_err(|reason| FileError::new(token_label(i, token), reason))?,
         );
     }
-    tags.sort_unstable_by_key(|row| row.tag.id);
-    users.sort_unstable_by_key(|row| row.user.id);
+    tags.sort_unstable_by_key(|tag| tag.id);
+    users.sort_unstable_by_key(|user| user.id);
     user_tags.sort_unstable();
     connections.sort_unstable();
     requests.sort_unstable();
@@ -162,6 +148,55 @@ pub(crate) fn validate(file: &CommunityFile) -> Result<Validated<'_>, FileError>
         requests,
         tokens,
     })
+}
+
+/// The `tags` row of a valid tag.
+fn tag_model(tag: &Tag, created_at_us: i64) -> tag::Model {
+    tag::Model {
+        id: tag.id,
+        kind: tag.kind.clone(),
+        name: tag.name.clone(),
+        description: tag.description.clone(),
+        color: tag.color.clone(),
+        visible: tag.visible,
+        visibility_boost: tag.visibility_boost,
+        active: tag.active,
+        deleted: tag.deleted,
+        created_at_us,
+    }
+}
+
+/// The `users` row of a valid user (its tags are `user_tags` rows).
+fn user_model(u: &User, date_joined_us: i64) -> user::Model {
+    user::Model {
+        id: u.id,
+        username: u.username.clone(),
+        real_name: u.real_name.clone(),
+        avatar: u.avatar.clone(),
+        ext_id: u.ext_id,
+        followings_counter: u.followings_counter,
+        followers_counter: u.followers_counter,
+        posts_counter: u.posts_counter,
+        discussions_counter: u.discussions_counter,
+        polls_counter: u.polls_counter,
+        categories_counter: u.categories_counter,
+        date_joined_us,
+        bio: u.bio.clone(),
+        location: u.location.clone(),
+        location_lat_lng: u.location_lat_lng.clone(),
+        position_lat_lng: u.position_lat_lng.clone(),
+        date_of_birth: u.date_of_birth.clone(),
+        description: u.description.clone(),
+        gender: u.gender.as_str().to_string(),
+        website: u.website.clone(),
+        cover: u.cover.clone(),
+        reputation: u.reputation,
+        community_badge: u.community_badge,
+        reg_approved: u.reg_approved,
+        deleted: u.deleted,
+        company_name: u.company_name.clone(),
+        company_role: u.company_role.clone(),
+    }
 }
 
 pub(crate) fn tag_label(index: usize, tag: &Tag) -> String {
@@ -341,7 +376,11 @@ impl Checker {
         Ok((from, to, at))
     }
 
-    pub(crate) fn token(&mut self, i: usize, token: &AccessToken) -> Result<TokenRow, String> {
+    pub(crate) fn token(
+        &mut self,
+        i: usize,
+        token: &AccessToken,
+    ) -> Result<access_token::Model, String> {
         let token_sha256 = match (&token.token, &token.token_sha256) {
             (Some(_), Some(_)) => {
                 return Err("give either \"token\" or \"token_sha256\", not both".into())
@@ -364,7 +403,7 @@ impl Checker {
         }
         let expires_at_us = time("expires_at", &token.expires_at)?;
         self.tokens.insert(token_sha256.clone(), i);
-        Ok(TokenRow {
+        Ok(access_token::Model {
             token_sha256,
             user_id: token.user_id,
             expires_at_us,

@@ -16,6 +16,11 @@
 //!
 //! Both shapes carry the pending requests between the viewer and each listed user, so the
 //! page's connection statuses cost no statement of their own.
+//!
+//! Raw SQL because an entity query cannot say this: one statement per page with its counts
+//! and statuses, and window / `NOT IN` shapes chosen per backend (measured). The listed users
+//! are still the user entity's models: their columns come from the entity
+//! (`records::user_select_list`) and are read back by position (`records::user_from_row`).
 
 use std::collections::HashMap;
 
@@ -23,7 +28,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Value};
 
 use super::db::Store;
 use super::queries::{ConnectionPageRows, PageRow, PageSpec, Relation};
-use super::records::{int, opt_int, UserRecord, USER_COLUMNS};
+use super::records::{int, opt_int, user_from_row, user_select_list};
 use super::sql::Sql;
 
 /// `offset` and `offset + limit`, bounded so the arithmetic and the bound values stay within
@@ -226,11 +231,12 @@ fn push_request_joins(sql: &mut Sql, viewer: Value) {
         .push(" AND rr.from_user_id = p.friend_id");
 }
 
-/// The leading columns of a page statement: the listed user's record (see `USER_COLUMNS`), or
-/// without records a placeholder column that keeps the rest of the select list in place.
+/// The leading columns of a page statement: the listed user's record (`user_select_list`:
+/// the user entity's columns, in its field order, read back by position), or without records
+/// a placeholder column that keeps the rest of the select list in place.
 fn user_columns(records: bool) -> &'static str {
     match records {
-        true => USER_COLUMNS,
+        true => user_select_list(),
         false => "NULL AS no_record",
     }
 }
@@ -240,7 +246,7 @@ fn page_row(row: &QueryResult, connected: bool, records: bool) -> Result<PageRow
     Ok(PageRow {
         id: int(row, "listed_id")?,
         user: match records {
-            true => Some(UserRecord::from_row(row)?),
+            true => Some(user_from_row(row)?),
             false => None,
         },
         relation: Relation {

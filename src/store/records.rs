@@ -1,6 +1,21 @@
-//! The rows the API serves, decoded from query results.
+//! The rows the API serves: the entities' models under the API's names, the settings, and the
+//! positional reading of users out of the hand-tuned page statements.
 
-use sea_orm::{ColIdx, DbErr, QueryResult, TryGetable};
+use std::sync::OnceLock;
+
+use sea_orm::{ColIdx, DbErr, IdenStatic, Iterable, QueryResult, TryGetable};
+
+use crate::entity::{community_settings, tag, user};
+
+/// A user as stored (the `users` entity's model): every field of the API's User object but
+/// `tags` and `connection_status`, which depend on other tables and on the viewer.
+pub type UserRecord = user::Model;
+
+/// A tag as stored (the `tags` entity's model).
+pub type TagRecord = tag::Model;
+
+/// The id of the one `community_settings` row.
+pub const SETTINGS_ROW_ID: i32 = 1;
 
 /// The three community-wide switches (one row in `community_settings`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -23,117 +38,81 @@ impl Default for Settings {
     }
 }
 
-/// A user as stored: every field of the API's User object but `tags` and
-/// `connection_status`, which depend on other tables and on the viewer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct UserRecord {
-    pub id: i64,
-    pub username: String,
-    pub real_name: String,
-    pub avatar: Option<String>,
-    pub ext_id: Option<i64>,
-    pub followings_counter: i64,
-    pub followers_counter: i64,
-    pub posts_counter: i64,
-    pub discussions_counter: i64,
-    pub polls_counter: i64,
-    pub categories_counter: i64,
-    pub date_joined_us: i64,
-    pub bio: String,
-    pub location: String,
-    pub location_lat_lng: Option<String>,
-    pub position_lat_lng: Option<String>,
-    pub date_of_birth: Option<String>,
-    pub description: String,
-    pub gender: String,
-    pub website: String,
-    pub cover: Option<String>,
-    pub reputation: i64,
-    pub community_badge: bool,
-    pub reg_approved: bool,
-    pub deleted: bool,
-    pub company_name: String,
-    pub company_role: String,
-}
-
-/// The column list that `UserRecord::from_row` reads, qualified by the alias `u`. It must come
-/// first in the select list: `from_row` reads by position, because a page of a thousand users
-/// is 27 000 columns, and reading each by name cost a string allocation and a hash lookup.
-pub const USER_COLUMNS: &str = "u.id, u.username, u.real_name, u.avatar, u.ext_id, \
-    u.followings_counter, u.followers_counter, u.posts_counter, u.discussions_counter, \
-    u.polls_counter, u.categories_counter, u.date_joined_us, u.bio, u.location, \
-    u.location_lat_lng, u.position_lat_lng, u.date_of_birth, u.description, u.gender, \
-    u.website, u.cover, u.reputation, u.community_badge, u.reg_approved, u.deleted, \
-    u.company_name, u.company_role";
-
-impl UserRecord {
-    /// The user in the first columns of `row` (see `USER_COLUMNS`).
-    pub fn from_row(row: &QueryResult) -> Result<UserRecord, DbErr> {
-        Ok(UserRecord {
-            id: int(row, 0)?,
-            username: get(row, 1)?,
-            real_name: get(row, 2)?,
-            avatar: get(row, 3)?,
-            ext_id: get(row, 4)?,
-            followings_counter: int(row, 5)?,
-            followers_counter: int(row, 6)?,
-            posts_counter: int(row, 7)?,
-            discussions_counter: int(row, 8)?,
-            polls_counter: int(row, 9)?,
-            categories_counter: int(row, 10)?,
-            date_joined_us: int(row, 11)?,
-            bio: get(row, 12)?,
-            location: get(row, 13)?,
-            location_lat_lng: get(row, 14)?,
-            position_lat_lng: get(row, 15)?,
-            date_of_birth: get(row, 16)?,
-            description: get(row, 17)?,
-            gender: get(row, 18)?,
-            website: get(row, 19)?,
-            cover: get(row, 20)?,
-            reputation: int(row, 21)?,
-            community_badge: get(row, 22)?,
-            reg_approved: get(row, 23)?,
-            deleted: get(row, 24)?,
-            company_name: get(row, 25)?,
-            company_role: get(row, 26)?,
-        })
+impl From<community_settings::Model> for Settings {
+    fn from(row: community_settings::Model) -> Settings {
+        Settings {
+            connection_enabled: row.connection_enabled,
+            follow_enabled: row.follow_enabled,
+            content_availability: row.content_availability,
+        }
     }
 }
 
-/// A tag as stored.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TagRecord {
-    pub id: i64,
-    pub kind: String,
-    pub name: String,
-    pub description: String,
-    pub color: String,
-    pub visible: bool,
-    pub visibility_boost: bool,
-    pub active: bool,
-    pub deleted: bool,
-    pub created_at_us: i64,
+impl From<Settings> for community_settings::Model {
+    /// The settings row (id `SETTINGS_ROW_ID`).
+    fn from(s: Settings) -> community_settings::Model {
+        community_settings::Model {
+            id: SETTINGS_ROW_ID,
+            connection_enabled: s.connection_enabled,
+            follow_enabled: s.follow_enabled,
+            content_availability: s.content_availability,
+        }
+    }
 }
 
-pub const TAG_COLUMNS: &str = "t.id, t.type, t.name, t.description, t.color, t.visible, \
-    t.visibility_boost, t.active, t.deleted, t.created_at_us";
+/// The user columns a page statement selects first, qualified by the alias `u`, generated
+/// from the entity: its columns in the entity's field order (`user::Column::iter()`), which is
+/// the order `user_from_row` reads them in.
+pub fn user_select_list() -> &'static str {
+    static LIST: OnceLock<String> = OnceLock::new();
+    LIST.get_or_init(|| {
+        user::Column::iter()
+            .map(|column| format!("u.{}", column.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
 
-impl TagRecord {
-    pub fn from_row(row: &QueryResult) -> Result<TagRecord, DbErr> {
-        Ok(TagRecord {
-            id: int(row, "id")?,
-            kind: get(row, "type")?,
-            name: get(row, "name")?,
-            description: get(row, "description")?,
-            color: get(row, "color")?,
-            visible: get(row, "visible")?,
-            visibility_boost: get(row, "visibility_boost")?,
-            active: get(row, "active")?,
-            deleted: get(row, "deleted")?,
-            created_at_us: int(row, "created_at_us")?,
-        })
+/// The user in the first columns of `row` (selected by `user_select_list`). Read by position,
+/// not through the entity's `FromQueryResult` (by name): a page of a thousand users is 27 000
+/// columns, and reading each by name cost a string allocation and a hash lookup. Position `i`
+/// is the `i`-th column of `user::Column::iter()`; the match names every column, so a column
+/// added to the entity does not compile until it is read here.
+pub fn user_from_row(row: &QueryResult) -> Result<UserRecord, DbErr> {
+    use user::Column as C;
+    let mut u = UserRecord::default();
+    for (i, column) in user::Column::iter().enumerate() {
+        match column {
+            C::Id => u.id = int(row, i)?,
+            C::Username => u.username = get(row, i)?,
+            C::RealName => u.real_name = get(row, i)?,
+            C::Avatar => u.avatar = get(row, i)?,
+            C::ExtId => u.ext_id = opt_int(row, i)?,
+            C::FollowingsCounter => u.followings_counter = int(row, i)?,
+            C::FollowersCounter => u.followers_counter = int(row, i)?,
+            C::PostsCounter => u.posts_counter = int(row, i)?,
+            C::DiscussionsCounter => u.discussions_counter = int(row, i)?,
+            C::PollsCounter => u.polls_counter = int(row, i)?,
+            C::CategoriesCounter => u.categories_counter = int(row, i)?,
+            C::DateJoinedUs => u.date_joined_us = int(row, i)?,
+            C::Bio => u.bio = get(row, i)?,
+            C::Location => u.location = get(row, i)?,
+            C::LocationLatLng => u.location_lat_lng = get(row, i)?,
+            C::PositionLatLng => u.position_lat_lng = get(row, i)?,
+            C::DateOfBirth => u.date_of_birth = get(row, i)?,
+            C::Description => u.description = get(row, i)?,
+            C::Gender => u.gender = get(row, i)?,
+            C::Website => u.website = get(row, i)?,
+            C::Cover => u.cover = get(row, i)?,
+            C::Reputation => u.reputation = int(row, i)?,
+            C::CommunityBadge => u.community_badge = get(row, i)?,
+            C::RegApproved => u.reg_approved = get(row, i)?,
+            C::Deleted => u.deleted = get(row, i)?,
+            C::CompanyName => u.company_name = get(row, i)?,
+            C::CompanyRole => u.company_role = get(row, i)?,
+        }
     }
+    Ok(u)
 }
 
 /// A column by name or position.
@@ -165,4 +144,70 @@ pub fn opt_int(row: &QueryResult, column: impl ColIdx) -> Result<Option<i64>, Db
     let v = row.try_get_by::<Option<u64>, _>(column)?;
     v.map(|v| i64::try_from(v).map_err(|_| DbErr::Type(format!("{column:?} out of range"))))
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, EntityTrait, IntoActiveModel, Statement};
+
+    use super::*;
+    use crate::store::db::Store;
+
+    /// A user whose every column holds a different value, so a column read at the wrong
+    /// position cannot go unnoticed.
+    fn distinct_user() -> UserRecord {
+        UserRecord {
+            id: 7,
+            username: "username".into(),
+            real_name: "real_name".into(),
+            avatar: Some("avatar".into()),
+            ext_id: Some(11),
+            followings_counter: 12,
+            followers_counter: 13,
+            posts_counter: 14,
+            discussions_counter: 15,
+            polls_counter: 16,
+            categories_counter: 17,
+            date_joined_us: 18,
+            bio: "bio".into(),
+            location: "location".into(),
+            location_lat_lng: Some("1,2".into()),
+            position_lat_lng: Some("3,4".into()),
+            date_of_birth: Some("1990-01-02".into()),
+            description: "description".into(),
+            gender: "female".into(),
+            website: "website".into(),
+            cover: Some("cover".into()),
+            reputation: 19,
+            community_badge: true,
+            reg_approved: false,
+            deleted: true,
+            company_name: "company_name".into(),
+            company_role: "company_role".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn positional_read_matches_the_entity() {
+        let store = Store::connect("sqlite::memory:", 1).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let user = distinct_user();
+        user::Entity::insert(user.clone().into_active_model())
+            .exec_without_returning(store.connection())
+            .await
+            .expect("insert");
+        let sql = format!("SELECT {} FROM users u", user_select_list());
+        let row = store
+            .connection()
+            .query_one(Statement::from_string(store.backend(), sql))
+            .await
+            .expect("select")
+            .expect("a row");
+        assert_eq!(user_from_row(&row).expect("read"), user);
+        let by_entity = user::Entity::find_by_id(user.id)
+            .one(store.connection())
+            .await
+            .expect("find");
+        assert_eq!(by_entity, Some(user));
+    }
 }
