@@ -6,6 +6,7 @@ use anyhow::{bail, Context};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::entity::community_settings;
+use crate::store::faults::retry_once;
 use crate::store::records::SETTINGS_ROW_ID;
 use crate::store::{Settings, Store};
 
@@ -37,12 +38,14 @@ pub async fn apply_settings(store: &Store, changes: &[(String, bool)]) -> anyhow
         row.set(column, (*value).into());
     }
     if row.is_changed() {
-        community_settings::Entity::update_many()
-            .set(row)
-            .filter(community_settings::Column::Id.eq(SETTINGS_ROW_ID))
-            .exec(store.connection())
-            .await
-            .context("updating the community settings")?;
+        retry_once(|| {
+            community_settings::Entity::update_many()
+                .set(row.clone())
+                .filter(community_settings::Column::Id.eq(SETTINGS_ROW_ID))
+                .exec(store.connection())
+        })
+        .await
+        .context("updating the community settings")?;
     }
     store
         .settings()

@@ -3,6 +3,7 @@
 //! SQL statement; GraphQL applies the first when the operation starts and the others per field.
 
 use crate::error::{ApiError, BAD_CREDENTIALS};
+use crate::store::faults::retry_once;
 use crate::store::{Gate, Settings, Store};
 
 /// The target of a request, as the path or argument gave it.
@@ -33,7 +34,7 @@ pub async fn admit(
         Target::Id(id) => Some(id),
         Target::None | Target::Malformed => None,
     };
-    let gate = store.gate(target_id, claimed).await?;
+    let gate = retry_once(|| store.gate(target_id, claimed)).await?;
     let access = identified(claimed, gate)?;
     check_settings(&access)?;
     // 4. The target.
@@ -47,7 +48,7 @@ pub async fn admit(
 /// Gate 1 alone, for GraphQL (whose fields apply the other gates themselves): the viewer the
 /// credentials name, confirmed to exist, and the settings in force.
 pub async fn identify(store: &Store, claimed: Option<i64>) -> Result<Access, ApiError> {
-    let gate = store.gate(None, claimed).await?;
+    let gate = retry_once(|| store.gate(None, claimed)).await?;
     identified(claimed, gate)
 }
 

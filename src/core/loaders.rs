@@ -9,6 +9,7 @@ use async_graphql::dataloader::Loader;
 use sea_orm::DbErr;
 
 use super::status::ConnectionStatus;
+use crate::store::faults::retry_once;
 use crate::store::{ConnectionPageRows, PageRow, PageSpec, Store, TagRecord, UserRecord};
 
 /// The viewer a loader answers for. GraphQL learns it only when the first resolver admits the
@@ -83,10 +84,9 @@ impl Loader<PageKey> for ConnectionPageLoader {
         }
         let mut found: HashMap<Slot, ConnectionPageRows> = HashMap::new();
         for ((spec, records), owners) in by_shape {
-            let pages = self
-                .store
-                .connection_pages(self.viewer.get(), &owners, spec, records)
-                .await?;
+            let viewer = self.viewer.get();
+            let pages =
+                retry_once(|| self.store.connection_pages(viewer, &owners, spec, records)).await?;
             found.extend(
                 pages
                     .into_iter()
@@ -107,7 +107,7 @@ impl Loader<PageKey> for ConnectionPageLoader {
             .collect();
         tagged.sort_unstable();
         tagged.dedup();
-        let tags = self.store.visible_tags(&tagged).await?;
+        let tags = retry_once(|| self.store.visible_tags(&tagged)).await?;
 
         let mut shared: HashMap<Slot, Arc<Page>> = HashMap::new();
         for key in keys {
@@ -158,7 +158,7 @@ impl Loader<i64> for UserLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, UserRecord>, LoadError> {
-        Ok(self.store.users_by_ids(keys).await?)
+        Ok(retry_once(|| self.store.users_by_ids(keys)).await?)
     }
 }
 
@@ -172,7 +172,7 @@ impl Loader<i64> for TagLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<TagRecord>>, LoadError> {
-        let mut tags = self.store.visible_tags(keys).await?;
+        let mut tags = retry_once(|| self.store.visible_tags(keys)).await?;
         for key in keys {
             tags.entry(*key).or_default();
         }
@@ -198,7 +198,7 @@ impl Loader<i64> for StatusLoader {
             // Anonymous: no status for anyone, and no SQL.
             return Ok(keys.iter().map(|k| (*k, None)).collect());
         };
-        let relations = self.store.relations(viewer, keys).await?;
+        let relations = retry_once(|| self.store.relations(viewer, keys)).await?;
         Ok(keys
             .iter()
             .map(|k| {

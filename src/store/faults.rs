@@ -8,6 +8,8 @@
 //!   again, 503 as well.
 //! - `Other`: a bug or a broken invariant: 500, cause logged.
 
+use std::future::Future;
+
 use sea_orm::sqlx;
 use sea_orm::{DbErr, RuntimeErr};
 
@@ -16,6 +18,23 @@ pub enum Fault {
     Unavailable,
     Conflict,
     Other,
+}
+
+/// Runs `op`, and once more when it fails with a `Conflict`: a deadlock or a serialization
+/// failure is the database asking the client to try again, and the second try almost always
+/// wins. A second conflict is returned (and answered 503 by `ApiError`).
+pub async fn retry_once<T, F, Fut>(mut op: F) -> Result<T, DbErr>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, DbErr>>,
+{
+    match op().await {
+        Err(err) if classify(&err) == Fault::Conflict => {
+            tracing::debug!(error = %err, "retrying after a conflict");
+            op().await
+        }
+        other => other,
+    }
 }
 
 /// The fault `err` is.
@@ -137,5 +156,78 @@ mod tests {
         assert_eq!(sqlite_fault(517 & 0xff), Fault::Conflict);
         assert_eq!(sqlite_fault(6), Fault::Conflict);
         assert_eq!(sqlite_fault(19), Fault::Other);
+    }
+
+    /// A database error with a SQLSTATE, as a PostgreSQL server would send it.
+    #[derive(Debug)]
+    struct State(&'static str);
+
+    impl std::fmt::Display for State {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for State {}
+
+    impl sqlx::error::DatabaseError for State {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn db_error(state: &'static str) -> DbErr {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(Box::new(
+            State(state),
+        ))))
+    }
+
+    /// `retry_once` over a statement that fails with `errors` in turn, then succeeds: the
+    /// result and how many times it ran.
+    async fn run(errors: &[&'static str]) -> (Result<u32, DbErr>, usize) {
+        let calls = std::cell::Cell::new(0);
+        let result = retry_once(|| {
+            let call = calls.get();
+            calls.set(call + 1);
+            async move {
+                match errors.get(call) {
+                    Some(state) => Err(db_error(state)),
+                    None => Ok(7),
+                }
+            }
+        })
+        .await;
+        (result, calls.get())
+    }
+
+    #[tokio::test]
+    async fn a_conflict_is_retried_once() {
+        assert_eq!(classify(&db_error("40P01")), Fault::Conflict);
+        assert_eq!(classify(&db_error("57P01")), Fault::Unavailable);
+        let (result, calls) = run(&["40P01"]).await;
+        assert_eq!((result.ok(), calls), (Some(7), 2));
+        let (result, calls) = run(&["40001", "40001"]).await;
+        assert!(result.is_err());
+        assert_eq!(calls, 2, "a second conflict is answered, not retried again");
+        let (result, calls) = run(&["57P01"]).await;
+        assert!(result.is_err());
+        assert_eq!(calls, 1, "an unavailable database is not retried at once");
+        let (result, calls) = run(&[]).await;
+        assert_eq!((result.ok(), calls), (Some(7), 1));
     }
 }
