@@ -193,8 +193,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
         } => {
             let store = open(&cli.db).await?;
-            let report =
-                community::import(&store, &community::synthetic(users, avg_degree, seed)).await?;
+            let report = community::import(
+                &store,
+                &community::validate(community::synthetic(users, avg_degree, seed))?,
+            )
+            .await?;
             eprintln!("{report}");
             Ok(())
         }
@@ -268,7 +271,7 @@ async fn serve(db: &DbOptions, options: ServeOptions) -> anyhow::Result<()> {
         store.migrate().await?;
     }
     if !options.no_demo && store.is_empty().await? {
-        let report = community::import(&store, &community::demo()).await?;
+        let report = community::import(&store, &community::validate(community::demo())?).await?;
         tracing::info!(%report, "empty database: seeded the demo community");
     }
     let listener = tokio::net::TcpListener::bind(options.bind)

@@ -14,10 +14,9 @@ use sea_orm::{
     IntoActiveModel, Iterable, ModelTrait, TransactionTrait, Value,
 };
 
-use super::file::CommunityFile;
 use super::pg;
 use super::tables::{table, tables_children_first};
-use super::validate::{validate, Validated};
+use super::validate::{Community, Validated};
 use crate::entity::{
     access_token, community_settings, connection, connection_request, tag, user, user_tag,
 };
@@ -56,17 +55,17 @@ impl ImportReport {
     }
 }
 
-/// Replaces everything in the database with `file`, in one transaction. The file is fully
-/// validated first, so a bad file changes nothing; its error names the first bad record.
-pub async fn import(store: &Store, file: &CommunityFile) -> anyhow::Result<ImportReport> {
-    let data = validate(file)?;
+/// Replaces everything in the database with `community` (a file that passed every rule, so
+/// nothing is left to refuse), in one transaction.
+pub async fn import(store: &Store, community: &Community) -> anyhow::Result<ImportReport> {
+    let data = community.rows();
     match store.connection() {
         DatabaseConnection::SqlxPostgresPoolConnection(_) => {
-            pg::load(store.connection().get_postgres_connection_pool(), &data).await?
+            pg::load(store.connection().get_postgres_connection_pool(), data).await?
         }
-        db => load_with_inserts(db, &data).await?,
+        db => load_with_inserts(db, data).await?,
     }
-    Ok(ImportReport::of(&data))
+    Ok(ImportReport::of(data))
 }
 
 async fn load_with_inserts(db: &DatabaseConnection, data: &Validated) -> anyhow::Result<()> {

@@ -32,3 +32,4 @@ pub use import::{import, ImportReport};
 pub use parse::parse;
 pub use settings::{apply_settings, SETTING_KEYS};
 pub use synthetic::{demo, synthetic, DEMO_TOKEN};
+pub use validate::{validate, Community};

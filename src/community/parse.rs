@@ -17,7 +17,7 @@ use super::file::{
     AccessToken, CommunityFile, Connection, ConnectionRequest, Gender, PartialSettings, Tag, User,
     GENDER_RULE,
 };
-use super::validate::{validate, Checker};
+use super::validate::{validate, Checker, Community};
 
 /// The JSON shape a key must have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,13 +111,12 @@ const SETTINGS_KEYS: &[&str] = &[
 ];
 
 /// Parses and fully validates a data file; the error names the first bad record and why.
-pub fn parse(bytes: &[u8]) -> Result<CommunityFile, FileError> {
+pub fn parse(bytes: &[u8]) -> Result<Community, FileError> {
     let file = match serde_json::from_slice::<CommunityFile>(bytes) {
         Ok(file) => file,
         Err(typed_error) => return Err(explain(bytes, typed_error)),
     };
-    validate(&file)?;
-    Ok(file)
+    validate(file)
 }
 
 /// Turns a failed typed parse into a message that names the record and the key.

@@ -21,6 +21,7 @@ use crate::store::Settings;
 
 /// A file that keeps every rule, in the form the loaders insert: the tables' rows as entity
 /// models, except the connections, which are stored twice (`pg::directed_connections`).
+#[derive(Debug)]
 pub(crate) struct Validated {
     pub settings: Settings,
     /// By id.
@@ -83,9 +84,43 @@ fn fast_map<K, V>(capacity: usize) -> FastMap<K, V> {
     FastMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default())
 }
 
-/// Checks every rule; the error names the first bad record (sections in the fixture's order,
+/// A data file that passed every rule, with the rows it loads: what `import` takes, so a file
+/// is checked once (`parse` or `validate`), never again on the way into the database. Reads
+/// as the file it holds (`Deref`).
+#[derive(Debug)]
+pub struct Community {
+    file: CommunityFile,
+    rows: Validated,
+}
+
+impl Community {
+    /// The rows to load, in the entities' shapes.
+    pub(crate) fn rows(&self) -> &Validated {
+        &self.rows
+    }
+
+    pub fn into_file(self) -> CommunityFile {
+        self.file
+    }
+}
+
+impl std::ops::Deref for Community {
+    type Target = CommunityFile;
+
+    fn deref(&self) -> &CommunityFile {
+        &self.file
+    }
+}
+
+/// Checks every rule of `file` (`docs/data-file.md`); the error names the first bad record.
+pub fn validate(file: CommunityFile) -> Result<Community, FileError> {
+    let rows = check(&file)?;
+    Ok(Community { file, rows })
+}
+
+/// Checks every rule; the error names the first bad record (sections in the file's order,
 /// records in file order).
-pub(crate) fn validate(file: &CommunityFile) -> Result<Validated, FileError> {
+fn check(file: &CommunityFile) -> Result<Validated, FileError> {
     let mut check = Checker::with_capacity(file);
     let mut tags = Vec::with_capacity(file.tags.len());
     for (i, tag) in file.tags.iter().enumerate() {

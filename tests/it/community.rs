@@ -5,13 +5,18 @@
 use crate::common::{example_community_json, Backend, TestDb};
 use community_gateway::auth::sha256_hex;
 use community_gateway::community::{
-    self, apply_settings, export, import, parse, synthetic, to_json, CommunityFile,
+    self, apply_settings, export, import, parse, synthetic, to_json, validate, Community,
 };
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
-fn example() -> CommunityFile {
+fn example() -> Community {
     parse(example_community_json().as_bytes()).expect("the example community is valid")
+}
+
+/// A generated file, validated for `import`.
+fn valid(file: community::CommunityFile) -> Community {
+    validate(file).expect("generated files keep the rules")
 }
 
 fn example_value() -> Value {
@@ -19,7 +24,7 @@ fn example_value() -> Value {
 }
 
 /// Import then export, as text.
-async fn import_export(db: &TestDb, file: &CommunityFile) -> String {
+async fn import_export(db: &TestDb, file: &Community) -> String {
     import(&db.store, file).await.unwrap();
     to_json(&export(&db.store).await.unwrap())
 }
@@ -408,14 +413,15 @@ async fn a_failed_import_changes_nothing() {
             users: [12, 12],
             connected_at: "2024-01-01T00:00:00Z".into(),
         });
-        let error = import(&db.store, &broken).await.unwrap_err().to_string();
+        // A broken file never reaches the database: `import` takes only validated files.
+        let error = validate(broken.clone()).unwrap_err().to_string();
         assert!(
             error.contains("a connection joins two distinct users"),
             "{error}"
         );
         broken.connections.pop();
         broken.users[10].date_of_birth = Some("2001-02-29".into());
-        assert!(import(&db.store, &broken).await.is_err());
+        assert!(validate(broken).is_err());
 
         let after = to_json(&export(&db.store).await.unwrap());
         assert_eq!(before, after, "{:?}", db.backend);
@@ -425,7 +431,9 @@ async fn a_failed_import_changes_nothing() {
 #[tokio::test]
 async fn import_replaces_everything() {
     for db in TestDb::all("community_replaces").await {
-        import(&db.store, &synthetic(200, 8, 5)).await.unwrap();
+        import(&db.store, &valid(synthetic(200, 8, 5)))
+            .await
+            .unwrap();
         let small = example();
         let report = import(&db.store, &small).await.unwrap();
         assert_eq!(
@@ -469,7 +477,7 @@ fn synthetic_is_deterministic_and_valid() {
     );
 }
 
-fn degrees(file: &CommunityFile) -> Vec<usize> {
+fn degrees(file: &community::CommunityFile) -> Vec<usize> {
     let mut degree = vec![0usize; file.users.len() + 1];
     for c in &file.connections {
         degree[c.users[0] as usize] += 1;
@@ -482,7 +490,7 @@ fn degrees(file: &CommunityFile) -> Vec<usize> {
 fn the_demo_has_alice_with_a_token_and_plenty_of_friends() {
     let demo = community::demo();
     let file = parse(to_json(&demo).as_bytes()).expect("the demo keeps the rules");
-    assert_eq!(file, demo);
+    assert_eq!(*file, demo);
     assert!((900..=1100).contains(&demo.users.len()));
     assert_eq!(demo.users[0].username, "alice");
     let tokens = &demo.access_tokens;
@@ -501,7 +509,7 @@ fn the_demo_has_alice_with_a_token_and_plenty_of_friends() {
 
 #[tokio::test]
 async fn the_demo_imports_everywhere_and_its_token_opens_alices_account() {
-    let demo = community::demo();
+    let demo = valid(community::demo());
     for db in TestDb::all("community_demo").await {
         let report = import(&db.store, &demo).await.unwrap();
         assert_eq!(report.users, demo.users.len());
@@ -518,7 +526,7 @@ async fn the_demo_imports_everywhere_and_its_token_opens_alices_account() {
 #[tokio::test]
 async fn a_synthetic_community_exports_as_generated() {
     // Large enough that every table takes several INSERT statements on SQLite and MySQL.
-    let file = synthetic(3000, 16, 11);
+    let file = valid(synthetic(3000, 16, 11));
     let text = to_json(&file);
     for db in TestDb::all("community_synthetic").await {
         let report = import(&db.store, &file).await.unwrap();
@@ -544,7 +552,9 @@ async fn the_postgres_schema_is_unchanged_by_an_import() {
         before.iter().any(|d| d.contains("ix_connections_order")),
         "{before:#?}"
     );
-    import(&db.store, &synthetic(500, 10, 1)).await.unwrap();
+    import(&db.store, &valid(synthetic(500, 10, 1)))
+        .await
+        .unwrap();
     assert_eq!(before, schema(&db).await);
 }
 
