@@ -66,8 +66,13 @@ start "$b" "$port_b"
 run() { # port, scenario -> "rps p99_ms errors"
   BENCH_REQUESTS="$work/$2" BENCH_WRK_OUT="$work/out.json" \
     wrk -t2 -c"$connections" -d"${seconds}s" -s bench/lib/requests.lua "http://127.0.0.1:$1" >/dev/null
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); e=r["bad_status"]+r["bad_graphql"]+r["err_connect"]+r["err_read"]+r["err_timeout"];
-print(f"{r[\"requests\"]/(r[\"duration_us\"]/1e6):.1f} {r[\"lat_p99_us\"]/1000:.1f} {e}")' "$work/out.json"
+  python3 - "$work/out.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+errors = sum(r[k] for k in ("bad_status", "bad_graphql", "err_connect", "err_read", "err_timeout"))
+rps = r["requests"] / (r["duration_us"] / 1e6)
+print(f"{rps:.1f} {r['lat_p99_us'] / 1000:.1f} {errors}")
+PY
 }
 
 echo "T=$target V=$viewer, c=$connections, ${seconds}s per run, $rounds rounds; A=$a B=$b"

@@ -1,17 +1,29 @@
-//! The PostgreSQL loader: TRUNCATE and COPY in one transaction.
+//! The PostgreSQL loader: COPY into staging tables, then a swap of milliseconds.
 //!
-//! Loading millions of connection rows is dominated by index maintenance, so for the two
-//! large tables (`connections`, `connection_requests`) the loader reads the definitions of
-//! their primary key, foreign keys and secondary indexes from the catalogue, drops them,
-//! COPYs the rows (sorted, so the heap is clustered by owner), and recreates every one of them
-//! from the very definitions it read: same names, same columns, same actions. PostgreSQL's DDL
-//! is transactional, so a failure anywhere rolls all of it back and readers never see the
-//! table without its constraints. Rebuilding an index from sorted data is much faster than
-//! growing it row by row, and the foreign keys are checked once, by one join, instead of once
-//! per row.
+//! Readers keep being served from the live tables while a community is imported:
 //!
-//! COPY uses the text format; `FREEZE` is allowed because every table was truncated in this
-//! same transaction, and saves the first readers from rewriting every page to set hint bits.
+//! 1. One import at a time (an advisory lock). The definitions of the live tables' keys,
+//!    foreign keys, indexes and triggers are read from the catalogue.
+//! 2. A staging table per live table (`LIKE ... INCLUDING ALL EXCLUDING INDEXES`: columns,
+//!    defaults, checks, storage), filled with COPY, then given the live table's keys, indexes,
+//!    foreign keys (to the staging parents) and triggers, named `<name>__import`, and analyzed.
+//!    Rebuilding an index from loaded data is much faster than growing it row by row, and the
+//!    foreign keys are checked once, by one join, instead of once per row. None of this locks
+//!    a live table against readers.
+//! 3. The swap: every live table locked `ACCESS EXCLUSIVE` in one statement, in one fixed order
+//!    (children first), with a short `lock_timeout`; on a timeout (a long reader, or a reader
+//!    that locks in another order: no deadlock can form while we wait) the attempt is rolled
+//!    back to a savepoint and retried. Then the live tables are dropped, the staging tables
+//!    and their keys, indexes and triggers renamed to the live names. Readers wait for the
+//!    swap only (milliseconds), then see the new community; their prepared statements are
+//!    re-planned by PostgreSQL against the new tables.
+//!
+//! All of it is one transaction: a failure anywhere rolls everything back and the live tables
+//! are as they were.
+//!
+//! COPY uses the text format; `FREEZE` is allowed because each staging table was created in
+//! this same transaction, and saves the first readers from rewriting every page to set hint
+//! bits.
 //!
 //! Raw SQL (through sqlx, not the entities) because an entity can only INSERT, and COPY is
 //! what makes this loader fast (measured). The tables, their columns and the columns' order
@@ -30,24 +42,30 @@ use crate::entity::{
     access_token, community_settings, connection, connection_request, tag, user, user_tag,
 };
 
-/// Tables whose keys and indexes are rebuilt after loading instead of maintained during it.
-fn rebuilt_tables() -> [String; 2] {
-    [
-        table::<connection::Entity>(),
-        table::<connection_request::Entity>(),
-    ]
-}
-
 /// How much COPY data to hand to the connection at once.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// For this transaction only: memory for sorting while the indexes are rebuilt (the default
+/// For this transaction only: memory for sorting while the indexes are built (the default
 /// 64 MB spills to disk), and no statement timeout a role or server may impose on the API's
 /// queries (an index build over millions of rows takes seconds).
 const LOAD_SETTINGS: &[&str] = &[
     "SET LOCAL maintenance_work_mem = '512MB'",
     "SET LOCAL statement_timeout = 0",
 ];
+
+/// The suffix of the staging tables and of their keys, indexes and triggers.
+const STAGED: &str = "__import";
+
+/// How long one swap attempt waits for the live tables' locks; readers that arrive meanwhile
+/// queue behind it, so this bounds their extra wait.
+const SWAP_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '100ms'";
+/// Swap attempts before the import gives up (and rolls back: nothing changed).
+const SWAP_ATTEMPTS: u32 = 100;
+
+/// The name a staged table, key, index or trigger has until the swap.
+fn staged(name: &str) -> String {
+    format!("{name}{STAGED}")
+}
 
 pub(crate) async fn load(pool: &PgPool, data: &Validated) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -58,103 +76,218 @@ pub(crate) async fn load(pool: &PgPool, data: &Validated) -> anyhow::Result<()> 
     for setting in LOAD_SETTINGS {
         sqlx::query(setting).execute(&mut *tx).await?;
     }
-    // Table names come from the entities, never from input.
-    let truncate = format!("TRUNCATE {}", tables_children_first().join(", "));
-    sqlx::query(&truncate)
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('community-gateway import'))")
         .execute(&mut *tx)
         .await
-        .context("emptying the tables")?;
+        .context("waiting for another import to finish")?;
 
-    let mut rebuilds = Vec::new();
-    for table in rebuilt_tables() {
-        rebuilds.extend(detach_keys_and_indexes(&mut tx, &table).await?);
+    // Table names come from the entities, never from input.
+    let tables = tables_children_first();
+    let mut definitions = Vec::new();
+    for table in &tables {
+        definitions.extend(read_definitions(&mut tx, table).await?);
+    }
+    for table in &tables {
+        let stage = staged(table);
+        sqlx::query(&format!("DROP TABLE IF EXISTS {stage} CASCADE"))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!(
+            "CREATE TABLE {stage} (LIKE {table} INCLUDING ALL EXCLUDING INDEXES)"
+        ))
+        .execute(&mut *tx)
+        .await
+        .with_context(|| format!("creating the staging table of {table}"))?;
     }
     copy_all(&mut tx, data).await?;
     tracing::debug!(elapsed = ?started.elapsed(), "import: rows copied");
-    // Keys first (foreign keys may need them), then plain indexes, then foreign keys.
-    rebuilds.sort_by(|x, y| (x.order, &x.name).cmp(&(y.order, &y.name)));
-    for ddl in &rebuilds {
-        sqlx::query(&ddl.create)
+    // Keys first (foreign keys need them), then plain indexes, foreign keys, triggers.
+    definitions.sort_by(|x, y| (x.order, &x.name).cmp(&(y.order, &y.name)));
+    for definition in &definitions {
+        sqlx::query(&definition.create_staged)
             .execute(&mut *tx)
             .await
-            .with_context(|| format!("restoring {}", ddl.name))?;
-        tracing::debug!(elapsed = ?started.elapsed(), name = %ddl.name, "import: restored");
+            .with_context(|| format!("building {}", definition.name))?;
+        tracing::debug!(elapsed = ?started.elapsed(), name = %definition.name, "import: built");
     }
     let settings = table::<community_settings::Entity>();
-    let analyzed: Vec<_> = tables_children_first()
-        .into_iter()
-        .filter(|table| *table != settings)
+    let analyzed: Vec<String> = tables
+        .iter()
+        .filter(|table| **table != settings)
+        .map(|table| staged(table))
         .collect();
     sqlx::query(&format!("ANALYZE {}", analyzed.join(", ")))
         .execute(&mut *tx)
         .await
         .context("analyzing the loaded tables")?;
     tracing::debug!(elapsed = ?started.elapsed(), "import: analyzed");
+
+    let swap_started = Instant::now();
+    swap(&mut tx, &tables, &definitions).await?;
     tx.commit().await.context("committing the import")?;
-    tracing::debug!(elapsed = ?started.elapsed(), "import: committed");
+    tracing::info!(
+        elapsed = ?started.elapsed(),
+        swap = ?swap_started.elapsed(),
+        "import: swapped in the new community"
+    );
     Ok(())
 }
 
-/// A dropped key or index, and the statement that recreates it.
-struct Rebuild {
+/// Locks the live tables (retrying on a lock timeout), drops them and gives the staging
+/// tables, keys, indexes and triggers their names.
+async fn swap(
+    conn: &mut PgConnection,
+    tables: &[String],
+    definitions: &[Definition],
+) -> anyhow::Result<()> {
+    let lock = format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", tables.join(", "));
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        sqlx::query("SAVEPOINT swap").execute(&mut *conn).await?;
+        sqlx::query(SWAP_LOCK_TIMEOUT).execute(&mut *conn).await?;
+        match sqlx::query(&lock).execute(&mut *conn).await {
+            Ok(_) => break,
+            Err(err) if is_lock_wait(&err) && attempt < SWAP_ATTEMPTS => {
+                tracing::debug!(
+                    attempt,
+                    "import: the live tables are busy, retrying the swap"
+                );
+                sqlx::query("ROLLBACK TO SAVEPOINT swap")
+                    .execute(&mut *conn)
+                    .await?;
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    20 + 10 * u64::from(attempt % 5),
+                ))
+                .await;
+            }
+            Err(err) => return Err(err).context("locking the live tables for the swap"),
+        }
+    }
+    sqlx::query(&format!("DROP TABLE {}", tables.join(", ")))
+        .execute(&mut *conn)
+        .await
+        .context("dropping the replaced tables")?;
+    for table in tables {
+        sqlx::query(&format!("ALTER TABLE {} RENAME TO {table}", staged(table)))
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("renaming the staging table of {table}"))?;
+    }
+    for definition in definitions {
+        sqlx::query(&definition.rename)
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("renaming {}", definition.name))?;
+    }
+    Ok(())
+}
+
+/// A lock timeout, or a deadlock the server broke by failing our statement.
+fn is_lock_wait(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("55P03" | "40P01")),
+        _ => false,
+    }
+}
+
+/// A key, foreign key, index or trigger of a live table: how to build it on the staging
+/// table, and how to give it its name back after the swap.
+struct Definition {
     name: String,
-    create: String,
-    /// 0: primary key / unique, 1: index, 2: foreign key.
+    create_staged: String,
+    rename: String,
+    /// 0: primary key / unique, 1: index, 2: foreign key, 3: trigger.
     order: u8,
 }
 
-/// Drops the keys, foreign keys and secondary indexes of `table` (check constraints stay),
-/// returning how to recreate each exactly as it was. PostgreSQL writes the statements itself
-/// (`format` with `%I` quoting, `pg_get_constraintdef`, `pg_get_indexdef`).
-async fn detach_keys_and_indexes(
-    conn: &mut PgConnection,
-    table: &str,
-) -> anyhow::Result<Vec<Rebuild>> {
+/// The keys, foreign keys, indexes and triggers of `table` (checks come with `LIKE`), as
+/// PostgreSQL itself writes them (`pg_get_constraintdef`, `pg_get_indexdef`,
+/// `pg_get_triggerdef`), rewritten for the staging table. A definition the rewrite does not
+/// recognize stops the import before anything changed.
+async fn read_definitions(conn: &mut PgConnection, table: &str) -> anyhow::Result<Vec<Definition>> {
     let rows = sqlx::query(
-        "SELECT k.conname::text AS name, k.contype::text AS kind, \
-                format('ALTER TABLE %I DROP CONSTRAINT %I', $1::text, k.conname) AS drop_sql, \
-                format('ALTER TABLE %I ADD CONSTRAINT %I %s', $1::text, k.conname, \
-                       pg_get_constraintdef(k.oid)) AS create_sql \
-         FROM pg_constraint k \
-         WHERE k.conrelid = $1::text::regclass AND k.contype IN ('p', 'u', 'f') \
-         UNION ALL \
-         SELECT i.indexrelid::regclass::text, 'i', \
-                format('DROP INDEX %s', i.indexrelid::regclass), \
-                pg_get_indexdef(i.indexrelid) \
-         FROM pg_index i \
-         WHERE i.indrelid = $1::text::regclass \
-           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)",
+        "SELECT k.conname::text AS name, k.contype::text AS kind,                 pg_get_constraintdef(k.oid) AS def,                 CASE WHEN k.contype = 'f' THEN k.confrelid::regclass::text END AS referenced          FROM pg_constraint k          WHERE k.conrelid = $1::text::regclass AND k.contype IN ('p', 'u', 'f')          UNION ALL          SELECT c.relname::text, 'i', pg_get_indexdef(i.indexrelid), NULL          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid          WHERE i.indrelid = $1::text::regclass            AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)          UNION ALL          SELECT t.tgname::text, 't', pg_get_triggerdef(t.oid), NULL          FROM pg_trigger t WHERE t.tgrelid = $1::text::regclass AND NOT t.tgisinternal",
     )
     .bind(table)
     .fetch_all(&mut *conn)
     .await
     .with_context(|| format!("reading the keys and indexes of {table}"))?;
 
-    let mut rebuilds = Vec::with_capacity(rows.len());
-    let mut drops = Vec::with_capacity(rows.len());
+    let stage = staged(table);
+    let mut definitions = Vec::with_capacity(rows.len());
     for row in rows {
+        let name: String = row.try_get("name")?;
         let kind: String = row.try_get("kind")?;
-        let order = match kind.as_str() {
-            "p" | "u" => 0,
-            "i" => 1,
-            _ => 2,
+        let def: String = row.try_get("def")?;
+        let staged_name = staged(&name);
+        // PostgreSQL cuts longer identifiers, and the rename would then miss.
+        anyhow::ensure!(
+            staged_name.len() <= 63,
+            "{table}: the name {name} is too long to stage (at most {} bytes)",
+            63 - STAGED.len()
+        );
+        let (order, create_staged, rename) = match kind.as_str() {
+            "p" | "u" | "f" => {
+                let def = match row.try_get::<Option<String>, _>("referenced")? {
+                    Some(parent) => {
+                        let from = format!("REFERENCES {parent}(");
+                        anyhow::ensure!(def.contains(&from), "{table}: cannot stage {name}: {def}");
+                        def.replacen(&from, &format!("REFERENCES {}(", staged(&parent)), 1)
+                    }
+                    None => def,
+                };
+                let order = if kind == "f" { 2 } else { 0 };
+                (
+                    order,
+                    format!("ALTER TABLE {stage} ADD CONSTRAINT {staged_name} {def}"),
+                    format!("ALTER TABLE {table} RENAME CONSTRAINT {staged_name} TO {name}"),
+                )
+            }
+            "i" => (
+                1,
+                restage(&def, " INDEX ", &name, table)?,
+                format!("ALTER INDEX {staged_name} RENAME TO {name}"),
+            ),
+            _ => (
+                3,
+                restage(&def, " TRIGGER ", &name, table)?,
+                format!("ALTER TRIGGER {staged_name} ON {table} RENAME TO {name}"),
+            ),
         };
-        drops.push((2 - order, row.try_get::<String, _>("drop_sql")?));
-        rebuilds.push(Rebuild {
-            name: row.try_get("name")?,
-            create: row.try_get("create_sql")?,
+        definitions.push(Definition {
+            name,
+            create_staged,
+            rename,
             order,
         });
     }
-    // Foreign keys first, then indexes, then the keys they might depend on.
-    drops.sort_by_key(|(order, _)| *order);
-    for (_, drop) in drops {
-        sqlx::query(&drop)
-            .execute(&mut *conn)
-            .await
-            .with_context(|| format!("dropping a key or index of {table}"))?;
+    Ok(definitions)
+}
+
+/// `CREATE [UNIQUE] INDEX name ON [schema.]table ...` or `CREATE TRIGGER name ... ON
+/// [schema.]table ...` for the staging table and name.
+fn restage(def: &str, keyword: &str, name: &str, table: &str) -> anyhow::Result<String> {
+    let unrecognized = || anyhow::anyhow!("{table}: cannot stage {name}: {def}");
+    let named = format!("{keyword}{name} ");
+    let at = def.find(&named).ok_or_else(unrecognized)?;
+    let renamed = format!(
+        "{}{keyword}{} {}",
+        &def[..at],
+        staged(name),
+        &def[at + named.len()..]
+    );
+    for on in [format!(" ON public.{table} "), format!(" ON {table} ")] {
+        if let Some(at) = renamed.find(&on) {
+            return Ok(format!(
+                "{} ON {} {}",
+                &renamed[..at],
+                staged(table),
+                &renamed[at + on.len()..]
+            ));
+        }
     }
-    Ok(rebuilds)
+    Err(unrecognized())
 }
 
 async fn copy_all(conn: &mut PgConnection, data: &Validated) -> anyhow::Result<()> {
@@ -195,7 +328,7 @@ async fn copy<E: EntityTrait, T>(
     rows: impl Iterator<Item = T>,
     write: impl Fn(&mut CopyText, T),
 ) -> anyhow::Result<()> {
-    let table = table::<E>();
+    let table = staged(&table::<E>());
     // Table and column names come from the entity, never from input.
     let statement = format!(
         "COPY {table} ({}) FROM STDIN WITH (FORMAT text, FREEZE true)",
