@@ -58,7 +58,7 @@ const STAGED: &str = "__import";
 
 /// How long one swap attempt waits for the live tables' locks; readers that arrive meanwhile
 /// queue behind it, so this bounds their extra wait.
-const SWAP_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '100ms'";
+const SWAP_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '50ms'";
 /// Swap attempts before the import gives up (and rolls back: nothing changed).
 const SWAP_ATTEMPTS: u32 = 100;
 
@@ -140,7 +140,10 @@ async fn swap(
     tables: &[String],
     definitions: &[Definition],
 ) -> anyhow::Result<()> {
-    let lock = format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", tables.join(", "));
+    let lock = format!(
+        "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+        lock_order().join(", ")
+    );
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -164,6 +167,7 @@ async fn swap(
             Err(err) => return Err(err).context("locking the live tables for the swap"),
         }
     }
+    tracing::info!(attempts = attempt, "import: the live tables are locked");
     sqlx::query(&format!("DROP TABLE {}", tables.join(", ")))
         .execute(&mut *conn)
         .await
@@ -181,6 +185,25 @@ async fn swap(
             .with_context(|| format!("renaming {}", definition.name))?;
     }
     Ok(())
+}
+
+/// The order the swap locks the live tables in: the order in which the API's own statements
+/// lock them (a statement locks its tables in the order of its range table: the outer query's,
+/// then its subqueries' and CTEs'): the token lookup `access_tokens` then `users`, the gates
+/// `community_settings` then `users`, a page `users`, `connection_requests`, then
+/// `connections`, the tags `tags` then `user_tags`. A reader that holds one table and waits
+/// for the next then never waits for a table the swap holds while the swap waits for its
+/// table: no deadlock, so an attempt waits only for the statements already running.
+fn lock_order() -> [String; 7] {
+    [
+        table::<access_token::Entity>(),
+        table::<community_settings::Entity>(),
+        table::<user::Entity>(),
+        table::<connection_request::Entity>(),
+        table::<connection::Entity>(),
+        table::<tag::Entity>(),
+        table::<user_tag::Entity>(),
+    ]
 }
 
 /// A lock timeout, or a deadlock the server broke by failing our statement.
