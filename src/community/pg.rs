@@ -62,9 +62,18 @@ const SWAP_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '50ms'";
 /// Swap attempts before the import gives up (and rolls back: nothing changed).
 const SWAP_ATTEMPTS: u32 = 100;
 
+/// The suffix the live tables (and their keys and indexes) take at the swap, until they are
+/// dropped right after it.
+const REPLACED: &str = "__replaced";
+
 /// The name a staged table, key, index or trigger has until the swap.
 fn staged(name: &str) -> String {
     format!("{name}{STAGED}")
+}
+
+/// The name a replaced table, key or index has between the swap and its drop.
+fn replaced(name: &str) -> String {
+    format!("{name}{REPLACED}")
 }
 
 pub(crate) async fn load(pool: &PgPool, data: &Validated) -> anyhow::Result<()> {
@@ -83,15 +92,21 @@ pub(crate) async fn load(pool: &PgPool, data: &Validated) -> anyhow::Result<()> 
 
     // Table names come from the entities, never from input.
     let tables = tables_children_first();
+    refuse_dependents(&mut tx, &tables).await?;
     let mut definitions = Vec::new();
     for table in &tables {
         definitions.extend(read_definitions(&mut tx, table).await?);
     }
     for table in &tables {
         let stage = staged(table);
-        sqlx::query(&format!("DROP TABLE IF EXISTS {stage} CASCADE"))
-            .execute(&mut *tx)
-            .await?;
+        // Leftovers of an import that stopped between its swap and its drop, or a stray table.
+        sqlx::query(&format!(
+            "DROP TABLE IF EXISTS {stage}, {} CASCADE",
+            replaced(table)
+        ))
+        .execute(&mut *tx)
+        .await
+        .with_context(|| format!("dropping what an earlier import left of {table}"))?;
         sqlx::query(&format!(
             "CREATE TABLE {stage} (LIKE {table} INCLUDING ALL EXCLUDING INDEXES)"
         ))
@@ -130,6 +145,51 @@ pub(crate) async fn load(pool: &PgPool, data: &Validated) -> anyhow::Result<()> 
         swap = ?swap_started.elapsed(),
         "import: swapped in the new community"
     );
+    // Out of the swap's critical section: nobody reads the replaced tables any more (readers
+    // that queued behind the swap re-plan against the new ones). Should this fail, the next
+    // import drops them.
+    let drop_replaced = format!(
+        "DROP TABLE IF EXISTS {}",
+        tables
+            .iter()
+            .map(|t| replaced(t))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Err(err) = sqlx::query(&drop_replaced).execute(pool).await {
+        tracing::warn!(error = %err, "import: the replaced tables are left for the next import to drop");
+    }
+    Ok(())
+}
+
+/// Stops the import before any work when an object outside the community's tables depends on
+/// one of them (a view, a foreign key from another table): the swap would leave it on the
+/// replaced table, holding the old community.
+async fn refuse_dependents(conn: &mut PgConnection, tables: &[String]) -> anyhow::Result<()> {
+    let dependents: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT v.oid::regclass::text, t.relname::text \
+         FROM pg_depend d \
+         JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid \
+         JOIN pg_class v ON v.oid = r.ev_class \
+         JOIN pg_class t ON t.oid = d.refobjid \
+         WHERE t.relname = ANY($1) AND t.relnamespace = 'public'::regnamespace AND v.oid <> t.oid \
+         UNION \
+         SELECT k.conrelid::regclass::text, t.relname::text \
+         FROM pg_constraint k JOIN pg_class t ON t.oid = k.confrelid \
+         WHERE k.contype = 'f' AND t.relname = ANY($1) \
+           AND t.relnamespace = 'public'::regnamespace \
+           AND NOT (k.conrelid::regclass::text = ANY($1))",
+    )
+    .bind(tables)
+    .fetch_all(&mut *conn)
+    .await
+    .context("looking for objects that depend on the community's tables")?;
+    if let Some((dependent, table)) = dependents.first() {
+        anyhow::bail!(
+            "{dependent} depends on the table {table}: an import replaces that table, so drop \
+             {dependent} first (and create it again after the import)"
+        );
+    }
     Ok(())
 }
 
@@ -168,22 +228,30 @@ async fn swap(
         }
     }
     tracing::info!(attempts = attempt, "import: the live tables are locked");
-    sqlx::query(&format!("DROP TABLE {}", tables.join(", ")))
-        .execute(&mut *conn)
-        .await
-        .context("dropping the replaced tables")?;
+    // Renames only, sent as one batch (one round trip): the live tables and their keys and
+    // indexes step aside (key and index names are per schema), the staged ones take their
+    // names. Dropping the replaced tables waits until after the commit.
+    let mut batch = String::new();
     for table in tables {
-        sqlx::query(&format!("ALTER TABLE {} RENAME TO {table}", staged(table)))
-            .execute(&mut *conn)
-            .await
-            .with_context(|| format!("renaming the staging table of {table}"))?;
+        batch += &format!("ALTER TABLE {table} RENAME TO {};\n", replaced(table));
     }
     for definition in definitions {
-        sqlx::query(&definition.rename)
-            .execute(&mut *conn)
-            .await
-            .with_context(|| format!("renaming {}", definition.name))?;
+        if let Some(retire) = &definition.retire {
+            batch += retire;
+            batch += ";\n";
+        }
     }
+    for table in tables {
+        batch += &format!("ALTER TABLE {} RENAME TO {table};\n", staged(table));
+    }
+    for definition in definitions {
+        batch += &definition.rename;
+        batch += ";\n";
+    }
+    sqlx::raw_sql(&batch)
+        .execute(&mut *conn)
+        .await
+        .context("renaming the staged tables to the live names")?;
     Ok(())
 }
 
@@ -219,6 +287,9 @@ fn is_lock_wait(err: &sqlx::Error) -> bool {
 struct Definition {
     name: String,
     create_staged: String,
+    /// Renames the live one out of the way at the swap (keys and indexes: their names are
+    /// per schema; foreign keys and triggers are per table and need not move).
+    retire: Option<String>,
     rename: String,
     /// 0: primary key / unique, 1: index, 2: foreign key, 3: trigger.
     order: u8,
@@ -246,10 +317,19 @@ async fn read_definitions(conn: &mut PgConnection, table: &str) -> anyhow::Resul
         let staged_name = staged(&name);
         // PostgreSQL cuts longer identifiers, and the rename would then miss.
         anyhow::ensure!(
-            staged_name.len() <= 63,
+            replaced(&name).len() <= 63 && staged_name.len() <= 63,
             "{table}: the name {name} is too long to stage (at most {} bytes)",
-            63 - STAGED.len()
+            63 - REPLACED.len().max(STAGED.len())
         );
+        let old = replaced(table);
+        let retire = match kind.as_str() {
+            "p" | "u" => Some(format!(
+                "ALTER TABLE {old} RENAME CONSTRAINT {name} TO {}",
+                replaced(&name)
+            )),
+            "i" => Some(format!("ALTER INDEX {name} RENAME TO {}", replaced(&name))),
+            _ => None,
+        };
         let (order, create_staged, rename) = match kind.as_str() {
             "p" | "u" | "f" => {
                 let def = match row.try_get::<Option<String>, _>("referenced")? {
@@ -281,6 +361,7 @@ async fn read_definitions(conn: &mut PgConnection, table: &str) -> anyhow::Resul
         definitions.push(Definition {
             name,
             create_staged,
+            retire,
             rename,
             order,
         });
