@@ -56,6 +56,7 @@ pub mod names {
     pub const NOT_FOUND: &str = "NotFoundErrors";
     pub const METHOD_NOT_ALLOWED: &str = "MethodNotAllowedErrors";
     pub const THROTTLED: &str = "ThrottledErrors";
+    pub const PAYLOAD_TOO_LARGE: &str = "PayloadTooLargeErrors";
     pub const UNAVAILABLE: &str = "ServiceUnavailableErrors";
 }
 
@@ -196,6 +197,7 @@ pub fn openapi(config: &Config) -> OpenApi {
         .response("401", response_ref("Unauthorized"))
         .response("403", response_ref("Forbidden"))
         .response("404", response_ref("NotFound"))
+        .response("413", response_ref("PayloadTooLarge"))
         .response("429", response_ref("TooManyRequests"))
         .response("503", response_ref("ServiceUnavailable"));
 
@@ -215,6 +217,10 @@ pub fn openapi(config: &Config) -> OpenApi {
             errors_schema(&["method_not_allowed"]),
         )
         .schema(names::THROTTLED, errors_schema(&["throttled"]))
+        .schema(
+            names::PAYLOAD_TOO_LARGE,
+            errors_schema(&["payload_too_large"]),
+        )
         .schema(names::UNAVAILABLE, errors_schema(&["service_unavailable"]))
         .response(
             "BadRequest",
@@ -263,6 +269,12 @@ pub fn openapi(config: &Config) -> OpenApi {
                         .build(),
                 )
                 .content(JSON, json_content(names::METHOD_NOT_ALLOWED)),
+        )
+        .response(
+            "PayloadTooLarge",
+            ResponseBuilder::new()
+                .description("A request body larger than the configured `MAX_BODY_BYTES`.")
+                .content(JSON, json_content(names::PAYLOAD_TOO_LARGE)),
         )
         .response(
             "TooManyRequests",

@@ -280,7 +280,7 @@ async fn the_document_is_openapi_3_1_and_describes_the_route() {
         .expect("responses")
         .keys()
         .collect();
-    assert_eq!(statuses, ["200", "400", "401", "403", "404", "429", "503"]);
+    assert_eq!(statuses, ["200", "400", "401", "403", "404", "413", "429", "503"]);
     assert_eq!(
         documented(&doc, 401)["headers"]["WWW-Authenticate"]["required"],
         true
@@ -494,7 +494,7 @@ async fn real_bodies_validate_against_the_document() {
 }
 
 #[tokio::test]
-async fn throttled_and_unavailable_bodies_validate() {
+async fn throttled_too_large_and_unavailable_bodies_validate() {
     let db = TestDb::new(common::Backend::Sqlite, "openapi_429_503")
         .await
         .expect("sqlite");
@@ -511,6 +511,19 @@ async fn throttled_and_unavailable_bodies_validate() {
     assert_eq!(first.status(), 200);
     let body = check(&doc, get(&base, path, auth).await, 429).await;
     assert_eq!(body["errors"][0]["code"], "throttled");
+
+    // 413: a body over the limit, even on a GET.
+    let mut config = Config::with_secret(TEST_SECRET);
+    config.max_body_bytes = 16;
+    let base = common::serve_with(db.store.clone(), config).await;
+    let too_large = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .body("x".repeat(64))
+        .send()
+        .await
+        .expect("request");
+    let body = check(&doc, too_large, 413).await;
+    assert_eq!(body["errors"][0]["code"], "payload_too_large");
 
     // 503: the database is gone (its pool closed under the running server).
     let base = common::serve(db.store.clone()).await;
