@@ -11,6 +11,7 @@ mod fuzz_parsing;
 mod graphql;
 mod graphql_http;
 mod graphql_limits;
+mod import_under_load;
 mod openapi;
 mod page_shapes;
 mod refusals;
