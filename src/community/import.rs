@@ -1,25 +1,23 @@
-//! `import`: replace the whole community with a validated file, in one transaction.
+//! `import`: replace the whole community with a validated file.
 //!
-//! PostgreSQL gets a COPY-based loader (`pg.rs`), because row-by-row or multi-row INSERTs of
-//! millions of connections are far too slow there. SQLite and MySQL (and a PostgreSQL
-//! connection that is not a plain sqlx pool) get batched multi-row INSERTs of the entities
-//! (`Entity::insert_many`), each statement as large as the backend's bind-parameter limit and
-//! a byte budget allow.
+//! Each backend has a loader built on what it offers for bulk loads:
+//! - PostgreSQL (`pg.rs`): COPY in one transaction, keys and indexes rebuilt after the load;
+//! - MariaDB/MySQL (`mysql.rs`): staging tables without secondary indexes, loaded with
+//!   multi-row INSERTs, indexed, then swapped in with one atomic `RENAME TABLE`;
+//! - SQLite (`sqlite.rs`): one transaction, secondary indexes dropped before the load and
+//!   recreated after it;
+//! - any other connection: one transaction of `DELETE FROM` and multi-row INSERTs.
+//!
+//! Every row is an entity model; the INSERTs are built from the entities (`tables.rs`).
 
 use std::fmt;
 
 use anyhow::Context;
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, Iterable, ModelTrait, TransactionTrait, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, TransactionTrait};
 
-use super::pg;
-use super::tables::{table, tables_children_first};
+use super::tables::{insert_all, tables_children_first, BatchLimits};
 use super::validate::{Community, Validated};
-use crate::entity::{
-    access_token, community_settings, connection, connection_request, tag, user, user_tag,
-};
+use super::{mysql, pg, sqlite};
 use crate::store::Store;
 
 /// What an import loaded.
@@ -56,18 +54,29 @@ impl ImportReport {
 }
 
 /// Replaces everything in the database with `community` (a file that passed every rule, so
-/// nothing is left to refuse), in one transaction.
+/// nothing is left to refuse). Readers see the old community until the new one is complete.
 pub async fn import(store: &Store, community: &Community) -> anyhow::Result<ImportReport> {
     let data = community.rows();
-    match store.connection() {
+    let db = store.connection();
+    match db {
         DatabaseConnection::SqlxPostgresPoolConnection(_) => {
-            pg::load(store.connection().get_postgres_connection_pool(), data).await?
+            pg::load(db.get_postgres_connection_pool(), data).await?
+        }
+        DatabaseConnection::SqlxMySqlPoolConnection(_) => {
+            let directed = pg::directed_connections(&data.connections);
+            mysql::load(db.get_mysql_connection_pool(), data, directed).await?
+        }
+        DatabaseConnection::SqlxSqlitePoolConnection(_) => {
+            let directed = pg::directed_connections(&data.connections);
+            sqlite::load(db.get_sqlite_connection_pool(), data, directed).await?
         }
         db => load_with_inserts(db, data).await?,
     }
     Ok(ImportReport::of(data))
 }
 
+/// Any other connection (not a plain sqlx pool): one transaction, `DELETE FROM` every
+/// table, then multi-row INSERTs of the entities.
 async fn load_with_inserts(db: &DatabaseConnection, data: &Validated) -> anyhow::Result<()> {
     let tx = db
         .begin()
@@ -79,98 +88,17 @@ async fn load_with_inserts(db: &DatabaseConnection, data: &Validated) -> anyhow:
             .await
             .with_context(|| format!("emptying {table}"))?;
     }
-    let insert = Inserter::new(&tx);
-    let settings = community_settings::Model::from(data.settings);
-    insert
-        .rows::<community_settings::Entity>([settings].into_iter())
-        .await?;
-    insert
-        .rows::<tag::Entity>(data.tags.iter().cloned())
-        .await?;
-    insert
-        .rows::<user::Entity>(data.users.iter().cloned())
-        .await?;
-    insert
-        .rows::<user_tag::Entity>(data.user_tags.iter().copied())
-        .await?;
-    // Sorted by (user, friend) so the primary key and the clustered index (InnoDB) grow at
-    // their end instead of splitting pages all over.
-    let directed = pg::directed_connections(&data.connections);
-    insert
-        .rows::<connection::Entity>(directed.into_iter())
-        .await?;
-    insert
-        .rows::<connection_request::Entity>(data.requests.iter().copied())
-        .await?;
-    insert
-        .rows::<access_token::Entity>(data.tokens.iter().cloned())
-        .await?;
-    tx.commit().await.context("committing the import")?;
-    Ok(())
-}
-
-/// Stops a statement from growing past a few MiB, well under MySQL's default
-/// `max_allowed_packet` (16 MiB), whatever the length of the rows' texts.
-const MAX_STATEMENT_BYTES: usize = 4 << 20;
-
-/// Multi-row INSERTs of entity models (`insert_many`), each with as many rows as the
-/// backend's bind-parameter limit allows (every value is one bound parameter).
-struct Inserter<'t> {
-    tx: &'t DatabaseTransaction,
-    backend: DatabaseBackend,
-}
-
-impl<'t> Inserter<'t> {
-    fn new(tx: &'t DatabaseTransaction) -> Self {
-        let backend = tx.get_database_backend();
-        Inserter { tx, backend }
-    }
-
-    /// The most values one statement may bind on this backend.
-    fn max_params(&self) -> usize {
-        match self.backend {
+    let limits = BatchLimits {
+        max_params: match db.get_database_backend() {
             // SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32.
             DatabaseBackend::Sqlite => 32_766,
             // Both count parameters in an unsigned 16-bit field.
             DatabaseBackend::MySql | DatabaseBackend::Postgres => 65_535,
-        }
-    }
-
-    /// Inserts `rows` into the table of entity `E`.
-    async fn rows<E>(&self, rows: impl Iterator<Item = E::Model>) -> anyhow::Result<()>
-    where
-        E: EntityTrait,
-        E::Model: IntoActiveModel<E::ActiveModel>,
-        E::ActiveModel: Send,
-    {
-        let table = table::<E>();
-        let columns = E::Column::iter().count();
-        let rows_per_statement = (self.max_params() / columns.max(1)).max(1);
-        let mut batch: Vec<E::ActiveModel> = Vec::new();
-        let mut bytes = 0usize;
-        let mut rows = rows.peekable();
-        while let Some(row) = rows.next() {
-            bytes += weight(&row);
-            batch.push(row.into_active_model());
-            let full = batch.len() == rows_per_statement || bytes >= MAX_STATEMENT_BYTES;
-            if full || rows.peek().is_none() {
-                E::insert_many(std::mem::take(&mut batch))
-                    .exec_without_returning(self.tx)
-                    .await
-                    .with_context(|| format!("inserting into {table}"))?;
-                bytes = 0;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Roughly how many bytes a row's values weigh in a statement.
-fn weight<M: ModelTrait>(row: &M) -> usize {
-    <M::Entity as EntityTrait>::Column::iter()
-        .map(|column| match row.get(column) {
-            Value::String(Some(text)) => text.len() + 8,
-            _ => 8,
-        })
-        .sum()
+        },
+        max_bytes: 4 << 20,
+    };
+    let directed = pg::directed_connections(&data.connections);
+    insert_all(&tx, data, directed, |table| table, limits).await?;
+    tx.commit().await.context("committing the import")?;
+    Ok(())
 }

@@ -1,8 +1,11 @@
-//! The tables a community is loaded into, named by their entities: shared by the portable
-//! loader (`import`) and the PostgreSQL one (`pg`).
+//! The tables a community is loaded into, named by their entities, and the multi-row INSERT
+//! of entity models: shared by the loaders (`import`, `sqlite`, `mysql`, `pg`).
 
-use sea_orm::{EntityTrait, IdenStatic, Iterable};
+use anyhow::Context;
+use sea_orm::sea_query::{Alias, Query, SimpleExpr};
+use sea_orm::{ConnectionTrait, EntityTrait, IdenStatic, Iterable, ModelTrait, Value};
 
+use super::validate::Validated;
 use crate::entity::{
     access_token, community_settings, connection, connection_request, tag, user, user_tag,
 };
@@ -31,4 +34,131 @@ pub(crate) fn column_list<E: EntityTrait>() -> String {
         .map(|column| column.as_str().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// How large one multi-row INSERT may grow.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BatchLimits {
+    /// The most values one statement may bind (every value is one bound parameter).
+    pub max_params: usize,
+    /// A rough cap on a statement's size, whatever the length of the rows' texts.
+    pub max_bytes: usize,
+}
+
+/// Inserts `rows` (models of entity `E`) into `into`, the table of `E` or a copy of it with the
+/// same columns, with multi-row INSERTs as large as `limits` allow. The columns and their
+/// order are the entity's (`E::Column::iter()`); every value is a bound parameter.
+pub(crate) async fn insert_rows<E, C>(
+    conn: &C,
+    into: &str,
+    rows: impl Iterator<Item = E::Model>,
+    limits: BatchLimits,
+) -> anyhow::Result<()>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let columns = E::Column::iter().count().max(1);
+    let rows_per_statement = (limits.max_params / columns).max(1);
+    let backend = conn.get_database_backend();
+    let new_statement = || {
+        let mut statement = Query::insert();
+        statement
+            .into_table(Alias::new(into))
+            .columns(E::Column::iter());
+        statement
+    };
+    let mut statement = new_statement();
+    let mut in_batch = 0usize;
+    let mut bytes = 0usize;
+    let mut rows = rows.peekable();
+    while let Some(row) = rows.next() {
+        bytes += weight(&row);
+        statement
+            .values(E::Column::iter().map(|column| SimpleExpr::Value(row.get(column))))
+            .with_context(|| format!("a row for {into}"))?;
+        in_batch += 1;
+        let full = in_batch == rows_per_statement || bytes >= limits.max_bytes;
+        if full || rows.peek().is_none() {
+            conn.execute(backend.build(&statement))
+                .await
+                .with_context(|| format!("inserting into {into}"))?;
+            statement = new_statement();
+            in_batch = 0;
+            bytes = 0;
+        }
+    }
+    Ok(())
+}
+
+/// Roughly how many bytes a row's values weigh in a statement.
+fn weight<M: ModelTrait>(row: &M) -> usize {
+    <M::Entity as EntityTrait>::Column::iter()
+        .map(|column| match row.get(column) {
+            Value::String(Some(text)) => text.len() + 8,
+            _ => 8,
+        })
+        .sum()
+}
+
+/// Inserts every row of a community, parents before children, into the tables named
+/// `into(entity's table)`: the live tables, or staging copies of them. `connections` are
+/// the directed rows of `data.connections`, sorted by primary key.
+pub(crate) async fn insert_all<C: ConnectionTrait>(
+    conn: &C,
+    data: &Validated,
+    connections: Vec<connection::Model>,
+    into: impl Fn(String) -> String,
+    limits: BatchLimits,
+) -> anyhow::Result<()> {
+    let settings = community_settings::Model::from(data.settings);
+    insert_rows::<community_settings::Entity, _>(
+        conn,
+        &into(table::<community_settings::Entity>()),
+        [settings].into_iter(),
+        limits,
+    )
+    .await?;
+    insert_rows::<tag::Entity, _>(
+        conn,
+        &into(table::<tag::Entity>()),
+        data.tags.iter().cloned(),
+        limits,
+    )
+    .await?;
+    insert_rows::<user::Entity, _>(
+        conn,
+        &into(table::<user::Entity>()),
+        data.users.iter().cloned(),
+        limits,
+    )
+    .await?;
+    insert_rows::<user_tag::Entity, _>(
+        conn,
+        &into(table::<user_tag::Entity>()),
+        data.user_tags.iter().copied(),
+        limits,
+    )
+    .await?;
+    insert_rows::<connection::Entity, _>(
+        conn,
+        &into(table::<connection::Entity>()),
+        connections.into_iter(),
+        limits,
+    )
+    .await?;
+    insert_rows::<connection_request::Entity, _>(
+        conn,
+        &into(table::<connection_request::Entity>()),
+        data.requests.iter().copied(),
+        limits,
+    )
+    .await?;
+    insert_rows::<access_token::Entity, _>(
+        conn,
+        &into(table::<access_token::Entity>()),
+        data.tokens.iter().cloned(),
+        limits,
+    )
+    .await
 }

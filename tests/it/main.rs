@@ -12,6 +12,7 @@ mod graphql;
 mod graphql_http;
 mod graphql_limits;
 mod import_swap;
+mod import_under_load;
 mod openapi;
 mod page_shapes;
 mod refusals;

@@ -280,7 +280,10 @@ async fn the_document_is_openapi_3_1_and_describes_the_route() {
         .expect("responses")
         .keys()
         .collect();
-    assert_eq!(statuses, ["200", "400", "401", "403", "404", "413", "429", "503"]);
+    assert_eq!(
+        statuses,
+        ["200", "400", "401", "403", "404", "413", "429", "503"]
+    );
     assert_eq!(
         documented(&doc, 401)["headers"]["WWW-Authenticate"]["required"],
         true

@@ -1,0 +1,347 @@
+//! The MariaDB/MySQL loader: staging tables, then one atomic `RENAME TABLE`.
+//!
+//! 1. On a connection of its own (closed afterwards, so its session settings never serve a
+//!    request), under an advisory lock (one import at a time): leftovers of an import that
+//!    died (`x__import`, `x__old`) are dropped.
+//! 2. For every table `x`: `CREATE TABLE x__import LIKE x` (columns, primary key, checks),
+//!    minus its secondary indexes. The indexes and foreign keys to add back later are read
+//!    from `SHOW CREATE TABLE x`, so nothing restates the migration.
+//! 3. The rows go in with multi-row INSERTs (one transaction, `unique_checks` and
+//!    `foreign_key_checks` off: the file was validated, ids are unique and every reference
+//!    exists; InnoDB then loads the empty tables in its bulk mode), each statement as large as
+//!    the protocol's 65,535 parameters and `max_allowed_packet` allow. `LOAD DATA LOCAL
+//!    INFILE` would be faster still, but sqlx's MySQL driver does not implement the LOCAL
+//!    INFILE exchange, so it cannot send the data that way.
+//! 4. One `ALTER TABLE x__import` per table adds all its indexes (each built by one sort) and
+//!    its foreign keys, named `x__import_ibfk_N` after the live `x_ibfk_N` and pointing at
+//!    the staging parents: InnoDB's foreign key names are per database, so the staging ones
+//!    must differ from the live ones, and InnoDB renames `t_ibfk_N` along with its table.
+//! 5. `RENAME TABLE x TO x__old, x__import TO x, ...` over every table, in one statement:
+//!    atomic, and foreign keys follow their tables, so the new children point at the new
+//!    parents and the live names come back (`x_ibfk_N`). Then the `__old` tables are dropped.
+//!
+//! Readers keep reading the old tables until the rename, wait for its metadata locks (a
+//! moment: no rows move), then read the new ones. A failure before the rename drops the
+//! staging tables and leaves the live ones untouched.
+//!
+//! Raw SQL for the DDL and the session settings (an entity has no way to say them); the
+//! INSERTs are built from the entities (`tables::insert_rows`).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use sea_orm::sqlx::mysql::MySqlPoolOptions;
+use sea_orm::sqlx::MySqlPool;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, SqlxMySqlConnector, Statement, TransactionTrait,
+};
+
+use super::tables::{insert_all, tables_children_first, BatchLimits};
+use super::validate::Validated;
+use crate::entity::connection;
+
+/// The suffix of a staging table.
+const STAGING: &str = "__import";
+/// The suffix of a replaced table, between the swap and its drop.
+const OLD: &str = "__old";
+
+/// The MySQL protocol counts a statement's parameters in 16 bits.
+const MAX_PARAMS: usize = 65_535;
+
+/// The advisory lock that keeps two imports from sharing the staging tables.
+const IMPORT_LOCK: &str = "community_gateway.import";
+const IMPORT_LOCK_WAIT: Duration = Duration::from_secs(600);
+
+/// For the import's own connection: no per-row uniqueness or reference checks (the data is
+/// validated).
+const SESSION: &str = "SET SESSION unique_checks = 0, foreign_key_checks = 0";
+
+pub(crate) async fn load(
+    pool: &MySqlPool,
+    data: &Validated,
+    connections: Vec<connection::Model>,
+) -> anyhow::Result<()> {
+    let own = MySqlPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(IMPORT_LOCK_WAIT)
+        .connect_with(pool.connect_options().as_ref().clone())
+        .await
+        .context("opening the import connection")?;
+    let db = SqlxMySqlConnector::from_sqlx_mysql_pool(own.clone());
+    let result = load_on(&db, data, connections).await;
+    own.close().await;
+    result
+}
+
+async fn load_on(
+    db: &DatabaseConnection,
+    data: &Validated,
+    connections: Vec<connection::Model>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    db.execute_unprepared(SESSION)
+        .await
+        .context("setting up the import session")?;
+    let locked = db
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::MySql,
+            "SELECT GET_LOCK(?, ?) AS locked",
+            [
+                IMPORT_LOCK.into(),
+                (IMPORT_LOCK_WAIT.as_secs() as i64).into(),
+            ],
+        ))
+        .await
+        .context("waiting for another import to finish")?
+        .map(|row| row.try_get::<Option<i64>>("", "locked"))
+        .transpose()?
+        .flatten();
+    if locked != Some(1) {
+        bail!("another import is still running");
+    }
+
+    let tables = tables_children_first();
+    drop_tables(db, &tables, STAGING).await?;
+    drop_tables(db, &tables, OLD).await?;
+
+    let result = stage(db, &tables, data, connections, started).await;
+    if let Err(err) = result {
+        // The live tables were never touched; the staging ones go.
+        if let Err(cleanup) = drop_tables(db, &tables, STAGING).await {
+            tracing::warn!(error = %format!("{cleanup:#}"), "import: staging tables left behind");
+        }
+        return Err(err);
+    }
+
+    let renames: Vec<String> = tables
+        .iter()
+        .map(|t| format!("`{t}` TO `{t}{OLD}`, `{t}{STAGING}` TO `{t}`"))
+        .collect();
+    db.execute_unprepared(&format!("RENAME TABLE {}", renames.join(", ")))
+        .await
+        .context("swapping in the imported tables")?;
+    tracing::debug!(elapsed = ?started.elapsed(), "import: swapped");
+    drop_tables(db, &tables, OLD).await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "import: old tables dropped");
+    Ok(())
+}
+
+/// Creates, loads and indexes the staging tables.
+async fn stage(
+    db: &DatabaseConnection,
+    tables: &[String],
+    data: &Validated,
+    connections: Vec<connection::Model>,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let mut additions = Vec::with_capacity(tables.len());
+    for table in tables {
+        let definition = Definition::of(db, table, tables).await?;
+        let staging = format!("{table}{STAGING}");
+        db.execute_unprepared(&format!("CREATE TABLE `{staging}` LIKE `{table}`"))
+            .await
+            .with_context(|| format!("creating {staging}"))?;
+        if !definition.index_names.is_empty() {
+            let drops: Vec<String> = definition
+                .index_names
+                .iter()
+                .map(|name| format!("DROP INDEX `{name}`"))
+                .collect();
+            db.execute_unprepared(&format!("ALTER TABLE `{staging}` {}", drops.join(", ")))
+                .await
+                .with_context(|| format!("dropping the indexes of {staging}"))?;
+        }
+        additions.push((staging, definition.additions));
+    }
+    tracing::debug!(elapsed = ?started.elapsed(), "import: staging tables created");
+
+    let limits = BatchLimits {
+        max_params: MAX_PARAMS,
+        max_bytes: statement_budget(db).await?,
+    };
+    let tx = db.begin().await.context("starting the load")?;
+    insert_all(
+        &tx,
+        data,
+        connections,
+        |table| format!("{table}{STAGING}"),
+        limits,
+    )
+    .await?;
+    tx.commit().await.context("committing the load")?;
+    tracing::debug!(elapsed = ?started.elapsed(), "import: rows loaded");
+
+    for (staging, clauses) in additions {
+        if clauses.is_empty() {
+            continue;
+        }
+        db.execute_unprepared(&format!("ALTER TABLE `{staging}` {}", clauses.join(", ")))
+            .await
+            .with_context(|| format!("indexing {staging}"))?;
+        tracing::debug!(elapsed = ?started.elapsed(), table = %staging, "import: indexed");
+    }
+    Ok(())
+}
+
+/// Half of the server's `max_allowed_packet` (a statement's values grow a little on the
+/// wire), at most 64 MiB.
+async fn statement_budget(db: &DatabaseConnection) -> anyhow::Result<usize> {
+    let packet = db
+        .query_one(Statement::from_string(
+            DbBackend::MySql,
+            "SELECT CAST(@@max_allowed_packet AS SIGNED) AS packet",
+        ))
+        .await
+        .context("reading max_allowed_packet")?
+        .map(|row| row.try_get::<i64>("", "packet"))
+        .transpose()?
+        .unwrap_or(1 << 20);
+    Ok((usize::try_from(packet).unwrap_or(1 << 20) / 2).clamp(64 << 10, 64 << 20))
+}
+
+/// `DROP TABLE IF EXISTS` of every `table{suffix}`, children first.
+async fn drop_tables(
+    db: &DatabaseConnection,
+    tables: &[String],
+    suffix: &str,
+) -> anyhow::Result<()> {
+    let names: Vec<String> = tables.iter().map(|t| format!("`{t}{suffix}`")).collect();
+    db.execute_unprepared(&format!("DROP TABLE IF EXISTS {}", names.join(", ")))
+        .await
+        .with_context(|| format!("dropping the {suffix} tables"))?;
+    Ok(())
+}
+
+/// What a staging copy of a table lacks after `CREATE TABLE ... LIKE` and dropping its
+/// secondary indexes, as read from `SHOW CREATE TABLE`.
+struct Definition {
+    /// The secondary indexes (to drop from the fresh copy).
+    index_names: Vec<String>,
+    /// `ADD KEY ...` and `ADD CONSTRAINT ... FOREIGN KEY ...` clauses for the staging table,
+    /// in the order the live table lists them.
+    additions: Vec<String>,
+}
+
+impl Definition {
+    async fn of(db: &DatabaseConnection, table: &str, tables: &[String]) -> anyhow::Result<Self> {
+        let create: String = db
+            .query_one(Statement::from_string(
+                DbBackend::MySql,
+                format!("SHOW CREATE TABLE `{table}`"),
+            ))
+            .await
+            .with_context(|| format!("reading the definition of {table}"))?
+            .with_context(|| format!("no definition of {table}"))?
+            .try_get("", "Create Table")?;
+        Definition::parse(&create, table, tables)
+    }
+
+    /// Reads the index and foreign key lines of `create` (one clause per line, as MariaDB and
+    /// MySQL print it).
+    fn parse(create: &str, table: &str, tables: &[String]) -> anyhow::Result<Self> {
+        let mut index_names = Vec::new();
+        let mut indexes = Vec::new();
+        let mut foreign_keys = Vec::new();
+        for line in create.lines() {
+            let clause = line.trim().trim_end_matches(',');
+            if clause.starts_with("PRIMARY KEY") {
+                continue;
+            }
+            if ["KEY ", "UNIQUE KEY ", "FULLTEXT KEY ", "SPATIAL KEY "]
+                .iter()
+                .any(|kind| clause.starts_with(kind))
+            {
+                index_names.push(
+                    first_name(clause).with_context(|| {
+                        format!("cannot read the index name in {table}: {clause}")
+                    })?,
+                );
+                indexes.push(format!("ADD {clause}"));
+            } else if clause.starts_with("CONSTRAINT ") && clause.contains(" FOREIGN KEY ") {
+                foreign_keys.push(format!(
+                    "ADD {}",
+                    staged_foreign_key(clause, table, tables)?
+                ));
+            }
+        }
+        indexes.extend(foreign_keys);
+        Ok(Definition {
+            index_names,
+            additions: indexes,
+        })
+    }
+}
+
+/// `CONSTRAINT `x_ibfk_N` FOREIGN KEY (...) REFERENCES `p` (...) ...` as the staging table's:
+/// named `x__import_ibfk_N` (InnoDB renames it back to `x_ibfk_N` with the table) and
+/// referencing `p__import`.
+fn staged_foreign_key(clause: &str, table: &str, tables: &[String]) -> anyhow::Result<String> {
+    let name = first_name(clause)
+        .with_context(|| format!("cannot read the foreign key name in {table}: {clause}"))?;
+    let Some(number) = name.strip_prefix(&format!("{table}_ibfk_")) else {
+        // Only generated names follow their table through a rename; any other would clash
+        // with the live table's while both exist.
+        bail!("foreign key {name} of {table} has a name a staging table cannot take");
+    };
+    let rest = &clause[format!("CONSTRAINT `{name}`").len()..];
+    let (columns, referenced) = rest
+        .split_once(" REFERENCES `")
+        .with_context(|| format!("cannot read foreign key {name} of {table}"))?;
+    let (parent, tail) = referenced
+        .split_once('`')
+        .with_context(|| format!("cannot read foreign key {name} of {table}"))?;
+    if !tables.iter().any(|t| t == parent) || tail.starts_with('.') {
+        bail!("foreign key {name} of {table} references {parent}, not a community table");
+    }
+    Ok(format!(
+        "CONSTRAINT `{table}{STAGING}_ibfk_{number}`{columns} REFERENCES `{parent}{STAGING}`{tail}"
+    ))
+}
+
+/// The first backquoted identifier of `clause` (names with a backquote are not supported).
+fn first_name(clause: &str) -> Option<String> {
+    let (_, rest) = clause.split_once('`')?;
+    let (name, _) = rest.split_once('`')?;
+    Some(name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_indexes_and_stages_foreign_keys() {
+        let create = "CREATE TABLE `connections` (\n  `user_id` bigint(20) NOT NULL,\n  \
+            `friend_id` bigint(20) NOT NULL,\n  PRIMARY KEY (`user_id`,`friend_id`),\n  \
+            KEY `friend_id` (`friend_id`),\n  \
+            KEY `ix_connections_order` (`user_id`,`connected_at_us` DESC,`friend_id`),\n  \
+            CONSTRAINT `connections_ibfk_1` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE,\n  \
+            CONSTRAINT `CONSTRAINT_1` CHECK (`user_id` <> `friend_id`)\n) ENGINE=InnoDB";
+        let tables = vec!["users".to_string(), "connections".to_string()];
+        let definition = Definition::parse(create, "connections", &tables).unwrap();
+        assert_eq!(
+            definition.index_names,
+            ["friend_id", "ix_connections_order"]
+        );
+        assert_eq!(
+            definition.additions,
+            [
+                "ADD KEY `friend_id` (`friend_id`)",
+                "ADD KEY `ix_connections_order` (`user_id`,`connected_at_us` DESC,`friend_id`)",
+                "ADD CONSTRAINT `connections__import_ibfk_1` FOREIGN KEY (`user_id`) \
+                 REFERENCES `users__import` (`id`) ON DELETE CASCADE",
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_foreign_keys_it_cannot_stage() {
+        let tables = vec!["users".to_string(), "connections".to_string()];
+        let named = "CONSTRAINT `fk_owner` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`)";
+        assert!(staged_foreign_key(named, "connections", &tables).is_err());
+        let elsewhere =
+            "CONSTRAINT `connections_ibfk_1` FOREIGN KEY (`user_id`) REFERENCES `people` (`id`)";
+        assert!(staged_foreign_key(elsewhere, "connections", &tables).is_err());
+    }
+}

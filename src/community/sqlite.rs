@@ -1,0 +1,128 @@
+//! The SQLite loader: one transaction on a connection of its own.
+//!
+//! - The connection is opened for the import alone (same file and options as the pool's) and
+//!   closed after it, so its settings never reach a connection that serves requests: a page
+//!   cache large enough to hold the tables being written (it would otherwise spill pages to
+//!   the WAL mid-transaction), and foreign keys not enforced: the file was validated (ids
+//!   unique, every reference exists), so the per-row parent look-ups prove nothing, and
+//!   `DELETE FROM` without them takes SQLite's truncate path instead of visiting every row.
+//! - In the transaction, the secondary indexes of the tables (their `CREATE INDEX` text from
+//!   `sqlite_master`, so nothing restates the migration) are dropped, the tables emptied and
+//!   loaded with multi-row INSERTs as large as SQLite's variable limit allows, and the indexes
+//!   recreated: one sorted build each instead of millions of scattered inserts. SQLite's DDL
+//!   is transactional, so a failure leaves everything as it was, and readers on other
+//!   connections (WAL) keep reading the old community, indexes included, until the commit.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use sea_orm::sqlx::sqlite::SqlitePoolOptions;
+use sea_orm::sqlx::SqlitePool;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, SqlxSqliteConnector, Statement,
+    TransactionTrait,
+};
+
+use super::tables::{insert_all, tables_children_first, BatchLimits};
+use super::validate::Validated;
+use crate::entity::connection;
+
+/// SQLITE_MAX_VARIABLE_NUMBER of the bundled SQLite (32,766 since 3.32; 3.46 is bundled).
+const MAX_PARAMS: usize = 32_766;
+
+/// Page cache of the importing connection, in KiB (a negative `cache_size` counts KiB).
+const CACHE_KIB: i64 = 512 * 1024;
+
+pub(crate) async fn load(
+    pool: &SqlitePool,
+    data: &Validated,
+    connections: Vec<connection::Model>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let options = pool
+        .connect_options()
+        .as_ref()
+        .clone()
+        .foreign_keys(false)
+        .pragma("cache_size", (-CACHE_KIB).to_string())
+        .pragma("temp_store", "memory");
+    let own = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .connect_with(options)
+        .await
+        .context("opening the import connection")?;
+    let db = SqlxSqliteConnector::from_sqlx_sqlite_pool(own.clone());
+    let result = load_on(&db, data, connections).await;
+    own.close().await;
+    tracing::debug!(elapsed = ?started.elapsed(), "import: done");
+    result
+}
+
+async fn load_on(
+    db: &DatabaseConnection,
+    data: &Validated,
+    connections: Vec<connection::Model>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let tx = db
+        .begin()
+        .await
+        .context("starting the import transaction")?;
+    let tables = tables_children_first();
+    let indexes = secondary_indexes(&tx, &tables).await?;
+    for (name, _) in &indexes {
+        tx.execute_unprepared(&format!("DROP INDEX {}", quoted(name)))
+            .await
+            .with_context(|| format!("dropping index {name}"))?;
+    }
+    for table in &tables {
+        // Table names come from the entities, never from input.
+        tx.execute_unprepared(&format!("DELETE FROM {}", quoted(table)))
+            .await
+            .with_context(|| format!("emptying {table}"))?;
+    }
+    let limits = BatchLimits {
+        max_params: MAX_PARAMS,
+        max_bytes: 16 << 20,
+    };
+    insert_all(&tx, data, connections, |table| table, limits).await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "import: rows inserted");
+    for (name, create) in &indexes {
+        tx.execute_unprepared(create)
+            .await
+            .with_context(|| format!("recreating index {name}"))?;
+    }
+    tracing::debug!(elapsed = ?started.elapsed(), "import: indexes rebuilt");
+    tx.commit().await.context("committing the import")?;
+    Ok(())
+}
+
+/// (name, `CREATE INDEX` statement) of every explicitly created index on `tables`, from the
+/// catalogue. The automatic indexes of primary keys and UNIQUE columns (`sql` is NULL) stay.
+async fn secondary_indexes<C: ConnectionTrait>(
+    conn: &C,
+    tables: &[String],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut indexes = Vec::new();
+    for table in tables {
+        let rows = conn
+            .query_all(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT name, sql FROM sqlite_master \
+                 WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name",
+                [table.clone().into()],
+            ))
+            .await
+            .with_context(|| format!("reading the indexes of {table}"))?;
+        for row in rows {
+            indexes.push((row.try_get::<String>("", "name")?, row.try_get("", "sql")?));
+        }
+    }
+    Ok(indexes)
+}
+
+/// An identifier as an SQLite quoted name.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
