@@ -10,9 +10,9 @@
 //!    `foreign_key_checks` off: the file was validated, ids are unique and every reference
 //!    exists; InnoDB then loads the empty tables in its bulk mode), each statement as large as
 //!    the protocol's 65,535 parameters and `max_allowed_packet` allow; `connections`, by far
-//!    the largest, as JSON documents expanded by `JSON_TABLE` (`load_connections`). `LOAD DATA LOCAL
-//!    INFILE` would be faster still, but sqlx's MySQL driver does not implement the LOCAL
-//!    INFILE exchange, so it cannot send the data that way.
+//!    the largest, as JSON documents expanded by `JSON_TABLE` (`load_connections`).
+//!    `LOAD DATA LOCAL INFILE` would be faster still, but sqlx's MySQL driver does not
+//!    implement the LOCAL INFILE exchange, so it cannot send the data that way.
 //! 4. One `ALTER TABLE x__import` per table adds all its indexes (each built by one sort) and
 //!    its foreign keys, named `x__import_ibfk_N` after the live `x_ibfk_N` and pointing at
 //!    the staging parents: InnoDB's foreign key names are per database, so the staging ones
