@@ -123,15 +123,7 @@ async fn execute(
         Err(error) => async_graphql::Response::from_errors(vec![error]),
     };
     for error in &response.errors {
-        let code = error
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("code"))
-            .and_then(|code| match code {
-                async_graphql::Value::String(code) => Some(code.as_str()),
-                _ => None,
-            })
-            .unwrap_or("GRAPHQL_VALIDATION_FAILED");
+        let code = error_code(error).unwrap_or("GRAPHQL_VALIDATION_FAILED");
         state.app.metrics.graphql_error(code);
     }
     graphql_response(response, kind)
@@ -166,8 +158,25 @@ fn graphql_response(response: async_graphql::Response, kind: ResponseType) -> Re
             headers.insert(header::CACHE_CONTROL, value);
         }
     }
+    // Every error says the database is away: a client's generic retry logic should see it.
+    if !response.errors.is_empty()
+        && response
+            .errors
+            .iter()
+            .all(|e| error_code(e) == Some("SERVICE_UNAVAILABLE"))
+    {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     headers.extend(response.http_headers);
     http
+}
+
+/// An error's `extensions.code`, when it has one.
+fn error_code(error: &async_graphql::ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code.as_str()),
+        _ => None,
+    }
 }
 
 /// Whether execution never started: errors but no data, and no error belongs to a field.

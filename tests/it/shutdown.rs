@@ -24,16 +24,21 @@ async fn probe(client: &reqwest::Client, base: &str) -> ((u16, String, Option<St
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let body = response.text().await.expect("body");
-    let graphql = client
+    let response = client
         .post(format!("{base}/graphql"))
         .header("content-type", "application/json")
         .body(r#"{"query": "{ user(id: \"1\") { username } }"}"#)
         .send()
         .await
-        .expect("send")
-        .text()
-        .await
-        .expect("body");
+        .expect("send");
+    let graphql_retry = response.headers().contains_key("retry-after");
+    let graphql = response.text().await.expect("body");
+    // A GraphQL answer whose every error is SERVICE_UNAVAILABLE carries Retry-After too.
+    assert_eq!(
+        graphql_retry,
+        graphql.contains("SERVICE_UNAVAILABLE"),
+        "Retry-After on {graphql}"
+    );
     ((status, body, retry), graphql)
 }
 
