@@ -117,8 +117,8 @@ async fn time_limit(State(limit): State<Duration>, request: Request, next: Next)
     // accepts (not the whole header map: this runs on every request).
     let path = request.uri().path().to_string();
     let mut accept = HeaderMap::new();
-    if let Some(value) = request.headers().get(header::ACCEPT) {
-        accept.insert(header::ACCEPT, value.clone());
+    for value in request.headers().get_all(header::ACCEPT) {
+        accept.append(header::ACCEPT, value.clone());
     }
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,

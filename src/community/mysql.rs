@@ -63,9 +63,13 @@ pub(crate) async fn load(
     data: &Validated,
     connections: Vec<connection::Model>,
 ) -> anyhow::Result<()> {
+    // One connection for the whole import, never recycled: its session settings and its
+    // advisory lock live as long as it does.
     let own = MySqlPoolOptions::new()
         .max_connections(1)
         .min_connections(0)
+        .max_lifetime(None)
+        .idle_timeout(None)
         .acquire_timeout(IMPORT_LOCK_WAIT)
         .connect_with(pool.connect_options().as_ref().clone())
         .await
@@ -120,11 +124,22 @@ async fn load_on(
         .iter()
         .map(|t| format!("`{t}` TO `{t}{OLD}`, `{t}{STAGING}` TO `{t}`"))
         .collect();
-    db.execute_unprepared(&format!("RENAME TABLE {}", renames.join(", ")))
+    if let Err(err) = db
+        .execute_unprepared(&format!("RENAME TABLE {}", renames.join(", ")))
         .await
-        .context("swapping in the imported tables")?;
+    {
+        // Atomic: nothing was renamed. The staging tables go; the live ones stay as they were.
+        if let Err(cleanup) = drop_tables(db, &tables, STAGING).await {
+            tracing::warn!(error = %format!("{cleanup:#}"), "import: staging tables left behind");
+        }
+        return Err(err).context("swapping in the imported tables");
+    }
     tracing::debug!(elapsed = ?started.elapsed(), "import: swapped");
-    drop_tables(db, &tables, OLD).await?;
+    // The new community is live: a failure to drop the old tables is not a failed import
+    // (the next import drops them).
+    if let Err(err) = drop_tables(db, &tables, OLD).await {
+        tracing::warn!(error = %format!("{err:#}"), "import: the replaced tables are left for the next import to drop");
+    }
     tracing::debug!(elapsed = ?started.elapsed(), "import: old tables dropped");
     Ok(())
 }

@@ -256,19 +256,22 @@ async fn swap(
 }
 
 /// The order the swap locks the live tables in: the order in which the API's own statements
-/// lock them (a statement locks its tables in the order of its range table: the outer query's,
-/// then its subqueries' and CTEs'): the token lookup `access_tokens` then `users`, the gates
-/// `community_settings` then `users`, a page `users`, `connection_requests`, then
-/// `connections`, the tags `tags` then `user_tags`. A reader that holds one table and waits
-/// for the next then never waits for a table the swap holds while the swap waits for its
-/// table: no deadlock, so an attempt waits only for the statements already running.
+/// lock them. Each execution of a prepared statement first takes its locks walking the parsed
+/// query: its range table in order, entering FROM subqueries as it meets them, then its CTEs
+/// and sublinks. So the token lookup locks `access_tokens` then `users`; the gates
+/// `community_settings` then `users`; a page `connections` (its first FROM item counts
+/// them), then `users`, then `connection_requests`; the statuses `connections` then
+/// `connection_requests`; the tags `tags` then `user_tags`. Locking in an order consistent
+/// with all of them, a reader that holds one table and waits for the next never waits for a
+/// table the swap holds while the swap waits for its table: no deadlock, so an attempt waits
+/// only for the statements already running.
 fn lock_order() -> [String; 7] {
     [
         table::<access_token::Entity>(),
         table::<community_settings::Entity>(),
+        table::<connection::Entity>(),
         table::<user::Entity>(),
         table::<connection_request::Entity>(),
-        table::<connection::Entity>(),
         table::<tag::Entity>(),
         table::<user_tag::Entity>(),
     ]
@@ -301,7 +304,20 @@ struct Definition {
 /// recognize stops the import before anything changed.
 async fn read_definitions(conn: &mut PgConnection, table: &str) -> anyhow::Result<Vec<Definition>> {
     let rows = sqlx::query(
-        "SELECT k.conname::text AS name, k.contype::text AS kind,                 pg_get_constraintdef(k.oid) AS def,                 CASE WHEN k.contype = 'f' THEN k.confrelid::regclass::text END AS referenced          FROM pg_constraint k          WHERE k.conrelid = $1::text::regclass AND k.contype IN ('p', 'u', 'f')          UNION ALL          SELECT c.relname::text, 'i', pg_get_indexdef(i.indexrelid), NULL          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid          WHERE i.indrelid = $1::text::regclass            AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)          UNION ALL          SELECT t.tgname::text, 't', pg_get_triggerdef(t.oid), NULL          FROM pg_trigger t WHERE t.tgrelid = $1::text::regclass AND NOT t.tgisinternal",
+        "SELECT k.conname::text AS name, k.contype::text AS kind,
+                pg_get_constraintdef(k.oid) AS def,
+                CASE WHEN k.contype = 'f' THEN k.confrelid::regclass::text END AS referenced
+         FROM pg_constraint k
+         WHERE k.conrelid = $1::text::regclass AND k.contype IN ('p', 'u', 'x', 'f')
+         UNION ALL
+         SELECT c.relname::text, 'i', pg_get_indexdef(i.indexrelid), NULL
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         WHERE i.indrelid = $1::text::regclass
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
+                           AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
+         UNION ALL
+         SELECT t.tgname::text, 't', pg_get_triggerdef(t.oid), NULL
+         FROM pg_trigger t WHERE t.tgrelid = $1::text::regclass AND NOT t.tgisinternal",
     )
     .bind(table)
     .fetch_all(&mut *conn)
@@ -323,7 +339,7 @@ async fn read_definitions(conn: &mut PgConnection, table: &str) -> anyhow::Resul
         );
         let old = replaced(table);
         let retire = match kind.as_str() {
-            "p" | "u" => Some(format!(
+            "p" | "u" | "x" => Some(format!(
                 "ALTER TABLE {old} RENAME CONSTRAINT {name} TO {}",
                 replaced(&name)
             )),
@@ -331,7 +347,7 @@ async fn read_definitions(conn: &mut PgConnection, table: &str) -> anyhow::Resul
             _ => None,
         };
         let (order, create_staged, rename) = match kind.as_str() {
-            "p" | "u" | "f" => {
+            "p" | "u" | "x" | "f" => {
                 let def = match row.try_get::<Option<String>, _>("referenced")? {
                     Some(parent) => {
                         let from = format!("REFERENCES {parent}(");

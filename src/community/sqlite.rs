@@ -46,9 +46,12 @@ pub(crate) async fn load(
         .foreign_keys(false)
         .pragma("cache_size", (-CACHE_KIB).to_string())
         .pragma("temp_store", "memory");
+    // One connection for the whole import, never recycled: its settings live as long as it.
     let own = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(0)
+        .max_lifetime(None)
+        .idle_timeout(None)
         .connect_with(options)
         .await
         .context("opening the import connection")?;
