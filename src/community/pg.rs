@@ -71,6 +71,11 @@ fn staged(name: &str) -> String {
     format!("{name}{STAGED}")
 }
 
+/// `name` as a quoted SQL identifier.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// The name a replaced table, key or index has between the swap and its drop.
 fn replaced(name: &str) -> String {
     format!("{name}{REPLACED}")
@@ -304,19 +309,19 @@ struct Definition {
 /// recognize stops the import before anything changed.
 async fn read_definitions(conn: &mut PgConnection, table: &str) -> anyhow::Result<Vec<Definition>> {
     let rows = sqlx::query(
-        "SELECT k.conname::text AS name, k.contype::text AS kind,
+        "SELECT k.conname::text AS name, quote_ident(k.conname) AS printed, k.contype::text AS kind,
                 pg_get_constraintdef(k.oid) AS def,
                 CASE WHEN k.contype = 'f' THEN k.confrelid::regclass::text END AS referenced
          FROM pg_constraint k
          WHERE k.conrelid = $1::text::regclass AND k.contype IN ('p', 'u', 'x', 'f')
          UNION ALL
-         SELECT c.relname::text, 'i', pg_get_indexdef(i.indexrelid), NULL
+         SELECT c.relname::text, quote_ident(c.relname), 'i', pg_get_indexdef(i.indexrelid), NULL
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
          WHERE i.indrelid = $1::text::regclass
            AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
                            AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
          UNION ALL
-         SELECT t.tgname::text, 't', pg_get_triggerdef(t.oid), NULL
+         SELECT t.tgname::text, quote_ident(t.tgname), 't', pg_get_triggerdef(t.oid), NULL
          FROM pg_trigger t WHERE t.tgrelid = $1::text::regclass AND NOT t.tgisinternal",
     )
     .bind(table)
@@ -328,9 +333,13 @@ async fn read_definitions(conn: &mut PgConnection, table: &str) -> anyhow::Resul
     let mut definitions = Vec::with_capacity(rows.len());
     for row in rows {
         let name: String = row.try_get("name")?;
+        // As PostgreSQL prints it in a definition (quoted when it must be).
+        let printed: String = row.try_get("printed")?;
         let kind: String = row.try_get("kind")?;
         let def: String = row.try_get("def")?;
-        let staged_name = staged(&name);
+        // Names in the statements below are always quoted, so their case and characters
+        // survive the swap exactly.
+        let (quoted_name, staged_name) = (ident(&name), ident(&staged(&name)));
         // PostgreSQL cuts longer identifiers, and the rename would then miss.
         anyhow::ensure!(
             replaced(&name).len() <= 63 && staged_name.len() <= 63,
@@ -338,12 +347,12 @@ async fn read_definitions(conn: &mut PgConnection, table: &str) -> anyhow::Resul
             63 - REPLACED.len().max(STAGED.len())
         );
         let old = replaced(table);
+        let retired = ident(&replaced(&name));
         let retire = match kind.as_str() {
             "p" | "u" | "x" => Some(format!(
-                "ALTER TABLE {old} RENAME CONSTRAINT {name} TO {}",
-                replaced(&name)
+                "ALTER TABLE {old} RENAME CONSTRAINT {quoted_name} TO {retired}"
             )),
-            "i" => Some(format!("ALTER INDEX {name} RENAME TO {}", replaced(&name))),
+            "i" => Some(format!("ALTER INDEX {quoted_name} RENAME TO {retired}")),
             _ => None,
         };
         let (order, create_staged, rename) = match kind.as_str() {
@@ -360,18 +369,18 @@ async fn read_definitions(conn: &mut PgConnection, table: &str) -> anyhow::Resul
                 (
                     order,
                     format!("ALTER TABLE {stage} ADD CONSTRAINT {staged_name} {def}"),
-                    format!("ALTER TABLE {table} RENAME CONSTRAINT {staged_name} TO {name}"),
+                    format!("ALTER TABLE {table} RENAME CONSTRAINT {staged_name} TO {quoted_name}"),
                 )
             }
             "i" => (
                 1,
-                restage(&def, " INDEX ", &name, table)?,
-                format!("ALTER INDEX {staged_name} RENAME TO {name}"),
+                restage(&def, " INDEX ", &printed, &staged_name, table)?,
+                format!("ALTER INDEX {staged_name} RENAME TO {quoted_name}"),
             ),
             _ => (
                 3,
-                restage(&def, " TRIGGER ", &name, table)?,
-                format!("ALTER TRIGGER {staged_name} ON {table} RENAME TO {name}"),
+                restage(&def, " TRIGGER ", &printed, &staged_name, table)?,
+                format!("ALTER TRIGGER {staged_name} ON {table} RENAME TO {quoted_name}"),
             ),
         };
         definitions.push(Definition {
@@ -386,15 +395,21 @@ async fn read_definitions(conn: &mut PgConnection, table: &str) -> anyhow::Resul
 }
 
 /// `CREATE [UNIQUE] INDEX name ON [schema.]table ...` or `CREATE TRIGGER name ... ON
-/// [schema.]table ...` for the staging table and name.
-fn restage(def: &str, keyword: &str, name: &str, table: &str) -> anyhow::Result<String> {
+/// [schema.]table ...` (`name` as PostgreSQL prints it) for the staging table and `staged_name`
+/// (quoted).
+fn restage(
+    def: &str,
+    keyword: &str,
+    name: &str,
+    staged_name: &str,
+    table: &str,
+) -> anyhow::Result<String> {
     let unrecognized = || anyhow::anyhow!("{table}: cannot stage {name}: {def}");
     let named = format!("{keyword}{name} ");
     let at = def.find(&named).ok_or_else(unrecognized)?;
     let renamed = format!(
-        "{}{keyword}{} {}",
+        "{}{keyword}{staged_name} {}",
         &def[..at],
-        staged(name),
         &def[at + named.len()..]
     );
     for on in [format!(" ON public.{table} "), format!(" ON {table} ")] {

@@ -68,12 +68,16 @@ async fn load_on(
     connections: Vec<connection::Model>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    let tables = tables_children_first();
+    // Read before the transaction begins, so that its first statement writes: a deferred
+    // transaction that read first could not take the write lock after another connection's
+    // commit (SQLITE_BUSY_SNAPSHOT, which the busy timeout does not wait out); one that writes
+    // first waits for the lock like any writer.
+    let indexes = secondary_indexes(db, &tables).await?;
     let tx = db
         .begin()
         .await
         .context("starting the import transaction")?;
-    let tables = tables_children_first();
-    let indexes = secondary_indexes(&tx, &tables).await?;
     for (name, _) in &indexes {
         tx.execute_unprepared(&format!("DROP INDEX {}", quoted(name)))
             .await

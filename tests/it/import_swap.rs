@@ -179,3 +179,29 @@ async fn an_import_refused_for_a_dependent_view_changes_nothing() {
         .expect("catalogue");
     assert!(leftovers.is_empty());
 }
+
+#[tokio::test]
+async fn an_operators_own_index_survives_the_swap_with_its_exact_name() {
+    let Some(db) = TestDb::new(Backend::Postgres, "import_swap_own_index").await else {
+        return;
+    };
+    // A name that must be quoted (capitals, a dash): the swap rebuilds and renames it as is.
+    db.store
+        .connection()
+        .execute_unprepared(r#"CREATE INDEX "IX_Users-RealName" ON users (real_name)"#)
+        .await
+        .expect("an operator's index");
+    import(&db.store, &community_of(200, 6, 6))
+        .await
+        .expect("import");
+    let found = db
+        .store
+        .connection()
+        .query_all(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'users' AND indexname = 'IX_Users-RealName'",
+        ))
+        .await
+        .expect("catalogue");
+    assert_eq!(found.len(), 1);
+}
