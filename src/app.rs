@@ -103,7 +103,12 @@ async fn render_metrics(State(state): State<AppState>) -> Response {
 
 /// `err` in the shape of the door `path` belongs to.
 fn refusal(path: &str, headers: &HeaderMap, err: ApiError) -> Response {
-    if graphql::owns(path) {
+    refusal_for(graphql::owns(path), headers, err)
+}
+
+/// `err` in the GraphQL door's shape, or the REST one.
+fn refusal_for(graphql: bool, headers: &HeaderMap, err: ApiError) -> Response {
+    if graphql {
         graphql::refusal(headers, err)
     } else {
         err.into_response()
@@ -113,18 +118,20 @@ fn refusal(path: &str, headers: &HeaderMap, err: ApiError) -> Response {
 /// Answers 503 when a request takes longer than `REQUEST_TIMEOUT_MS` (e.g. a database that
 /// accepts connections but does not answer), instead of letting the client hang.
 async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    // Kept for a refusal in the right shape: the path's door and, for GraphQL, what the client
+    // Kept for a refusal in the right shape: the door and, for GraphQL, what the client
     // accepts (not the whole header map: this runs on every request).
-    let path = request.uri().path().to_string();
+    let graphql = graphql::owns(request.uri().path());
     let mut accept = HeaderMap::new();
-    for value in request.headers().get_all(header::ACCEPT) {
-        accept.append(header::ACCEPT, value.clone());
+    if graphql {
+        for value in request.headers().get_all(header::ACCEPT) {
+            accept.append(header::ACCEPT, value.clone());
+        }
     }
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!("request timed out");
-            refusal(&path, &accept, ApiError::Unavailable)
+            refusal_for(graphql, &accept, ApiError::Unavailable)
         }
     }
 }

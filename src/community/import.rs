@@ -1,21 +1,20 @@
 //! `import`: replace the whole community with a validated file.
 //!
 //! Each backend has a loader built on what it offers for bulk loads:
-//! - PostgreSQL (`pg.rs`): COPY in one transaction, keys and indexes rebuilt after the load;
+//! - PostgreSQL (`pg.rs`): COPY into staging tables, keys and indexes built after the load,
+//!   then swapped in by renames within milliseconds;
 //! - MariaDB/MySQL (`mysql.rs`): staging tables without secondary indexes, loaded with
 //!   multi-row INSERTs, indexed, then swapped in with one atomic `RENAME TABLE`;
 //! - SQLite (`sqlite.rs`): one transaction, secondary indexes dropped before the load and
-//!   recreated after it;
-//! - any other connection: one transaction of `DELETE FROM` and multi-row INSERTs.
+//!   recreated after it.
 //!
 //! Every row is an entity model; the INSERTs are built from the entities (`tables.rs`).
 
 use std::fmt;
 
-use anyhow::Context;
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 
-use super::tables::{insert_all, tables_children_first, BatchLimits};
+use super::tables::directed_connections;
 use super::validate::{Community, Validated};
 use super::{mysql, pg, sqlite};
 use crate::store::Store;
@@ -57,48 +56,20 @@ impl ImportReport {
 /// nothing is left to refuse). Readers see the old community until the new one is complete.
 pub async fn import(store: &Store, community: &Community) -> anyhow::Result<ImportReport> {
     let data = community.rows();
+    let connections = directed_connections(&data.connections);
     let db = store.connection();
     match db {
         DatabaseConnection::SqlxPostgresPoolConnection(_) => {
-            pg::load(db.get_postgres_connection_pool(), data).await?
+            pg::load(db.get_postgres_connection_pool(), data, connections).await?
         }
         DatabaseConnection::SqlxMySqlPoolConnection(_) => {
-            let directed = pg::directed_connections(&data.connections);
-            mysql::load(db.get_mysql_connection_pool(), data, directed).await?
+            mysql::load(db.get_mysql_connection_pool(), data, connections).await?
         }
         DatabaseConnection::SqlxSqlitePoolConnection(_) => {
-            let directed = pg::directed_connections(&data.connections);
-            sqlite::load(db.get_sqlite_connection_pool(), data, directed).await?
+            sqlite::load(db.get_sqlite_connection_pool(), data, connections).await?
         }
-        db => load_with_inserts(db, data).await?,
+        // Only a closed store gets here (the three backends are the only ones built in).
+        _ => anyhow::bail!("the database connection is closed"),
     }
     Ok(ImportReport::of(data))
-}
-
-/// Any other connection (not a plain sqlx pool): one transaction, `DELETE FROM` every
-/// table, then multi-row INSERTs of the entities.
-async fn load_with_inserts(db: &DatabaseConnection, data: &Validated) -> anyhow::Result<()> {
-    let tx = db
-        .begin()
-        .await
-        .context("starting the import transaction")?;
-    for table in tables_children_first() {
-        // Table names come from the entities, never from input.
-        tx.execute_unprepared(&format!("DELETE FROM {table}"))
-            .await
-            .with_context(|| format!("emptying {table}"))?;
-    }
-    let limits = BatchLimits {
-        max_params: match db.get_database_backend() {
-            // SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32.
-            DatabaseBackend::Sqlite => 32_766,
-            // Both count parameters in an unsigned 16-bit field.
-            DatabaseBackend::MySql | DatabaseBackend::Postgres => 65_535,
-        },
-        max_bytes: 4 << 20,
-    };
-    let directed = pg::directed_connections(&data.connections);
-    insert_all(&tx, data, directed, |table| table, limits).await?;
-    tx.commit().await.context("committing the import")?;
-    Ok(())
 }

@@ -31,14 +31,13 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use sea_orm::sqlx::mysql::MySqlPoolOptions;
-use sea_orm::sqlx::MySqlPool;
+use sea_orm::sqlx::{MySql, MySqlPool};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, IdenStatic, Iterable, SqlxMySqlConnector,
     Statement, TransactionTrait,
 };
 
-use super::tables::{insert_all, table, tables_children_first, BatchLimits};
+use super::tables::{import_pool, insert_all, table, tables_children_first, BatchLimits};
 use super::validate::Validated;
 use crate::entity::connection;
 
@@ -63,13 +62,7 @@ pub(crate) async fn load(
     data: &Validated,
     connections: Vec<connection::Model>,
 ) -> anyhow::Result<()> {
-    // One connection for the whole import, never recycled: its session settings and its
-    // advisory lock live as long as it does.
-    let own = MySqlPoolOptions::new()
-        .max_connections(1)
-        .min_connections(0)
-        .max_lifetime(None)
-        .idle_timeout(None)
+    let own = import_pool::<MySql>()
         .acquire_timeout(IMPORT_LOCK_WAIT)
         .connect_with(pool.connect_options().as_ref().clone())
         .await

@@ -81,7 +81,11 @@ fn replaced(name: &str) -> String {
     format!("{name}{REPLACED}")
 }
 
-pub(crate) async fn load(pool: &PgPool, data: &Validated) -> anyhow::Result<()> {
+pub(crate) async fn load(
+    pool: &PgPool,
+    data: &Validated,
+    connections: Vec<connection::Model>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut tx = pool
         .begin()
@@ -119,7 +123,7 @@ pub(crate) async fn load(pool: &PgPool, data: &Validated) -> anyhow::Result<()> 
         .await
         .with_context(|| format!("creating the staging table of {table}"))?;
     }
-    copy_all(&mut tx, data).await?;
+    copy_all(&mut tx, data, connections).await?;
     tracing::debug!(elapsed = ?started.elapsed(), "import: rows copied");
     // Keys first (foreign keys need them), then plain indexes, foreign keys, triggers.
     definitions.sort_by(|x, y| (x.order, &x.name).cmp(&(y.order, &y.name)));
@@ -425,35 +429,21 @@ fn restage(
     Err(unrecognized())
 }
 
-async fn copy_all(conn: &mut PgConnection, data: &Validated) -> anyhow::Result<()> {
+async fn copy_all(
+    conn: &mut PgConnection,
+    data: &Validated,
+    connections: Vec<connection::Model>,
+) -> anyhow::Result<()> {
     let settings = community_settings::Model::from(data.settings);
     copy::<community_settings::Entity, _>(conn, [&settings].into_iter(), write_settings).await?;
     copy::<tag::Entity, _>(conn, data.tags.iter(), write_tag).await?;
     copy::<user::Entity, _>(conn, data.users.iter(), write_user).await?;
     copy::<user_tag::Entity, _>(conn, data.user_tags.iter(), write_user_tag).await?;
-    let directed = directed_connections(&data.connections);
-    copy::<connection::Entity, _>(conn, directed.iter(), write_connection).await?;
-    drop(directed);
+    copy::<connection::Entity, _>(conn, connections.iter(), write_connection).await?;
+    drop(connections);
     copy::<connection_request::Entity, _>(conn, data.requests.iter(), write_request).await?;
     copy::<access_token::Entity, _>(conn, data.tokens.iter(), write_token).await?;
     Ok(())
-}
-
-/// Both rows of every connection, sorted by (user, friend): the order of the primary key,
-/// so each user's rows sit together on disk.
-pub(crate) fn directed_connections(connections: &[(i64, i64, i64)]) -> Vec<connection::Model> {
-    let mut rows = Vec::with_capacity(connections.len() * 2);
-    for &(a, b, at) in connections {
-        for (user_id, friend_id) in [(a, b), (b, a)] {
-            rows.push(connection::Model {
-                user_id,
-                friend_id,
-                connected_at_us: at,
-            });
-        }
-    }
-    rows.sort_unstable();
-    rows
 }
 
 /// Streams `rows` into the table of entity `E` with COPY ... FROM STDIN, in chunks. `write`
@@ -711,14 +701,5 @@ mod tests {
             String::from_utf8(b.0).unwrap(),
             "-42\t0\t-9223372036854775808\ta\\\\b\\tc\\nd\\re\t\\N\tt\n"
         );
-    }
-
-    #[test]
-    fn directed_rows_are_sorted_pairs_both_ways() {
-        let rows: Vec<_> = directed_connections(&[(1, 3, 10), (2, 3, 20)])
-            .into_iter()
-            .map(|c| (c.user_id, c.friend_id, c.connected_at_us))
-            .collect();
-        assert_eq!(rows, vec![(1, 3, 10), (2, 3, 20), (3, 1, 10), (3, 2, 20)]);
     }
 }

@@ -16,14 +16,13 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use sea_orm::sqlx::sqlite::SqlitePoolOptions;
-use sea_orm::sqlx::SqlitePool;
+use sea_orm::sqlx::{Sqlite, SqlitePool};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, SqlxSqliteConnector, Statement,
     TransactionTrait,
 };
 
-use super::tables::{insert_all, tables_children_first, BatchLimits};
+use super::tables::{import_pool, insert_all, tables_children_first, BatchLimits};
 use super::validate::Validated;
 use crate::entity::connection;
 
@@ -46,12 +45,7 @@ pub(crate) async fn load(
         .foreign_keys(false)
         .pragma("cache_size", (-CACHE_KIB).to_string())
         .pragma("temp_store", "memory");
-    // One connection for the whole import, never recycled: its settings live as long as it.
-    let own = SqlitePoolOptions::new()
-        .max_connections(1)
-        .min_connections(0)
-        .max_lifetime(None)
-        .idle_timeout(None)
+    let own = import_pool::<Sqlite>()
         .connect_with(options)
         .await
         .context("opening the import connection")?;

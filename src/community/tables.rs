@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use sea_orm::sea_query::{Alias, Query, SimpleExpr};
+use sea_orm::sqlx;
 use sea_orm::{ConnectionTrait, EntityTrait, IdenStatic, Iterable, ModelTrait, Value};
 
 use super::validate::Validated;
@@ -161,4 +162,46 @@ pub(crate) async fn insert_all<C: ConnectionTrait>(
         limits,
     )
     .await
+}
+
+/// Both rows of every connection, sorted by (user, friend): the order of the primary key,
+/// so each user's rows sit together on disk.
+pub(crate) fn directed_connections(connections: &[(i64, i64, i64)]) -> Vec<connection::Model> {
+    let mut rows = Vec::with_capacity(connections.len() * 2);
+    for &(a, b, at) in connections {
+        for (user_id, friend_id) in [(a, b), (b, a)] {
+            rows.push(connection::Model {
+                user_id,
+                friend_id,
+                connected_at_us: at,
+            });
+        }
+    }
+    rows.sort_unstable();
+    rows
+}
+
+/// Options of a pool of one connection for an import alone: never recycled (its session
+/// settings, and on MariaDB its advisory lock, must last the whole import), closed after it,
+/// so its settings never reach a connection that serves requests.
+pub(crate) fn import_pool<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .max_lifetime(None)
+        .idle_timeout(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directed_rows_are_sorted_pairs_both_ways() {
+        let rows: Vec<_> = directed_connections(&[(1, 3, 10), (2, 3, 20)])
+            .into_iter()
+            .map(|c| (c.user_id, c.friend_id, c.connected_at_us))
+            .collect();
+        assert_eq!(rows, vec![(1, 3, 10), (2, 3, 20), (3, 1, 10), (3, 2, 20)]);
+    }
 }

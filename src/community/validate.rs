@@ -20,7 +20,7 @@ use crate::store::time::parse_rfc3339_us;
 use crate::store::Settings;
 
 /// A file that keeps every rule, in the form the loaders insert: the tables' rows as entity
-/// models, except the connections, which are stored twice (`pg::directed_connections`).
+/// models, except the connections, which are stored twice (`tables::directed_connections`).
 #[derive(Debug)]
 pub(crate) struct Validated {
     pub settings: Settings,
