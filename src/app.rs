@@ -98,7 +98,9 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn render_metrics(State(state): State<AppState>) -> Response {
-    state.metrics.render(&state.store)
+    state
+        .metrics
+        .render(&state.store, state.source.graph().map(|g| g.as_ref()))
 }
 
 /// `err` in the shape of the door `path` belongs to.

@@ -166,6 +166,29 @@ pub struct ServeOptions {
     #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphql_introspection: bool,
 
+    /// The in-process graph cache: `on` serves pages from memory, kept coherent by the
+    /// database's change feed; `off` reads everything from SQL.
+    #[arg(long, env = "CACHE", default_value = "on", value_parser = ["on", "off"])]
+    pub cache: String,
+
+    /// Memory budget of the graph cache, in MiB (least recently used entries go first).
+    #[arg(long, env = "CACHE_MB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub cache_mb: u64,
+
+    /// How often the cache polls the change feed, in milliseconds [default: 100 on
+    /// PostgreSQL, where LISTEN/NOTIFY wakes it at once and the poll is the safety net; 20 on
+    /// MariaDB/MySQL and SQLite].
+    #[arg(long, env = "CACHE_POLL_MS",
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub cache_poll_ms: Option<u64>,
+
+    /// The cache serves nothing when its last successful read of the change feed started
+    /// longer ago than this, in milliseconds (reads go to SQL until it follows again).
+    #[arg(long, env = "CACHE_LEASE_MS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub cache_lease_ms: u64,
+
     /// Skip running migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
@@ -196,6 +219,39 @@ pub struct Config {
     pub graphql: GraphqlLimits,
     /// GraphQL operations executed at once.
     pub graphql_max_concurrent: usize,
+    /// The graph cache.
+    pub cache: CacheConfig,
+}
+
+/// How the graph cache runs (`crate::cache`).
+#[derive(Clone, Copy, Debug)]
+pub struct CacheConfig {
+    pub enabled: bool,
+    pub budget_bytes: usize,
+    /// The feed's poll interval; None: the backend's default.
+    pub poll: Option<std::time::Duration>,
+    pub lease: std::time::Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            budget_bytes: 256 << 20,
+            poll: None,
+            lease: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+impl CacheConfig {
+    /// The poll interval on `backend`.
+    pub fn poll_interval(&self, backend: sea_orm::DatabaseBackend) -> std::time::Duration {
+        self.poll.unwrap_or(match backend {
+            sea_orm::DatabaseBackend::Postgres => std::time::Duration::from_millis(100),
+            _ => std::time::Duration::from_millis(20),
+        })
+    }
 }
 
 impl Config {
@@ -213,6 +269,7 @@ impl Config {
             rate_limit: None,
             graphql: GraphqlLimits::default(),
             graphql_max_concurrent: 8,
+            cache: CacheConfig::default(),
         }
     }
 }
@@ -276,6 +333,12 @@ impl ServeOptions {
                 introspection: self.graphql_introspection,
             },
             graphql_max_concurrent: self.graphql_max_concurrent as usize,
+            cache: CacheConfig {
+                enabled: self.cache == "on",
+                budget_bytes: (self.cache_mb as usize).saturating_mul(1 << 20),
+                poll: self.cache_poll_ms.map(std::time::Duration::from_millis),
+                lease: std::time::Duration::from_millis(self.cache_lease_ms),
+            },
         })
     }
 }

@@ -2,12 +2,13 @@
 //! REST route, from one resolver.
 //!
 //! Where to look (`docs/ARCHITECTURE.md` has the map): `core` holds the rules of the API;
-//! `store` the database; `rest` and `graphql` the two doors; `app` composes them with the
+//! `store` the database; `cache` the in-process graph cache that serves reads from memory; `rest` and `graphql` the two doors; `app` composes them with the
 //! tower layers; `auth` turns an `Authorization` header into a viewer; `community` reads and
 //! writes the community data file.
 
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod community;
 pub mod config;
 pub mod core;

@@ -13,11 +13,13 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
+use crate::cache::GraphCache;
 use crate::error::ApiError;
 use crate::store::Store;
+use std::sync::atomic::Ordering::Relaxed;
 
 pub struct Metrics {
     registry: Registry,
@@ -27,7 +29,39 @@ pub struct Metrics {
     sql_statements: IntGauge,
     pool_size: IntGauge,
     pool_idle: IntGauge,
+    cache: Vec<(CacheFigure, IntGauge)>,
+    cache_feed_lag: Gauge,
 }
+
+/// The graph cache's figures, read at each scrape.
+#[derive(Clone, Copy)]
+enum CacheFigure {
+    Hits,
+    Misses,
+    Evictions,
+    Refused,
+    Invalidations,
+    Resets,
+    FeedResets,
+    Changes,
+    Bytes,
+    Entries,
+    Serving,
+}
+
+const CACHE_FIGURES: [(CacheFigure, &str, &str); 11] = [
+    (CacheFigure::Hits, "cache_hits_total", "Graph cache entries found"),
+    (CacheFigure::Misses, "cache_misses_total", "Graph cache entries read from SQL"),
+    (CacheFigure::Evictions, "cache_evictions_total", "Entries evicted to stay within CACHE_MB"),
+    (CacheFigure::Refused, "cache_refused_total", "Entries read while a change to them was applied, so not stored"),
+    (CacheFigure::Invalidations, "cache_invalidations_total", "Batches of changes applied"),
+    (CacheFigure::Resets, "cache_resets_total", "Times the whole cache was dropped (import, user deleted, new feed session)"),
+    (CacheFigure::FeedResets, "cache_feed_resets_total", "Times the change feed was lost (reads went to SQL until it followed again)"),
+    (CacheFigure::Changes, "cache_feed_changes_total", "Change rows applied from the feed"),
+    (CacheFigure::Bytes, "cache_bytes", "Estimated bytes held by the graph cache"),
+    (CacheFigure::Entries, "cache_entries", "Entries held by the graph cache"),
+    (CacheFigure::Serving, "cache_serving", "1 while the graph cache serves reads, 0 while reads go to SQL"),
+];
 
 impl Metrics {
     pub fn new() -> Metrics {
@@ -63,6 +97,21 @@ impl Metrics {
             .expect("static metric definition");
         let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections")
             .expect("static metric definition");
+        let cache: Vec<(CacheFigure, IntGauge)> = CACHE_FIGURES
+            .iter()
+            .map(|(figure, name, help)| {
+                (*figure, IntGauge::new(*name, *help).expect("static metric definition"))
+            })
+            .collect();
+        let cache_feed_lag = Gauge::new(
+            "cache_feed_lag_seconds",
+            "Time since the last successful read of the change feed started",
+        )
+        .expect("static metric definition");
+        for gauge in &cache {
+            let _ = registry.register(Box::new(gauge.1.clone()));
+        }
+        let _ = registry.register(Box::new(cache_feed_lag.clone()));
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -82,12 +131,38 @@ impl Metrics {
             sql_statements,
             pool_size,
             pool_idle,
+            cache,
+            cache_feed_lag,
         }
     }
 
     /// Counts the errors of one GraphQL response by their `extensions.code`.
     pub fn graphql_error(&self, code: &str) {
         self.graphql_errors.with_label_values(&[code]).inc();
+    }
+}
+
+impl Metrics {
+    fn read_cache(&self, graph: &GraphCache) {
+        let c = &graph.counters;
+        let (bytes, entries) = graph.size();
+        for (figure, gauge) in &self.cache {
+            let value = match figure {
+                CacheFigure::Hits => c.hits.load(Relaxed),
+                CacheFigure::Misses => c.misses.load(Relaxed),
+                CacheFigure::Evictions => c.evictions.load(Relaxed),
+                CacheFigure::Refused => c.refused.load(Relaxed),
+                CacheFigure::Invalidations => c.invalidations.load(Relaxed),
+                CacheFigure::Resets => c.resets.load(Relaxed),
+                CacheFigure::FeedResets => c.feed_resets.load(Relaxed),
+                CacheFigure::Changes => c.changes.load(Relaxed),
+                CacheFigure::Bytes => bytes as u64,
+                CacheFigure::Entries => entries as u64,
+                CacheFigure::Serving => u64::from(graph.serving()),
+            };
+            gauge.set(value.min(i64::MAX as u64) as i64);
+        }
+        self.cache_feed_lag.set(graph.feed_age().as_secs_f64());
     }
 }
 
@@ -121,8 +196,11 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 
 impl Metrics {
     /// The text of `GET /metrics`, with the pool and statement figures of `store` read now.
-    pub fn render(&self, store: &Store) -> Response {
+    pub fn render(&self, store: &Store, graph: Option<&GraphCache>) -> Response {
         self.sql_statements.set(store.statement_count() as i64);
+        if let Some(graph) = graph {
+            self.read_cache(graph);
+        }
         let (size, idle) = store.pool_stats();
         self.pool_size.set(i64::from(size));
         self.pool_idle.set(idle as i64);

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::cache::{self, FeedOptions, GraphCache, Source};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -12,16 +13,43 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// The API's reads: through the graph cache when it is on, else SQL.
+    pub source: Source,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// Stops the cache's feed follower when the last handle on the state goes.
+    _feed: Option<Arc<StopOnDrop>>,
 }
 
 impl AppState {
+    /// The state of a server on `store`; with the cache on, starts following the change feed
+    /// (so it must be called within the Tokio runtime).
     pub fn new(store: Store, config: Config) -> AppState {
+        let graph = config
+            .cache
+            .enabled
+            .then(|| Arc::new(GraphCache::new(config.cache.budget_bytes, config.cache.lease)));
+        let feed = graph.as_ref().map(|graph| {
+            let options = FeedOptions {
+                poll: config.cache.poll_interval(store.backend()),
+            };
+            Arc::new(StopOnDrop(cache::start(&store, graph.clone(), options)))
+        });
         AppState {
+            source: Source::new(store.clone(), graph),
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
+            _feed: feed,
         }
+    }
+}
+
+/// Aborts the feed follower's task when dropped.
+struct StopOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

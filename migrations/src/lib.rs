@@ -13,12 +13,19 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_init;
+pub mod m20261202_000001_change_feed;
+
+/// The change feed the graph cache follows (see the migration).
+pub use m20261202_000001_change_feed as change_feed;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_init::Migration)]
+        vec![
+            Box::new(m20261126_000001_init::Migration),
+            Box::new(m20261202_000001_change_feed::Migration),
+        ]
     }
 }

@@ -71,5 +71,7 @@ pub async fn import(store: &Store, community: &Community) -> anyhow::Result<Impo
         // Only a closed store gets here (the three backends are the only ones built in).
         _ => anyhow::bail!("the database connection is closed"),
     }
+    // This process's graph cache has forgotten the old community before we return.
+    store.settle().await;
     Ok(ImportReport::of(data))
 }

@@ -37,7 +37,10 @@ use sea_orm::{
     Statement, TransactionTrait,
 };
 
-use super::tables::{import_pool, insert_all, table, tables_children_first, BatchLimits};
+use super::tables::{
+    create_feed_triggers, drop_feed_triggers, import_pool, insert_all, reset_statement, table,
+    tables_children_first, BatchLimits,
+};
 use super::validate::Validated;
 use crate::entity::connection;
 
@@ -128,12 +131,31 @@ async fn load_on(
         return Err(err).context("swapping in the imported tables");
     }
     tracing::debug!(elapsed = ?started.elapsed(), "import: swapped");
+    // The staging tables came without the change-feed triggers (CREATE TABLE LIKE copies
+    // none, and trigger names are unique per schema, so the replaced tables' go first). The
+    // reset row written after them covers every write made before they existed.
+    announce(db).await?;
     // The new community is live: a failure to drop the old tables is not a failed import
     // (the next import drops them).
     if let Err(err) = drop_tables(db, &tables, OLD).await {
         tracing::warn!(error = %format!("{err:#}"), "import: the replaced tables are left for the next import to drop");
     }
     tracing::debug!(elapsed = ?started.elapsed(), "import: old tables dropped");
+    Ok(())
+}
+
+/// Gives the live tables their change-feed triggers and tells every graph cache to forget
+/// everything.
+async fn announce(db: &DatabaseConnection) -> anyhow::Result<()> {
+    for statement in drop_feed_triggers(DbBackend::MySql)
+        .into_iter()
+        .chain(create_feed_triggers(DbBackend::MySql))
+        .chain([reset_statement()])
+    {
+        db.execute_unprepared(&statement)
+            .await
+            .context("restoring the change-feed triggers")?;
+    }
     Ok(())
 }
 

@@ -36,7 +36,7 @@ use anyhow::Context;
 use sea_orm::{EntityTrait, Iterable};
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::tables::{column_list, table, tables_children_first};
+use super::tables::{column_list, reset_statement, table, tables_children_first};
 use super::validate::Validated;
 use crate::entity::{
     access_token, community_settings, connection, connection_request, tag, user, user_tag,
@@ -148,6 +148,12 @@ pub(crate) async fn load(
 
     let swap_started = Instant::now();
     swap(&mut tx, &tables, &definitions).await?;
+    // The staged tables got their change-feed triggers after the COPY (with the other
+    // triggers), so the load reported nothing row by row: one reset row says it all.
+    sqlx::query(&reset_statement())
+        .execute(&mut *tx)
+        .await
+        .context("announcing the import to the graph caches")?;
     tx.commit().await.context("committing the import")?;
     tracing::info!(
         elapsed = ?started.elapsed(),

@@ -46,6 +46,8 @@ pub async fn apply_settings(store: &Store, changes: &[(String, bool)]) -> anyhow
         })
         .await
         .context("updating the community settings")?;
+        // This process's graph cache shows the new settings before we return.
+        store.settle().await;
     }
     store
         .settings()

@@ -6,10 +6,11 @@
 //!   the WAL mid-transaction), and foreign keys not enforced: the file was validated (ids
 //!   unique, every reference exists), so the per-row parent look-ups prove nothing, and
 //!   `DELETE FROM` without them takes SQLite's truncate path instead of visiting every row.
-//! - In the transaction, the secondary indexes of the tables (their `CREATE INDEX` text from
+//! - In the transaction, the change-feed triggers and the secondary indexes of the tables (their `CREATE INDEX` text from
 //!   `sqlite_master`, so nothing restates the migration) are dropped, the tables emptied and
 //!   loaded with multi-row INSERTs as large as SQLite's variable limit allows, and the indexes
-//!   recreated: one sorted build each instead of millions of scattered inserts. SQLite's DDL
+//!   recreated: one sorted build each instead of millions of scattered inserts; the triggers
+//!   come back after the load, which announces itself with one reset row of the change feed. SQLite's DDL
 //!   is transactional, so a failure leaves everything as it was, and readers on other
 //!   connections (WAL) keep reading the old community, indexes included, until the commit.
 
@@ -22,7 +23,10 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::tables::{import_pool, insert_all, tables_children_first, BatchLimits};
+use super::tables::{
+    create_feed_triggers, drop_feed_triggers, import_pool, insert_all, reset_statement,
+    tables_children_first, BatchLimits,
+};
 use super::validate::Validated;
 use crate::entity::connection;
 
@@ -77,6 +81,13 @@ async fn load_on(
             .await
             .with_context(|| format!("dropping index {name}"))?;
     }
+    // Without them, a row deleted or inserted reports no change (and DELETE keeps its
+    // truncate path); the reset written before the commit covers the whole load.
+    for drop in drop_feed_triggers(DbBackend::Sqlite) {
+        tx.execute_unprepared(&drop)
+            .await
+            .context("dropping the change-feed triggers")?;
+    }
     for table in &tables {
         // Table names come from the entities, never from input.
         tx.execute_unprepared(&format!("DELETE FROM {}", quoted(table)))
@@ -95,6 +106,14 @@ async fn load_on(
             .with_context(|| format!("recreating index {name}"))?;
     }
     tracing::debug!(elapsed = ?started.elapsed(), "import: indexes rebuilt");
+    for create in create_feed_triggers(DbBackend::Sqlite) {
+        tx.execute_unprepared(&create)
+            .await
+            .context("recreating the change-feed triggers")?;
+    }
+    tx.execute_unprepared(&reset_statement())
+        .await
+        .context("announcing the import to the graph caches")?;
     tx.commit().await.context("committing the import")?;
     Ok(())
 }

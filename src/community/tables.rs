@@ -2,6 +2,7 @@
 //! of entity models: shared by the loaders (`import`, `sqlite`, `mysql`, `pg`).
 
 use anyhow::Context;
+use migrations::change_feed;
 use sea_orm::sea_query::{Alias, Query, SimpleExpr};
 use sea_orm::sqlx;
 use sea_orm::{ConnectionTrait, EntityTrait, IdenStatic, Iterable, ModelTrait, Value};
@@ -204,4 +205,34 @@ mod tests {
             .collect();
         assert_eq!(rows, vec![(1, 3, 10), (2, 3, 20), (3, 1, 10), (3, 2, 20)]);
     }
+}
+
+/// The statements that drop the change-feed triggers of the community's tables (a bulk load
+/// reports no row changes: it announces one reset when it is done, `reset_statement`).
+pub(crate) fn drop_feed_triggers(backend: sea_orm::DatabaseBackend) -> Vec<String> {
+    change_feed::watched_tables()
+        .flat_map(|table| {
+            change_feed::table_trigger_names(backend, table)
+                .into_iter()
+                .map(move |name| match backend {
+                    sea_orm::DatabaseBackend::Postgres => {
+                        format!("DROP TRIGGER IF EXISTS {name} ON {table}")
+                    }
+                    _ => format!("DROP TRIGGER IF EXISTS {name}"),
+                })
+        })
+        .collect()
+}
+
+/// The statements that give the community's tables their change-feed triggers.
+pub(crate) fn create_feed_triggers(backend: sea_orm::DatabaseBackend) -> Vec<String> {
+    change_feed::watched_tables()
+        .flat_map(|table| change_feed::table_triggers(backend, table))
+        .collect()
+}
+
+/// The change row that tells every server's graph cache to forget everything: an import's
+/// last write.
+pub(crate) fn reset_statement() -> String {
+    change_feed::reset_statement()
 }

@@ -4,7 +4,8 @@
 
 use crate::error::{ApiError, BAD_CREDENTIALS};
 use crate::store::faults::retry_once;
-use crate::store::{Gate, Settings, Store};
+use crate::cache::Source;
+use crate::store::{Gate, Settings};
 
 /// The target of a request, as the path or argument gave it.
 #[derive(Clone, Copy, Debug)]
@@ -26,7 +27,7 @@ pub struct Access {
 
 /// Applies the gates in order (`docs/rest.md`, "Checks"); `claimed` is the user the credentials name.
 pub async fn admit(
-    store: &Store,
+    source: &Source,
     claimed: Option<i64>,
     target: Target,
 ) -> Result<Access, ApiError> {
@@ -34,7 +35,7 @@ pub async fn admit(
         Target::Id(id) => Some(id),
         Target::None | Target::Malformed => None,
     };
-    let gate = retry_once(|| store.gate(target_id, claimed)).await?;
+    let gate = retry_once(|| source.gate(target_id, claimed)).await?;
     let access = identified(claimed, gate)?;
     check_settings(&access)?;
     // 4. The target.
@@ -47,8 +48,8 @@ pub async fn admit(
 
 /// Gate 1 alone, for GraphQL (whose fields apply the other gates themselves): the viewer the
 /// credentials name, confirmed to exist, and the settings in force.
-pub async fn identify(store: &Store, claimed: Option<i64>) -> Result<Access, ApiError> {
-    let gate = retry_once(|| store.gate(None, claimed)).await?;
+pub async fn identify(source: &Source, claimed: Option<i64>) -> Result<Access, ApiError> {
+    let gate = retry_once(|| source.gate(None, claimed)).await?;
     identified(claimed, gate)
 }
 

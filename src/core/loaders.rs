@@ -10,7 +10,8 @@ use sea_orm::DbErr;
 
 use super::status::ConnectionStatus;
 use crate::store::faults::retry_once;
-use crate::store::{ConnectionPageRows, PageRow, PageSpec, Store, TagRecord, UserRecord};
+use crate::cache::Source;
+use crate::store::{ConnectionPageRows, PageRow, PageSpec, TagRecord, UserRecord};
 
 /// The viewer a loader answers for. GraphQL learns it only when the first resolver admits the
 /// request (so a document rejected by validation runs no SQL at all); REST knows it up front.
@@ -63,7 +64,7 @@ pub struct Page {
 
 /// Pages of connections, as seen by one viewer.
 pub struct ConnectionPageLoader {
-    pub store: Store,
+    pub source: Source,
     pub viewer: Viewer,
 }
 
@@ -86,7 +87,7 @@ impl Loader<PageKey> for ConnectionPageLoader {
         for ((spec, records), owners) in by_shape {
             let viewer = self.viewer.get();
             let pages =
-                retry_once(|| self.store.connection_pages(viewer, &owners, spec, records)).await?;
+                retry_once(|| self.source.connection_pages(viewer, &owners, spec, records)).await?;
             found.extend(
                 pages
                     .into_iter()
@@ -107,7 +108,7 @@ impl Loader<PageKey> for ConnectionPageLoader {
             .collect();
         tagged.sort_unstable();
         tagged.dedup();
-        let tags = retry_once(|| self.store.visible_tags(&tagged)).await?;
+        let tags = retry_once(|| self.source.visible_tags(&tagged)).await?;
 
         let mut shared: HashMap<Slot, Arc<Page>> = HashMap::new();
         for key in keys {
@@ -150,7 +151,7 @@ impl PageKey {
 
 /// Users by id.
 pub struct UserLoader {
-    pub store: Store,
+    pub source: Source,
 }
 
 impl Loader<i64> for UserLoader {
@@ -158,13 +159,13 @@ impl Loader<i64> for UserLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, UserRecord>, LoadError> {
-        Ok(retry_once(|| self.store.users_by_ids(keys)).await?)
+        Ok(retry_once(|| self.source.users_by_ids(keys)).await?)
     }
 }
 
 /// The tags a user shows (visible, active, not deleted; by id).
 pub struct TagLoader {
-    pub store: Store,
+    pub source: Source,
 }
 
 impl Loader<i64> for TagLoader {
@@ -172,7 +173,7 @@ impl Loader<i64> for TagLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<TagRecord>>, LoadError> {
-        let mut tags = retry_once(|| self.store.visible_tags(keys)).await?;
+        let mut tags = retry_once(|| self.source.visible_tags(keys)).await?;
         for key in keys {
             tags.entry(*key).or_default();
         }
@@ -182,7 +183,7 @@ impl Loader<i64> for TagLoader {
 
 /// Connection statuses relative to one viewer.
 pub struct StatusLoader {
-    pub store: Store,
+    pub source: Source,
     pub viewer: Viewer,
 }
 
@@ -198,7 +199,7 @@ impl Loader<i64> for StatusLoader {
             // Anonymous: no status for anyone, and no SQL.
             return Ok(keys.iter().map(|k| (*k, None)).collect());
         };
-        let relations = retry_once(|| self.store.relations(viewer, keys)).await?;
+        let relations = retry_once(|| self.source.relations(viewer, keys)).await?;
         Ok(keys
             .iter()
             .map(|k| {

@@ -12,7 +12,8 @@ use super::links::{self, Position};
 use super::loaders::{ConnectionPageLoader, Page, PageKey, Viewer};
 use super::status::ConnectionStatus;
 use crate::error::ApiError;
-use crate::store::{PageSpec, Store, TagRecord, UserRecord};
+use crate::cache::Source;
+use crate::store::{PageSpec, TagRecord, UserRecord};
 
 /// Where a page starts, as decimal digits: the offset a client wrote may exceed every integer
 /// type (DRF's offsets are Python integers), and the `previous` link must still be exact.
@@ -148,7 +149,7 @@ impl ConnectionPage {
             .zip(&self.statuses)
             .map(|(row, status)| Listed {
                 id: row.id,
-                record: row.user.as_ref(),
+                record: row.user.as_deref(),
                 tags: self
                     .with_tags
                     .then(|| self.rows.tags.get(&row.id).map_or(&[][..], Vec::as_slice)),
@@ -159,7 +160,7 @@ impl ConnectionPage {
 
 /// One page, read at once (no batching window): what a REST request needs.
 pub async fn load(
-    store: &Store,
+    source: &Source,
     access: &Access,
     request: &PageRequest,
     with_tags: bool,
@@ -167,7 +168,7 @@ pub async fn load(
 ) -> Result<ConnectionPage, ApiError> {
     let key = request.key(with_tags, with_records);
     let loader = ConnectionPageLoader {
-        store: store.clone(),
+        source: source.clone(),
         viewer: Viewer::known(access.viewer),
     };
     let rows = loader.load(&[key]).await?.remove(&key).unwrap_or_default();

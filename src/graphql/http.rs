@@ -117,7 +117,7 @@ async fn execute(
     let config = &state.app.config;
     let credential = auth::credential(headers.get(header::AUTHORIZATION), &config.jwt_secret);
     let origin = core::origin(config.public_base_url.as_deref(), headers, None);
-    let context = RequestContext::new(state.app.store.clone(), config.clone(), credential, origin);
+    let context = RequestContext::new(state.app.source.clone(), config.clone(), credential, origin);
     let response = match state.documents.prepare(request) {
         Ok(request) => state.schema.execute(request.data(context)).await,
         Err(error) => async_graphql::Response::from_errors(vec![error]),

@@ -13,11 +13,11 @@ use crate::core::{
     self, Access, ConnectionPageLoader, StatusLoader, TagLoader, UserLoader, Viewer,
 };
 use crate::error::ApiError;
-use crate::store::Store;
+use crate::cache::Source;
 
 /// Everything a resolver needs about the request it serves.
 pub struct RequestContext {
-    pub store: Store,
+    pub source: Source,
     pub config: Arc<Config>,
     /// The credentials as the `Authorization` header gave them (checked for form and
     /// signature, not yet against the database).
@@ -38,7 +38,7 @@ pub struct RequestContext {
 
 impl RequestContext {
     pub fn new(
-        store: Store,
+        source: Source,
         config: Arc<Config>,
         credential: Result<Option<Credential>, ApiError>,
         link_origin: String,
@@ -46,17 +46,17 @@ impl RequestContext {
         let viewer = Viewer::default();
         let delay = config.batch_delay;
         let users = UserLoader {
-            store: store.clone(),
+            source: source.clone(),
         };
         let tags = TagLoader {
-            store: store.clone(),
+            source: source.clone(),
         };
         let statuses = StatusLoader {
-            store: store.clone(),
+            source: source.clone(),
             viewer: viewer.clone(),
         };
         let pages = ConnectionPageLoader {
-            store: store.clone(),
+            source: source.clone(),
             viewer: viewer.clone(),
         };
         // Per-request caches: a user, tag list or page asked twice in one operation is read once.
@@ -66,7 +66,7 @@ impl RequestContext {
             tags: DataLoader::with_cache(tags, tokio::spawn, cached()).delay(delay),
             statuses: DataLoader::with_cache(statuses, tokio::spawn, cached()).delay(delay),
             pages: DataLoader::with_cache(pages, tokio::spawn, cached()).delay(delay),
-            store,
+            source,
             config,
             credential: credential.map_err(Arc::new),
             access: OnceCell::new(),
@@ -82,8 +82,8 @@ impl RequestContext {
             .access
             .get_or_init(|| async {
                 let credential = self.credential.clone()?;
-                let claimed = auth::claimed_user(credential, &self.store).await?;
-                let access = core::identify(&self.store, claimed).await?;
+                let claimed = auth::claimed_user(credential, self.source.store()).await?;
+                let access = core::identify(&self.source, claimed).await?;
                 self.viewer.set(access.viewer);
                 Ok(access)
             })

@@ -24,18 +24,18 @@ pub async fn user_connections(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let store = &state.store;
+    let source = &state.source;
     let config = &state.config;
 
     // 1. Authentication.
     let credential = auth::credential(headers.get(header::AUTHORIZATION), &config.jwt_secret)?;
-    let claimed = auth::claimed_user(credential, store).await?;
+    let claimed = auth::claimed_user(credential, source.store()).await?;
     // 2-4. Content availability, friendship mode, target (one statement).
     let target = match &path {
         Ok(Path(raw)) => parse_user_id(raw),
         Err(_) => Target::Malformed,
     };
-    let access = core::admit(store, claimed, target).await?;
+    let access = core::admit(source, claimed, target).await?;
     let Target::Id(owner) = target else {
         return Err(ApiError::NotFound);
     };
@@ -53,7 +53,7 @@ pub async fn user_connections(
         mutual,
     );
     // The page with its users' records, statuses and tags: two statements.
-    let page = core::load_page(store, &access, &request, true, true).await?;
+    let page = core::load_page(source, &access, &request, true, true).await?;
 
     let base = format!(
         "{}{}",

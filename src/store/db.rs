@@ -1,13 +1,14 @@
 //! Connecting to the database: the pool, its per-backend options, migrations, readiness.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
+use tokio::sync::{mpsc, oneshot};
 
 /// A handle on the database; cheap to clone (it wraps the pool).
 #[derive(Clone, Debug)]
@@ -16,7 +17,16 @@ pub struct Store {
     /// SQL statements run through this pool since it opened (for metrics and the tests that
     /// prove batching).
     statements: Arc<AtomicU64>,
+    /// The URL it was opened with (the graph cache's feed opens its own connections with it).
+    url: Arc<str>,
+    /// The graph cache following this database from this process, if one runs: writers ask
+    /// it to catch up after they commit (read-your-writes).
+    follower: Arc<Mutex<Option<CatchUp>>>,
 }
+
+/// A request to the feed follower to poll at once; it answers once every change committed
+/// before the request is applied.
+pub type CatchUp = mpsc::UnboundedSender<oneshot::Sender<()>>;
 
 impl Store {
     /// Connects to `url` with a pool of at most `pool_size` connections.
@@ -72,7 +82,38 @@ impl Store {
                 sql = %info.statement.sql,
             );
         });
-        Ok(Store { db, statements })
+        Ok(Store {
+            db,
+            statements,
+            url: url.into(),
+            follower: Arc::default(),
+        })
+    }
+
+    /// The URL this store was opened with.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Registers the feed follower of this process's graph cache.
+    pub fn attach_follower(&self, follower: CatchUp) {
+        if let Ok(mut slot) = self.follower.lock() {
+            *slot = Some(follower);
+        }
+    }
+
+    /// Waits (at most two seconds) until this process's graph cache, if one follows the
+    /// database, has applied every change committed so far. A writer calls it after its
+    /// commit, so that its next read, on this server, shows its write.
+    pub async fn settle(&self) {
+        let follower = self.follower.lock().ok().and_then(|slot| slot.clone());
+        let Some(follower) = follower else {
+            return;
+        };
+        let (done, applied) = oneshot::channel();
+        if follower.send(done).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), applied).await;
+        }
     }
 
     /// Connects, retrying with bounded exponential back-off while the database is not up yet

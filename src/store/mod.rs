@@ -6,6 +6,7 @@
 //! Every query here takes a *set* of ids and answers for all of them in one statement, so the
 //! callers (the DataLoaders in `crate::connections`) never run a statement per user.
 
+mod changes;
 mod db;
 pub mod faults;
 mod pages;
@@ -14,6 +15,7 @@ pub mod records;
 pub mod sql;
 pub mod time;
 
-pub use db::{redact, Store};
+pub use changes::Change;
+pub use db::{redact, CatchUp, Store};
 pub use queries::{ConnectionPageRows, Gate, PageRow, PageSpec, Relation};
 pub use records::{Settings, TagRecord, UserRecord};

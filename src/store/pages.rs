@@ -246,7 +246,7 @@ fn page_row(row: &QueryResult, connected: bool, records: bool) -> Result<PageRow
     Ok(PageRow {
         id: int(row, "listed_id")?,
         user: match records {
-            true => Some(user_from_row(row)?),
+            true => Some(std::sync::Arc::new(user_from_row(row)?)),
             false => None,
         },
         relation: Relation {

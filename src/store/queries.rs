@@ -36,7 +36,7 @@ pub struct PageRow {
     pub id: i64,
     /// The listed user's record, when the page was read with records
     /// (`Store::connection_pages`).
-    pub user: Option<UserRecord>,
+    pub user: Option<std::sync::Arc<UserRecord>>,
     /// How the viewer relates to the listed user (read in the same statement as the page);
     /// `relation.connected` is "mutual": the listed user is also a connection of the viewer.
     pub relation: Relation,

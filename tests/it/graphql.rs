@@ -200,6 +200,8 @@ async fn statement_count_does_not_grow_with_users() {
         // run; what is proven is the batching structure, not the window's length.
         let mut config = community_gateway::config::Config::with_secret(TEST_SECRET);
         config.batch_delay = std::time::Duration::from_millis(60);
+        // The SQL path's batching (the cache's: tests/it/cache.rs).
+        config.cache.enabled = false;
         let base = common::serve_with(db.store.clone(), config).await;
         let token = jwt(1);
         let fields = "id tags { name } connectionStatus connections(limit: 5) { count results { id tags { name } connectionStatus connections(limit: 3) { count results { id username } } } }";

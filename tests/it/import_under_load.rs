@@ -152,6 +152,18 @@ async fn import_under_read_load(backend: Backend) {
 }
 
 /// Every table and index definition, as the database prints it.
+/// `SHOW CREATE TABLE` text without its ` AUTO_INCREMENT=N` table option.
+fn strip_auto_increment(definition: &str) -> String {
+    match definition.find(" AUTO_INCREMENT=") {
+        Some(start) => {
+            let rest = &definition[start + 1..];
+            let end = rest.find(' ').map_or(definition.len(), |e| start + 1 + e);
+            format!("{}{}", &definition[..start], &definition[end..])
+        }
+        None => definition.to_string(),
+    }
+}
+
 async fn catalogue(db: &TestDb) -> Vec<String> {
     let conn = db.store.connection();
     let backend = conn.get_database_backend();
@@ -189,8 +201,27 @@ async fn catalogue(db: &TestDb) -> Vec<String> {
                     .await
                     .unwrap()
                     .unwrap();
-                definitions.push(row.try_get::<String>("", "Create Table").unwrap());
+                let definition = row.try_get::<String>("", "Create Table").unwrap();
+                // The change table's next id is whatever the writes so far took.
+                definitions.push(strip_auto_increment(&definition));
             }
+            // The change-feed triggers, which an import must give the new tables.
+            let triggers = conn
+                .query_all(Statement::from_string(
+                    backend,
+                    "SELECT CONCAT(trigger_name, ' ', action_timing, ' ', event_manipulation, \
+                     ' ON ', event_object_table, ': ', action_statement) AS def \
+                     FROM information_schema.triggers WHERE trigger_schema = DATABASE() \
+                     ORDER BY trigger_name",
+                ))
+                .await
+                .unwrap();
+            assert!(!triggers.is_empty(), "the change-feed triggers exist");
+            definitions.extend(
+                triggers
+                    .into_iter()
+                    .map(|row| row.try_get::<String>("", "def").unwrap()),
+            );
             definitions
         }
         // PostgreSQL: tests/it/import_swap.rs, and the catalogue check in tests/it/community.rs.

@@ -172,7 +172,7 @@ fn shape(page: Option<&ConnectionPageRows>) -> Shape {
             p.count,
             p.rows
                 .iter()
-                .map(|r| (r.id, r.user.clone(), r.relation))
+                .map(|r| (r.id, r.user.as_deref().cloned(), r.relation))
                 .collect(),
         )
     })

@@ -38,7 +38,8 @@ async fn statements_per_request_do_not_depend_on_page_size() {
         community_gateway::community::import(&db.store, &file)
             .await
             .unwrap();
-        let base = common::serve(db.store.clone()).await;
+        // The SQL path's statements (with the cache, a page runs none: tests/it/cache.rs).
+        let base = common::serve_with(db.store.clone(), common::sql_only_config()).await;
         let client = reqwest::Client::new();
         let token = jwt(2);
         // Gates, page (with count and statuses), tags; plus the lookup of an opaque token.

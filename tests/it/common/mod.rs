@@ -149,6 +149,13 @@ pub async fn serve(store: Store) -> String {
     .await
 }
 
+/// The test configuration with the graph cache off: every read runs SQL.
+pub fn sql_only_config() -> community_gateway::config::Config {
+    let mut config = community_gateway::config::Config::with_secret(TEST_SECRET);
+    config.cache.enabled = false;
+    config
+}
+
 pub async fn serve_with(store: Store, config: community_gateway::config::Config) -> String {
     use community_gateway::app::router;
     use community_gateway::state::AppState;

@@ -1,0 +1,349 @@
+//! The feed follower: reads the change feed (`graph_changes`) on a connection of its own and
+//! evicts exactly what each change touches.
+//!
+//! - PostgreSQL: a `LISTEN graph_changes` connection wakes the follower on every commit that
+//!   wrote changes; a poll by id every `poll` interval is the safety net. While the listener
+//!   is down, the cache serves nothing (reads go to SQL) until it listens again.
+//! - MariaDB/MySQL and SQLite: a poll by id every `poll` interval.
+//! - Ids are taken before commit, so they may become visible out of order, or never (a
+//!   rolled-back write). Skipped ids are kept as *gaps* and asked for again with every poll
+//!   for `GAP_TTL`, so a write that commits late is still applied.
+//! - A failed poll, or a gap too large to track, ends the session: the cache serves nothing,
+//!   forgets everything, and the follower starts again from the feed's end.
+//! - Writers in this process call `Store::settle` after they commit: the follower polls at
+//!   once and answers when the write is applied (read-your-writes on the writing server).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use migrations::change_feed::kind;
+use sea_orm::{DatabaseBackend, DbErr};
+use sqlx::postgres::PgListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::graph::{GraphCache, Invalidation, Key};
+use crate::store::{Change, Store};
+
+/// The PostgreSQL channel the change table's trigger notifies.
+const CHANNEL: &str = "graph_changes";
+/// The `application_name` of the listener's connection (operators and tests find it by it).
+pub const LISTENER_NAME: &str = "community-gateway-feed";
+/// How long a skipped id is asked for again before it counts as a rolled-back write.
+const GAP_TTL: Duration = Duration::from_secs(60);
+/// Most skipped ids tracked at once; past it the follower starts over.
+const MAX_GAPS: usize = 1_000;
+/// Changes read per statement.
+const BATCH: u64 = 5_000;
+/// Change rows kept for followers that fall behind; older ones are deleted.
+const RETAIN: i64 = 100_000;
+/// How often a follower deletes the rows past `RETAIN`.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// How the follower reads the feed.
+#[derive(Clone, Copy, Debug)]
+pub struct FeedOptions {
+    /// The poll interval (on PostgreSQL, the safety net behind LISTEN/NOTIFY).
+    pub poll: Duration,
+}
+
+/// Starts following the feed of `store`'s database for `graph`, in the background.
+pub fn start(store: &Store, graph: Arc<GraphCache>, options: FeedOptions) -> JoinHandle<()> {
+    let (catch_up, requests) = mpsc::unbounded_channel();
+    store.attach_follower(catch_up);
+    tokio::spawn(follow(
+        store.url().to_string(),
+        store.backend(),
+        graph,
+        options,
+        requests,
+    ))
+}
+
+/// Follows the feed for the life of the process, starting over after every failure.
+async fn follow(
+    url: String,
+    backend: DatabaseBackend,
+    graph: Arc<GraphCache>,
+    options: FeedOptions,
+    mut catch_ups: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+) {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match Session::open(&url, backend, &graph).await {
+            Ok(mut session) => {
+                pause = Duration::from_millis(100);
+                let err = session.run(options, &mut catch_ups).await;
+                tracing::warn!(error = %err, "graph cache: lost the change feed; serving from SQL until it follows again");
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "graph cache: cannot follow the change feed; serving from SQL");
+            }
+        }
+        graph.lost_feed();
+        graph.counters.feed_resets.fetch_add(1, Ordering::Relaxed);
+        // Writers waiting for the follower read SQL now: let them go.
+        while let Ok(done) = catch_ups.try_recv() {
+            let _ = done.send(());
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// What the listener task tells the follower.
+#[derive(Debug)]
+enum Wake {
+    /// A commit wrote changes.
+    Changed,
+    /// The listener listens (again).
+    Listening,
+    /// The listener's connection dropped.
+    Lost,
+}
+
+/// One stretch of following the feed on one connection.
+struct Session<'a> {
+    graph: &'a GraphCache,
+    feed: Store,
+    /// Highest id seen.
+    cursor: i64,
+    /// Skipped ids below the cursor, with when they were first missed.
+    gaps: BTreeMap<i64, Instant>,
+    /// PostgreSQL: the listener's messages (and the task, stopped with the session).
+    wakes: Option<(mpsc::Receiver<Wake>, AbortOnDrop)>,
+    last_prune: Instant,
+}
+
+#[derive(Debug)]
+enum Lost {
+    Db(DbErr),
+    Listener,
+    TooManyGaps(usize),
+}
+
+impl std::fmt::Display for Lost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lost::Db(err) => write!(f, "reading the feed failed: {err}"),
+            Lost::Listener => write!(f, "the listener stopped"),
+            Lost::TooManyGaps(n) => write!(f, "{n} change ids missing at once"),
+        }
+    }
+}
+
+impl<'a> Session<'a> {
+    /// Opens the feed's connection, finds its end, and forgets everything cached (changes
+    /// made while nobody followed are unknown).
+    async fn open(
+        url: &str,
+        backend: DatabaseBackend,
+        graph: &'a GraphCache,
+    ) -> anyhow::Result<Session<'a>> {
+        let feed = Store::connect_with(url, 1, Duration::from_secs(2)).await?;
+        let wakes = match backend {
+            DatabaseBackend::Postgres => {
+                let (tx, rx) = mpsc::channel(4);
+                let task = tokio::spawn(listen(with_application_name(url), tx));
+                Some((rx, AbortOnDrop(task)))
+            }
+            _ => None,
+        };
+        let cursor = feed.last_change_id().await?;
+        // Ids missing among the last ones may belong to writes still in flight.
+        let from = cursor.saturating_sub(MAX_GAPS as i64 - 1).max(1);
+        let present = feed.change_ids_from(from).await?;
+        let now = Instant::now();
+        let mut gaps = BTreeMap::new();
+        let mut next = present.iter().peekable();
+        for id in from..cursor {
+            match next.peek() {
+                Some(p) if **p == id => {
+                    next.next();
+                }
+                _ => {
+                    gaps.insert(id, now);
+                }
+            }
+        }
+        graph.invalidate(Invalidation::All);
+        Ok(Session {
+            graph,
+            feed,
+            cursor,
+            gaps,
+            wakes,
+            last_prune: Instant::now(),
+        })
+    }
+
+    /// Follows until the feed is lost.
+    async fn run(
+        &mut self,
+        options: FeedOptions,
+        catch_ups: &mut mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+    ) -> Lost {
+        // Poll-only backends follow as soon as a poll succeeds; PostgreSQL once it listens.
+        let mut listening = self.wakes.is_none();
+        let mut tick = tokio::time::interval(options.poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let mut waiters = Vec::new();
+            tokio::select! {
+                _ = tick.tick() => {}
+                Some(done) = catch_ups.recv() => waiters.push(done),
+                wake = next_wake(&mut self.wakes) => match wake {
+                    Some(Wake::Changed) => {}
+                    Some(Wake::Listening) => listening = true,
+                    Some(Wake::Lost) => {
+                        listening = false;
+                        self.graph.lost_feed();
+                        self.graph.counters.feed_resets.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => return Lost::Listener,
+                },
+            }
+            while let Ok(done) = catch_ups.try_recv() {
+                waiters.push(done);
+            }
+            let started = Instant::now();
+            if let Err(lost) = self.poll().await {
+                return lost;
+            }
+            if listening {
+                self.graph.polled(started);
+            }
+            for done in waiters {
+                let _ = done.send(());
+            }
+            self.prune().await;
+        }
+    }
+
+    /// Reads and applies every change after the cursor and every gap that filled.
+    async fn poll(&mut self) -> Result<(), Lost> {
+        loop {
+            let gaps: Vec<i64> = self.gaps.keys().copied().collect();
+            let changes = self
+                .feed
+                .changes_after(self.cursor, &gaps, BATCH)
+                .await
+                .map_err(Lost::Db)?;
+            let full = changes.len() as u64 == BATCH;
+            self.apply(&changes)?;
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Applies one batch of changes as one invalidation.
+    fn apply(&mut self, changes: &[Change]) -> Result<(), Lost> {
+        let now = Instant::now();
+        let mut keys = Vec::new();
+        let mut all = false;
+        let mut all_tags = false;
+        for change in changes {
+            if change.id > self.cursor {
+                let skipped = (change.id - self.cursor - 1) as usize;
+                if self.gaps.len() + skipped > MAX_GAPS {
+                    return Err(Lost::TooManyGaps(self.gaps.len() + skipped));
+                }
+                for id in self.cursor + 1..change.id {
+                    self.gaps.insert(id, now);
+                }
+                self.cursor = change.id;
+            } else {
+                self.gaps.remove(&change.id);
+            }
+            let ends = change.a.into_iter().chain(change.b);
+            match change.kind {
+                kind::CONNECTION => keys.extend(ends.map(Key::Adjacency)),
+                kind::REQUEST => keys.extend(ends.map(Key::Requests)),
+                kind::USER => keys.extend(ends.map(Key::User)),
+                kind::USER_TAG => keys.extend(change.a.map(Key::Tags)),
+                kind::TAG => all_tags = true,
+                kind::SETTINGS => keys.push(Key::Settings),
+                // A user deleted, an import, a TRUNCATE, or a kind this version does not know.
+                _ => all = true,
+            }
+        }
+        self.gaps.retain(|_, first| now.duration_since(*first) < GAP_TTL);
+        self.graph
+            .counters
+            .changes
+            .fetch_add(changes.len() as u64, Ordering::Relaxed);
+        if all {
+            self.graph.invalidate(Invalidation::All);
+            return Ok(());
+        }
+        if all_tags {
+            self.graph.invalidate(Invalidation::AllTags);
+        }
+        if !keys.is_empty() {
+            keys.sort_unstable();
+            keys.dedup();
+            self.graph.invalidate(Invalidation::Keys(keys));
+        }
+        Ok(())
+    }
+
+    /// Deletes change rows every follower has long read (best effort: any server may).
+    async fn prune(&mut self) {
+        if self.last_prune.elapsed() < PRUNE_EVERY || self.cursor <= RETAIN {
+            return;
+        }
+        self.last_prune = Instant::now();
+        if let Err(err) = self.feed.prune_changes(self.cursor - RETAIN).await {
+            tracing::debug!(error = %err, "graph cache: pruning the change feed failed");
+        }
+    }
+}
+
+/// The next message of the listener, or never (poll-only backends).
+async fn next_wake(wakes: &mut Option<(mpsc::Receiver<Wake>, AbortOnDrop)>) -> Option<Wake> {
+    match wakes {
+        Some((rx, _)) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// PostgreSQL: listens on the change channel, reconnecting after every loss, and tells the
+/// follower when it listens, when it lost the connection, and when changes were committed.
+async fn listen(url: String, wakes: mpsc::Sender<Wake>) {
+    loop {
+        match PgListener::connect(&url).await {
+            Ok(mut listener) => {
+                if listener.listen(CHANNEL).await.is_ok() && wakes.send(Wake::Listening).await.is_ok() {
+                    // `try_recv` answers None when the connection dropped.
+                    while let Ok(Some(_)) = listener.try_recv().await {
+                        // A wake already queued covers this commit too.
+                        let _ = wakes.try_send(Wake::Changed);
+                    }
+                }
+            }
+            Err(err) => tracing::debug!(error = %err, "graph cache: LISTEN connection failed"),
+        }
+        if wakes.send(Wake::Lost).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `url` with the listener's `application_name`.
+fn with_application_name(url: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}application_name={LISTENER_NAME}")
+}
+
+/// Stops a task when dropped (the listener goes with its session).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,423 @@
+//! The entries of the graph cache and the rules that keep them exact.
+//!
+//! Entries: each user's connections in the API's order, each user's pending requests, user
+//! records (or the fact that a user does not exist), each user's visible tags, and the
+//! community settings. They live in one LRU bounded by an estimate of their bytes.
+//!
+//! **Why an entry is never stale.** The feed follower applies each batch of changes as one
+//! *invalidation* and numbers it (the epoch). A reader that misses takes a ticket (the epoch
+//! now) *before* it reads the database, and may store what it read only if no invalidation
+//! applied since its ticket touched that entry. A change committed after the reader's
+//! snapshot is applied after that commit, so after the ticket: either it has been applied
+//! when the reader stores (the entry is refused) or it is applied later (the entry is
+//! evicted). Recent invalidations are kept a while for this check; a ticket older than them
+//! stores nothing.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+
+use crate::store::{Settings, TagRecord, UserRecord};
+
+/// What an entry is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// A user's connections.
+    Adjacency(i64),
+    /// The pending requests a user sent or received.
+    Requests(i64),
+    /// A user's record (or that there is none).
+    User(i64),
+    /// A user's visible tags.
+    Tags(i64),
+    Settings,
+}
+
+/// A user's connections: in the API's order, and sorted by id for membership tests.
+#[derive(Debug)]
+pub struct Adjacency {
+    pub ordered: Box<[i64]>,
+    sorted: Box<[i64]>,
+}
+
+impl Adjacency {
+    pub fn new(ordered: Vec<i64>) -> Adjacency {
+        let mut sorted = ordered.clone();
+        sorted.sort_unstable();
+        Adjacency {
+            ordered: ordered.into_boxed_slice(),
+            sorted: sorted.into_boxed_slice(),
+        }
+    }
+
+    pub fn contains(&self, user: i64) -> bool {
+        self.sorted.binary_search(&user).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ordered.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ordered.is_empty()
+    }
+}
+
+/// The users one user has a pending request to, and from (each sorted).
+#[derive(Debug, Default)]
+pub struct Requests {
+    sent: Box<[i64]>,
+    received: Box<[i64]>,
+}
+
+impl Requests {
+    pub fn new(mut sent: Vec<i64>, mut received: Vec<i64>) -> Requests {
+        sent.sort_unstable();
+        sent.dedup();
+        received.sort_unstable();
+        received.dedup();
+        Requests {
+            sent: sent.into_boxed_slice(),
+            received: received.into_boxed_slice(),
+        }
+    }
+
+    pub fn sent_to(&self, user: i64) -> bool {
+        self.sent.binary_search(&user).is_ok()
+    }
+
+    pub fn received_from(&self, user: i64) -> bool {
+        self.received.binary_search(&user).is_ok()
+    }
+}
+
+/// A cached value.
+#[derive(Clone, Debug)]
+pub enum Entry {
+    Adjacency(Arc<Adjacency>),
+    Requests(Arc<Requests>),
+    /// None: no such user.
+    User(Option<Arc<UserRecord>>),
+    Tags(Arc<[TagRecord]>),
+    Settings(Settings),
+}
+
+impl Entry {
+    /// An estimate of the bytes the entry holds (the budget counts these).
+    fn bytes(&self) -> usize {
+        const SLOT: usize = 96; // the LRU node, the key, the Arc header
+        SLOT + match self {
+            Entry::Adjacency(a) => 16 * a.len(),
+            Entry::Requests(r) => 8 * (r.sent.len() + r.received.len()),
+            // The record's fixed part plus a typical share of text (names, bio, links).
+            Entry::User(Some(_)) => std::mem::size_of::<UserRecord>() + 192,
+            Entry::User(None) => 0,
+            Entry::Tags(t) => t.len() * (std::mem::size_of::<TagRecord>() + 48),
+            Entry::Settings(_) => 0,
+        }
+    }
+}
+
+/// What one applied batch of changes invalidates.
+#[derive(Clone, Debug)]
+pub enum Invalidation {
+    Keys(Vec<Key>),
+    /// Every user's tags (a tag itself changed).
+    AllTags,
+    /// Everything.
+    All,
+}
+
+impl Invalidation {
+    fn touches(&self, key: &Key) -> bool {
+        match self {
+            Invalidation::Keys(keys) => keys.contains(key),
+            Invalidation::AllTags => matches!(key, Key::Tags(_)),
+            Invalidation::All => true,
+        }
+    }
+}
+
+/// A reader's place in the order of invalidations, taken before it reads the database.
+#[derive(Clone, Copy, Debug)]
+pub struct Ticket(u64);
+
+/// How long applied invalidations are remembered for readers still reading: far longer than
+/// any read (a read that takes longer stores nothing).
+const REMEMBER: Duration = Duration::from_secs(30);
+
+struct Inner {
+    lru: LruCache<Key, (Entry, usize)>,
+    bytes: usize,
+    epoch: u64,
+    /// Invalidations applied in the last `REMEMBER`, oldest first.
+    recent: VecDeque<(u64, Instant, Invalidation)>,
+    /// The newest epoch no longer in `recent`: tickets up to it cannot be checked.
+    forgotten: u64,
+}
+
+/// Counters exported at `/metrics`.
+#[derive(Debug, Default)]
+pub struct CacheCounters {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub evictions: AtomicU64,
+    pub invalidations: AtomicU64,
+    pub refused: AtomicU64,
+    /// Times everything was forgotten at once (an import, a user deleted, a new feed session).
+    pub resets: AtomicU64,
+    /// Times the follower lost the feed (reads went to SQL until it followed again).
+    pub feed_resets: AtomicU64,
+    /// Change rows applied.
+    pub changes: AtomicU64,
+}
+
+/// The graph cache of one server process.
+pub struct GraphCache {
+    inner: Mutex<Inner>,
+    budget: usize,
+    pub counters: CacheCounters,
+    /// Set by the feed follower: whether it follows the feed (else every read goes to SQL).
+    following: AtomicBool,
+    /// When the last successful poll of the feed started, in µs since `started`.
+    last_poll_us: AtomicU64,
+    started: Instant,
+    /// Longest time since the last successful poll during which entries are still served.
+    lease: Duration,
+}
+
+impl GraphCache {
+    /// An empty cache holding at most about `budget_bytes`; entries are served only while the
+    /// feed was read successfully within `lease`.
+    pub fn new(budget_bytes: usize, lease: Duration) -> GraphCache {
+        GraphCache {
+            inner: Mutex::new(Inner {
+                // Bounded by bytes (`budget`), not by a count of entries.
+                lru: LruCache::unbounded(),
+                bytes: 0,
+                epoch: 0,
+                recent: VecDeque::new(),
+                forgotten: 0,
+            }),
+            budget: budget_bytes,
+            counters: CacheCounters::default(),
+            following: AtomicBool::new(false),
+            last_poll_us: AtomicU64::new(0),
+            started: Instant::now(),
+            lease,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves only a cache behind: keep going with it.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether entries may be served now: the follower follows the feed, and read it
+    /// successfully within the lease.
+    pub fn serving(&self) -> bool {
+        self.following.load(Ordering::Acquire) && self.feed_age() <= self.lease
+    }
+
+    /// Time since the last successful poll of the feed started.
+    pub fn feed_age(&self) -> Duration {
+        let now = self.started.elapsed().as_micros() as u64;
+        Duration::from_micros(now.saturating_sub(self.last_poll_us.load(Ordering::Acquire)))
+    }
+
+    /// The follower read every change committed before `poll_started`.
+    pub fn polled(&self, poll_started: Instant) {
+        let at = poll_started.saturating_duration_since(self.started).as_micros() as u64;
+        self.last_poll_us.fetch_max(at, Ordering::AcqRel);
+        self.following.store(true, Ordering::Release);
+    }
+
+    /// The follower lost the feed: serve nothing until it follows again.
+    pub fn lost_feed(&self) {
+        self.following.store(false, Ordering::Release);
+    }
+
+    /// Takes a ticket before reading the database for entries to store.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.lock().epoch)
+    }
+
+    /// The entries for `keys`, in order (None: not cached); counts hits and misses.
+    pub fn get_many(&self, keys: &[Key]) -> Vec<Option<Entry>> {
+        let mut inner = self.lock();
+        let found: Vec<Option<Entry>> = keys
+            .iter()
+            .map(|key| inner.lru.get(key).map(|(entry, _)| entry.clone()))
+            .collect();
+        drop(inner);
+        let hits = found.iter().filter(|e| e.is_some()).count() as u64;
+        self.counters.hits.fetch_add(hits, Ordering::Relaxed);
+        self.counters
+            .misses
+            .fetch_add(keys.len() as u64 - hits, Ordering::Relaxed);
+        found
+    }
+
+    /// Stores entries read with `ticket`, each unless an invalidation since touched it.
+    pub fn put_many(&self, ticket: Ticket, entries: Vec<(Key, Entry)>) {
+        let mut inner = self.lock();
+        if ticket.0 < inner.forgotten {
+            self.counters
+                .refused
+                .fetch_add(entries.len() as u64, Ordering::Relaxed);
+            return;
+        }
+        for (key, entry) in entries {
+            let touched = inner
+                .recent
+                .iter()
+                .rev()
+                .take_while(|(epoch, _, _)| *epoch > ticket.0)
+                .any(|(_, _, invalidation)| invalidation.touches(&key));
+            if touched {
+                self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let bytes = entry.bytes();
+            if bytes > self.budget {
+                continue;
+            }
+            if let Some((_, old)) = inner.lru.put(key, (entry, bytes)) {
+                inner.bytes -= old;
+            }
+            inner.bytes += bytes;
+            while inner.bytes > self.budget {
+                let Some((_, (_, freed))) = inner.lru.pop_lru() else {
+                    break;
+                };
+                inner.bytes -= freed;
+                self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Applies one batch of changes: removes what it touches and remembers it for the
+    /// readers still reading.
+    pub fn invalidate(&self, invalidation: Invalidation) {
+        let mut inner = self.lock();
+        inner.epoch += 1;
+        let epoch = inner.epoch;
+        match &invalidation {
+            Invalidation::Keys(keys) => {
+                for key in keys {
+                    if let Some((_, bytes)) = inner.lru.pop(key) {
+                        inner.bytes -= bytes;
+                    }
+                }
+            }
+            Invalidation::AllTags => {
+                let tags: Vec<Key> = inner
+                    .lru
+                    .iter()
+                    .filter(|(key, _)| matches!(key, Key::Tags(_)))
+                    .map(|(key, _)| *key)
+                    .collect();
+                for key in tags {
+                    if let Some((_, bytes)) = inner.lru.pop(&key) {
+                        inner.bytes -= bytes;
+                    }
+                }
+            }
+            Invalidation::All => {
+                inner.lru.clear();
+                inner.bytes = 0;
+                self.counters.resets.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let now = Instant::now();
+        inner.recent.push_back((epoch, now, invalidation));
+        while let Some((old, at, _)) = inner.recent.front() {
+            if now.duration_since(*at) <= REMEMBER {
+                break;
+            }
+            inner.forgotten = *old;
+            inner.recent.pop_front();
+        }
+        self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Bytes held (estimated) and entries.
+    pub fn size(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.bytes, inner.lru.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(budget: usize) -> GraphCache {
+        GraphCache::new(budget, Duration::from_secs(1))
+    }
+
+    fn adjacency(ids: &[i64]) -> Entry {
+        Entry::Adjacency(Arc::new(Adjacency::new(ids.to_vec())))
+    }
+
+    #[test]
+    fn an_entry_read_before_an_invalidation_that_touches_it_is_refused() {
+        let c = cache(1 << 20);
+        let ticket = c.ticket();
+        c.invalidate(Invalidation::Keys(vec![Key::Adjacency(1)]));
+        c.put_many(
+            ticket,
+            vec![
+                (Key::Adjacency(1), adjacency(&[2])),
+                (Key::Adjacency(3), adjacency(&[4])),
+            ],
+        );
+        let found = c.get_many(&[Key::Adjacency(1), Key::Adjacency(3)]);
+        assert!(found[0].is_none(), "a stale read must not be stored");
+        assert!(found[1].is_some(), "an untouched entry is stored");
+    }
+
+    #[test]
+    fn a_reset_refuses_every_read_in_flight() {
+        let c = cache(1 << 20);
+        let ticket = c.ticket();
+        c.invalidate(Invalidation::All);
+        c.put_many(ticket, vec![(Key::Settings, Entry::User(None))]);
+        assert!(c.get_many(&[Key::Settings])[0].is_none());
+        let fresh = c.ticket();
+        c.put_many(fresh, vec![(Key::Settings, Entry::User(None))]);
+        assert!(c.get_many(&[Key::Settings])[0].is_some());
+    }
+
+    #[test]
+    fn the_budget_evicts_the_least_recently_used() {
+        let one = adjacency(&[1; 100]).bytes();
+        let c = cache(one * 2 + one / 2);
+        let t = c.ticket();
+        c.put_many(t, vec![(Key::Adjacency(1), adjacency(&[1; 100]))]);
+        c.put_many(t, vec![(Key::Adjacency(2), adjacency(&[1; 100]))]);
+        // 1 used: 2 is now the least recently used.
+        assert!(c.get_many(&[Key::Adjacency(1)])[0].is_some());
+        c.put_many(t, vec![(Key::Adjacency(3), adjacency(&[1; 100]))]);
+        let found = c.get_many(&[Key::Adjacency(1), Key::Adjacency(2), Key::Adjacency(3)]);
+        assert!(found[0].is_some() && found[1].is_none() && found[2].is_some());
+        assert_eq!(c.counters.evictions.load(Ordering::Relaxed), 1);
+        assert!(c.size().0 <= one * 2 + one / 2);
+    }
+
+    #[test]
+    fn nothing_is_served_without_a_recent_poll() {
+        let c = GraphCache::new(1 << 20, Duration::from_millis(50));
+        assert!(!c.serving(), "not before the first poll");
+        c.polled(Instant::now());
+        assert!(c.serving());
+        c.lost_feed();
+        assert!(!c.serving());
+        c.polled(Instant::now());
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(!c.serving(), "not past the lease");
+    }
+}

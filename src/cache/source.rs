@@ -1,0 +1,333 @@
+//! Where the API's reads come from: the graph cache while it follows the change feed, else
+//! SQL (today's statements, `store`). The methods mirror the store's read queries, so the
+//! gates and the DataLoaders read through this without knowing which answered.
+//!
+//! A miss reads the missing entries in one statement per kind (whole adjacency lists, pending
+//! requests, records, tags) and stores them with the ticket taken before the read
+//! (`graph.rs` says why that keeps them exact).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use sea_orm::DbErr;
+
+use super::graph::{Adjacency, Entry, GraphCache, Key, Requests};
+use super::pages::{page, Perspective};
+use crate::store::{
+    ConnectionPageRows, Gate, PageSpec, Relation, Settings, Store, TagRecord, UserRecord,
+};
+
+/// The reads of the API; cheap to clone.
+#[derive(Clone)]
+pub struct Source {
+    store: Store,
+    graph: Option<Arc<GraphCache>>,
+}
+
+impl Source {
+    /// Reads through `graph` when given (and following the feed), else from `store`.
+    pub fn new(store: Store, graph: Option<Arc<GraphCache>>) -> Source {
+        Source { store, graph }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn graph(&self) -> Option<&Arc<GraphCache>> {
+        self.graph.as_ref()
+    }
+
+    /// The cache, when it may serve now.
+    fn serving(&self) -> Option<&GraphCache> {
+        self.graph.as_deref().filter(|graph| graph.serving())
+    }
+
+    /// The settings and whether `target` and `viewer` exist (`Store::gate`).
+    pub async fn gate(&self, target: Option<i64>, viewer: Option<i64>) -> Result<Gate, DbErr> {
+        let Some(graph) = self.serving() else {
+            return self.store.gate(target, viewer).await;
+        };
+        let ids: Vec<i64> = target.into_iter().chain(viewer).collect();
+        let settings = self.settings_in(graph).await?;
+        let users = self.users_in(graph, &ids).await?;
+        let exists = |id: Option<i64>| id.is_some_and(|id| matches!(users.get(&id), Some(Some(_))));
+        Ok(Gate {
+            settings,
+            target_exists: exists(target),
+            viewer_exists: exists(viewer),
+        })
+    }
+
+    /// One page for each of `owners` (`Store::connection_pages`).
+    pub async fn connection_pages(
+        &self,
+        viewer: Option<i64>,
+        owners: &[i64],
+        spec: PageSpec,
+        records: bool,
+    ) -> Result<HashMap<i64, ConnectionPageRows>, DbErr> {
+        let Some(graph) = self.serving() else {
+            return self
+                .store
+                .connection_pages(viewer, owners, spec, records)
+                .await;
+        };
+        let mut lists: Vec<i64> = owners.iter().copied().chain(viewer).collect();
+        lists.sort_unstable();
+        lists.dedup();
+        let adjacency = self.adjacency_in(graph, &lists).await?;
+        let requests = match viewer {
+            Some(v) => Some(self.requests_in(graph, v).await?),
+            None => None,
+        };
+        let perspective = match (viewer, &requests) {
+            (Some(v), Some(requests)) => adjacency.get(&v).map(|adjacency| Perspective {
+                adjacency,
+                requests,
+            }),
+            _ => None,
+        };
+        let mut pages: HashMap<i64, ConnectionPageRows> = owners
+            .iter()
+            .filter_map(|owner| {
+                let list = adjacency.get(owner)?;
+                Some((*owner, page(list, perspective.as_ref(), spec)))
+            })
+            .collect();
+        if records {
+            let mut listed: Vec<i64> = pages
+                .values()
+                .flat_map(|p| p.rows.iter().map(|r| r.id))
+                .collect();
+            listed.sort_unstable();
+            listed.dedup();
+            let users = self.users_in(graph, &listed).await?;
+            for page in pages.values_mut() {
+                for row in &mut page.rows {
+                    row.user = users.get(&row.id).cloned().flatten();
+                }
+                // A listed user deleted since its list was read: its rows go at the next
+                // change applied; until then it is not listed without a record.
+                page.rows.retain(|row| row.user.is_some());
+            }
+        }
+        Ok(pages)
+    }
+
+    /// Users by id (`Store::users_by_ids`).
+    pub async fn users_by_ids(&self, ids: &[i64]) -> Result<HashMap<i64, UserRecord>, DbErr> {
+        let Some(graph) = self.serving() else {
+            return self.store.users_by_ids(ids).await;
+        };
+        let users = self.users_in(graph, ids).await?;
+        Ok(users
+            .into_iter()
+            .filter_map(|(id, user)| Some((id, UserRecord::clone(user.as_deref()?))))
+            .collect())
+    }
+
+    /// The tags each user shows (`Store::visible_tags`).
+    pub async fn visible_tags(
+        &self,
+        user_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<TagRecord>>, DbErr> {
+        let Some(graph) = self.serving() else {
+            return self.store.visible_tags(user_ids).await;
+        };
+        let keys: Vec<Key> = user_ids.iter().map(|id| Key::Tags(*id)).collect();
+        let store = &self.store;
+        let entries = through(graph, &keys, |missing| async move {
+            let ids: Vec<i64> = missing.iter().filter_map(tags_of).collect();
+            let mut found = store.visible_tags(&ids).await?;
+            Ok(ids
+                .iter()
+                .map(|id| {
+                    let tags = found.remove(id).unwrap_or_default();
+                    (Key::Tags(*id), Entry::Tags(tags.into()))
+                })
+                .collect())
+        })
+        .await?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|(key, entry)| match (key, entry) {
+                (Key::Tags(id), Entry::Tags(tags)) if !tags.is_empty() => Some((id, tags.to_vec())),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// How `viewer` relates to each of `others` (`Store::relations`).
+    pub async fn relations(
+        &self,
+        viewer: i64,
+        others: &[i64],
+    ) -> Result<HashMap<i64, Relation>, DbErr> {
+        let Some(graph) = self.serving() else {
+            return self.store.relations(viewer, others).await;
+        };
+        let adjacency = self.adjacency_in(graph, &[viewer]).await?;
+        let requests = self.requests_in(graph, viewer).await?;
+        let Some(adjacency) = adjacency.get(&viewer) else {
+            return Ok(HashMap::new());
+        };
+        let perspective = Perspective {
+            adjacency,
+            requests: &requests,
+        };
+        Ok(others
+            .iter()
+            .map(|other| (*other, perspective.relation(*other)))
+            .collect())
+    }
+
+    /// The community settings (`Store::settings`).
+    pub async fn settings(&self) -> Result<Settings, DbErr> {
+        match self.serving() {
+            Some(graph) => self.settings_in(graph).await,
+            None => self.store.settings().await,
+        }
+    }
+
+    async fn settings_in(&self, graph: &GraphCache) -> Result<Settings, DbErr> {
+        let store = &self.store;
+        let entries = through(graph, &[Key::Settings], |_| async move {
+            Ok(vec![(Key::Settings, Entry::Settings(store.settings().await?))])
+        })
+        .await?;
+        match entries.get(&Key::Settings) {
+            Some(Entry::Settings(settings)) => Ok(*settings),
+            _ => Err(DbErr::RecordNotFound("community_settings row 1".into())),
+        }
+    }
+
+    /// Records of `ids`, None for ids naming no user.
+    async fn users_in(
+        &self,
+        graph: &GraphCache,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Option<Arc<UserRecord>>>, DbErr> {
+        let keys: Vec<Key> = ids.iter().map(|id| Key::User(*id)).collect();
+        let store = &self.store;
+        let entries = through(graph, &keys, |missing| async move {
+            let ids: Vec<i64> = missing.iter().filter_map(user_of).collect();
+            let mut found = store.users_by_ids(&ids).await?;
+            Ok(ids
+                .iter()
+                .map(|id| (Key::User(*id), Entry::User(found.remove(id).map(Arc::new))))
+                .collect())
+        })
+        .await?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|(key, entry)| match (key, entry) {
+                (Key::User(id), Entry::User(user)) => Some((id, user)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Whole adjacency lists of `owners`.
+    async fn adjacency_in(
+        &self,
+        graph: &GraphCache,
+        owners: &[i64],
+    ) -> Result<HashMap<i64, Arc<Adjacency>>, DbErr> {
+        let keys: Vec<Key> = owners.iter().map(|id| Key::Adjacency(*id)).collect();
+        let store = &self.store;
+        let entries = through(graph, &keys, |missing| async move {
+            let ids: Vec<i64> = missing.iter().filter_map(adjacency_of).collect();
+            let lists = store.adjacency(&ids).await?;
+            Ok(lists
+                .into_iter()
+                .map(|(id, list)| {
+                    (
+                        Key::Adjacency(id),
+                        Entry::Adjacency(Arc::new(Adjacency::new(list))),
+                    )
+                })
+                .collect())
+        })
+        .await?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|(key, entry)| match (key, entry) {
+                (Key::Adjacency(id), Entry::Adjacency(list)) => Some((id, list)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The pending requests `user` sent and received.
+    async fn requests_in(&self, graph: &GraphCache, user: i64) -> Result<Arc<Requests>, DbErr> {
+        let store = &self.store;
+        let key = Key::Requests(user);
+        let entries = through(graph, &[key], |_| async move {
+            let pairs = store.pending_requests(&[user]).await?;
+            let sent = pairs.iter().filter(|(from, _)| *from == user).map(|p| p.1);
+            let received = pairs.iter().filter(|(_, to)| *to == user).map(|p| p.0);
+            let requests = Requests::new(sent.collect(), received.collect());
+            Ok(vec![(key, Entry::Requests(Arc::new(requests)))])
+        })
+        .await?;
+        match entries.get(&key) {
+            Some(Entry::Requests(requests)) => Ok(requests.clone()),
+            _ => Ok(Arc::default()),
+        }
+    }
+}
+
+/// The cached entries of `keys`, the missing ones read by `load` (with a ticket taken first)
+/// and stored.
+async fn through<F, Fut>(
+    graph: &GraphCache,
+    keys: &[Key],
+    load: F,
+) -> Result<HashMap<Key, Entry>, DbErr>
+where
+    F: FnOnce(Vec<Key>) -> Fut,
+    Fut: Future<Output = Result<Vec<(Key, Entry)>, DbErr>>,
+{
+    let mut entries = HashMap::with_capacity(keys.len());
+    let mut missing = Vec::new();
+    for (key, entry) in keys.iter().zip(graph.get_many(keys)) {
+        match entry {
+            Some(entry) => {
+                entries.insert(*key, entry);
+            }
+            None => missing.push(*key),
+        }
+    }
+    if !missing.is_empty() {
+        missing.sort_unstable();
+        missing.dedup();
+        let ticket = graph.ticket();
+        let loaded = load(missing).await?;
+        graph.put_many(ticket, loaded.clone());
+        entries.extend(loaded);
+    }
+    Ok(entries)
+}
+
+fn tags_of(key: &Key) -> Option<i64> {
+    match key {
+        Key::Tags(id) => Some(*id),
+        _ => None,
+    }
+}
+
+fn user_of(key: &Key) -> Option<i64> {
+    match key {
+        Key::User(id) => Some(*id),
+        _ => None,
+    }
+}
+
+fn adjacency_of(key: &Key) -> Option<i64> {
+    match key {
+        Key::Adjacency(id) => Some(*id),
+        _ => None,
+    }
+}

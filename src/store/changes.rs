@@ -1,0 +1,165 @@
+//! What the graph cache reads: the change feed (`graph_changes`, written by the triggers of
+//! the change-feed migration) and, on a miss, whole adjacency lists and pending requests.
+
+use std::collections::HashMap;
+
+use migrations::change_feed::CHANGES_TABLE;
+use sea_orm::{
+    Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::db::Store;
+use super::records::{int, opt_int};
+use super::sql::{id_in, Sql, MYSQL_MAX_LIST};
+use crate::entity::{connection, connection_request};
+
+/// One row of the change feed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub id: i64,
+    /// `migrations::change_feed::kind`.
+    pub kind: i16,
+    pub a: Option<i64>,
+    pub b: Option<i64>,
+}
+
+impl Store {
+    /// The changes after `cursor` and those among `gaps` (ids skipped earlier, whose writers
+    /// may commit late), in id order, at most `limit` of them.
+    ///
+    /// Raw because the change table has no entity: it is the triggers' table, not the API's.
+    pub async fn changes_after(
+        &self,
+        cursor: i64,
+        gaps: &[i64],
+        limit: u64,
+    ) -> Result<Vec<Change>, DbErr> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT id, kind, a, b FROM ")
+            .push(CHANGES_TABLE)
+            .push(" WHERE id > ")
+            .bind(cursor);
+        if !gaps.is_empty() {
+            sql.push(" OR id").in_list(gaps);
+        }
+        sql.push(" ORDER BY id LIMIT ").bind(limit.min(i64::MAX as u64) as i64);
+        let rows = self.connection().query_all(sql.build()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Change {
+                    id: int(row, "id")?,
+                    kind: int(row, "kind")? as i16,
+                    a: opt_int(row, "a")?,
+                    b: opt_int(row, "b")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The ids of the change rows from `from` up, in order (the follower's starting point:
+    /// the ids missing among the last ones are writes that may still commit).
+    pub async fn change_ids_from(&self, from: i64) -> Result<Vec<i64>, DbErr> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT id FROM ")
+            .push(CHANGES_TABLE)
+            .push(" WHERE id >= ")
+            .bind(from)
+            .push(" ORDER BY id");
+        let rows = self.connection().query_all(sql.build()).await?;
+        rows.iter().map(|row| int(row, "id")).collect()
+    }
+
+    /// The highest change id (0 when the feed is empty).
+    pub async fn last_change_id(&self) -> Result<i64, DbErr> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT COALESCE(MAX(id), 0) AS last FROM ")
+            .push(CHANGES_TABLE);
+        match self.connection().query_one(sql.build()).await? {
+            Some(row) => int(&row, "last"),
+            None => Ok(0),
+        }
+    }
+
+    /// Deletes the change rows below `below` (every follower has read them long ago).
+    pub async fn prune_changes(&self, below: i64) -> Result<u64, DbErr> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("DELETE FROM ")
+            .push(CHANGES_TABLE)
+            .push(" WHERE id < ")
+            .bind(below);
+        Ok(self.connection().execute(sql.build()).await?.rows_affected())
+    }
+
+    /// Writes a change row that tells every follower to forget everything.
+    pub async fn announce_reset(&self) -> Result<(), DbErr> {
+        self.connection()
+            .execute_unprepared(&migrations::change_feed::reset_statement())
+            .await
+            .map(|_| ())
+    }
+
+    /// The whole connection lists of `owners`, each in the API's order (`connected_at`
+    /// newest first, then id): one range scan of `ix_connections_order` per owner, no sort.
+    pub async fn adjacency(&self, owners: &[i64]) -> Result<HashMap<i64, Vec<i64>>, DbErr> {
+        use connection::Column;
+        let mut lists: HashMap<i64, Vec<i64>> = owners.iter().map(|o| (*o, Vec::new())).collect();
+        for chunk in owners.chunks(self.list_chunk(owners.len())) {
+            let rows: Vec<(i64, i64)> = connection::Entity::find()
+                .select_only()
+                .columns([Column::UserId, Column::FriendId])
+                .filter(id_in(
+                    self.backend(),
+                    (connection::Entity, Column::UserId),
+                    chunk,
+                ))
+                .order_by_asc(Column::UserId)
+                .order_by_desc(Column::ConnectedAtUs)
+                .order_by_asc(Column::FriendId)
+                .into_tuple()
+                .all(self.connection())
+                .await?;
+            for (owner, friend) in rows {
+                lists.entry(owner).or_default().push(friend);
+            }
+        }
+        Ok(lists)
+    }
+
+    /// The pending requests sent or received by any of `users`, as (from, to) pairs.
+    pub async fn pending_requests(&self, users: &[i64]) -> Result<Vec<(i64, i64)>, DbErr> {
+        use connection_request::Column;
+        let mut pairs = Vec::new();
+        for chunk in users.chunks(self.list_chunk(users.len()) / 2) {
+            let found: Vec<(i64, i64)> = connection_request::Entity::find()
+                .select_only()
+                .columns([Column::FromUserId, Column::ToUserId])
+                .filter(
+                    Condition::any()
+                        .add(id_in(
+                            self.backend(),
+                            (connection_request::Entity, Column::FromUserId),
+                            chunk,
+                        ))
+                        .add(id_in(
+                            self.backend(),
+                            (connection_request::Entity, Column::ToUserId),
+                            chunk,
+                        )),
+                )
+                .into_tuple()
+                .all(self.connection())
+                .await?;
+            pairs.extend(found);
+        }
+        Ok(pairs)
+    }
+
+    /// How many ids one statement may bind: MySQL takes one placeholder per id.
+    fn list_chunk(&self, len: usize) -> usize {
+        match self.backend() {
+            sea_orm::DatabaseBackend::MySql => MYSQL_MAX_LIST,
+            _ => len.max(2),
+        }
+    }
+}
