@@ -397,7 +397,7 @@ class Sqlite:
 
 
 class Server:
-    def __init__(self, binary, db, logfile, rust_log):
+    def __init__(self, binary, db, logfile, rust_log, cache="on"):
         self.port = free_port()
         self.logfile = logfile
         environ = dict(os.environ)
@@ -410,6 +410,7 @@ class Server:
             RUST_LOG=rust_log,
             BIND=f"127.0.0.1:{self.port}",
             NO_DEMO="true",
+            CACHE=cache,
         )
         if CFG["pool_size"]:
             environ["DB_POOL_SIZE"] = CFG["pool_size"]
@@ -877,7 +878,9 @@ def bench_backend(Backend, binary, floor_tool, tmp):
 
     # Statements per request, from the server's own trace.
     log(f"{db.label}: capturing the SQL of each scenario (RUST_LOG=community_gateway::sql=trace)")
-    tracer = Server(binary, db, workdir / "server-trace.log", "warn,community_gateway::sql=trace")
+    # With the graph cache off: the statements of the SQL path (what a miss or CACHE=off runs),
+    # from which the floor is built. The measured server below runs with the cache on.
+    tracer = Server(binary, db, workdir / "server-trace.log", "warn,community_gateway::sql=trace", cache="off")
     try:
         traced = trace_statements(tracer, wl, workdir)
     finally:

@@ -44,6 +44,11 @@ impl Source {
         self.graph.as_deref().filter(|graph| graph.serving())
     }
 
+    /// Whether reads are answered from memory now (else from SQL).
+    pub fn from_memory(&self) -> bool {
+        self.serving().is_some()
+    }
+
     /// The settings and whether `target` and `viewer` exist (`Store::gate`).
     pub async fn gate(&self, target: Option<i64>, viewer: Option<i64>) -> Result<Gate, DbErr> {
         let Some(graph) = self.serving() else {

@@ -1,6 +1,7 @@
 //! What a resolver knows of the request it serves: the viewer (admitted once, by the first
 //! resolver that needs it) and the request's DataLoaders.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
@@ -9,11 +10,15 @@ use tokio::sync::OnceCell;
 
 use crate::auth::{self, Credential};
 use crate::config::Config;
+use async_graphql::dataloader::Loader;
+
+use crate::cache::Source;
 use crate::core::{
-    self, Access, ConnectionPageLoader, StatusLoader, TagLoader, UserLoader, Viewer,
+    self, Access, ConnectionPageLoader, ConnectionStatus, LoadError, Page, PageKey, StatusLoader,
+    TagLoader, UserLoader, Viewer,
 };
 use crate::error::ApiError;
-use crate::cache::Source;
+use crate::store::{TagRecord, UserRecord};
 
 /// Everything a resolver needs about the request it serves.
 pub struct RequestContext {
@@ -28,12 +33,12 @@ pub struct RequestContext {
     viewer: Viewer,
     /// Scheme + host (or the public base URL) for REST links.
     pub link_origin: String,
-    pub users: DataLoader<UserLoader, HashMapCache>,
-    pub tags: DataLoader<TagLoader, HashMapCache>,
+    users: DataLoader<UserLoader, HashMapCache>,
+    tags: DataLoader<TagLoader, HashMapCache>,
     /// Fed by each connection page (which reads its users' statuses), so listed users cost
     /// no status statement.
-    pub statuses: DataLoader<StatusLoader, HashMapCache>,
-    pub pages: DataLoader<ConnectionPageLoader, HashMapCache>,
+    statuses: DataLoader<StatusLoader, HashMapCache>,
+    pages: DataLoader<ConnectionPageLoader, HashMapCache>,
 }
 
 impl RequestContext {
@@ -91,5 +96,55 @@ impl RequestContext {
         // `ApiError::extend` by name: `&Arc<ApiError>` would pick async-graphql's blanket
         // `ErrorExtensions for &E` (no `extensions.code`).
         access.as_ref().copied().map_err(|e| ApiError::extend(e))
+    }
+}
+
+/// The resolvers' reads. While the graph cache serves, each goes straight to its loader: an
+/// in-memory read gains nothing from a batching window, and the window's timer (a thread of
+/// its own), task and channel cost a GraphQL page about a fifth of its CPU (measured with
+/// `perf`, bench/RESULTS.md). Otherwise they batch through the DataLoaders, so an operation
+/// costs a fixed number of SQL statements however many users it lists.
+impl RequestContext {
+    pub async fn user(&self, id: i64) -> Result<Option<UserRecord>, LoadError> {
+        match self.source.from_memory() {
+            true => Ok(self.users.loader().load(&[id]).await?.remove(&id)),
+            false => self.users.load_one(id).await,
+        }
+    }
+
+    pub async fn users(&self, ids: Vec<i64>) -> Result<HashMap<i64, UserRecord>, LoadError> {
+        match self.source.from_memory() {
+            true => self.users.loader().load(&ids).await,
+            false => self.users.load_many(ids).await,
+        }
+    }
+
+    pub async fn page(&self, key: PageKey) -> Result<Option<Arc<Page>>, LoadError> {
+        match self.source.from_memory() {
+            true => Ok(self.pages.loader().load(&[key]).await?.remove(&key)),
+            false => self.pages.load_one(key).await,
+        }
+    }
+
+    pub async fn tags(&self, id: i64) -> Result<Option<Vec<TagRecord>>, LoadError> {
+        match self.source.from_memory() {
+            true => Ok(self.tags.loader().load(&[id]).await?.remove(&id)),
+            false => self.tags.load_one(id).await,
+        }
+    }
+
+    /// Statuses a page read with its users: the status loader need not ask again (the
+    /// direct reads from memory have no loader cache to feed).
+    pub async fn remember_statuses(&self, statuses: Vec<(i64, Option<ConnectionStatus>)>) {
+        if !self.source.from_memory() {
+            self.statuses.feed_many(statuses).await;
+        }
+    }
+
+    pub async fn status(&self, id: i64) -> Result<Option<Option<ConnectionStatus>>, LoadError> {
+        match self.source.from_memory() {
+            true => Ok(self.statuses.loader().load(&[id]).await?.remove(&id)),
+            false => self.statuses.load_one(id).await,
+        }
     }
 }

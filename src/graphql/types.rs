@@ -42,7 +42,7 @@ impl Query {
         let Some(id) = user_id(&id) else {
             return Ok(None);
         };
-        Ok(rc.users.load_one(id).await.or_graphql()?.map(User::new))
+        Ok(rc.user(id).await.or_graphql()?.map(User::new))
     }
 
     /// Users by id, in the order asked, with null for unknown ids (at most 500 ids).
@@ -63,7 +63,7 @@ impl Query {
         core::check_content(&rc.access().await?).or_graphql()?;
         let parsed: Vec<Option<i64>> = ids.iter().map(user_id).collect();
         let wanted: Vec<i64> = parsed.iter().flatten().copied().collect();
-        let found = rc.users.load_many(wanted).await.or_graphql()?;
+        let found = rc.users(wanted).await.or_graphql()?;
         Ok(parsed
             .into_iter()
             .map(|id| id.and_then(|id| found.get(&id).cloned()).map(User::new))
@@ -76,7 +76,7 @@ impl Query {
         let Some(viewer) = rc.access().await?.viewer else {
             return Ok(None);
         };
-        Ok(rc.users.load_one(viewer).await.or_graphql()?.map(User::new))
+        Ok(rc.user(viewer).await.or_graphql()?.map(User::new))
     }
 }
 
@@ -115,7 +115,7 @@ impl User {
     async fn record(&self, ctx: &Context<'_>) -> async_graphql::Result<&UserRecord> {
         self.record
             .get_or_try_init(|| async {
-                let user = request(ctx).users.load_one(self.id).await;
+                let user = request(ctx).user(self.id).await;
                 user.or_graphql()?
                     .ok_or_else(|| {
                         ApiError::Internal(anyhow::anyhow!("listed user {} has no record", self.id))
@@ -192,7 +192,7 @@ impl User {
         }
         let rc = request(ctx);
         rc.access().await?;
-        Ok(rc.statuses.load_one(self.id).await.or_graphql()?.flatten())
+        Ok(rc.status(self.id).await.or_graphql()?.flatten())
     }
     /// Number of categories followed.
     async fn categories_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
@@ -255,7 +255,7 @@ impl User {
             return Ok(tags.iter().cloned().map(Tag).collect());
         }
         let rc = request(ctx);
-        let tags = rc.tags.load_one(self.id).await.or_graphql()?;
+        let tags = rc.tags(self.id).await.or_graphql()?;
         Ok(tags.unwrap_or_default().into_iter().map(Tag).collect())
     }
     /// Reputation points.
@@ -331,7 +331,7 @@ impl User {
         // pages are selected.
         let selected = ResultsSelection::of(ctx);
         let key = request.key(selected.tags, selected.records);
-        let rows = rc.pages.load_one(key).await.or_graphql()?;
+        let rows = rc.page(key).await.or_graphql()?;
         let page = ConnectionPage::finish(
             &request,
             rows.unwrap_or_default(),
@@ -340,7 +340,7 @@ impl User {
         );
         // The page read its users' statuses: the status loader need not ask again.
         let statuses: Vec<_> = page.listed().map(|l| (l.id, l.status)).collect();
-        rc.statuses.feed_many(statuses).await;
+        rc.remember_statuses(statuses).await;
         Ok(UserConnectionPage::new(
             &page,
             &rc.link_origin,
