@@ -11,6 +11,8 @@
 //!    the triggers watch: connections added and removed, requests added and withdrawn, a
 //!    username, the settings, a tag hidden, a tag link removed. Each page is first shown to
 //!    come from the cache (it runs no SQL), so a follower that stopped evicting fails here.
+//!    And a write evicts only what it touches: it is applied as a change (no reset, no lost
+//!    feed), and the pages it does not touch are still served from memory.
 //! 2. PostgreSQL: two servers with caches of their own both show a third party's write.
 //! 3. PostgreSQL: with the LISTEN connection killed (and kept from reconnecting) the cache
 //!    stops serving, counts a feed reset, and reads go to SQL (a write shows at once); when
@@ -18,7 +20,8 @@
 //! 4. A budget of a few entries evicts all the time, and every page is still exact.
 //! 5. A property test: random interleavings of writes (through the cache-on server's store,
 //!    each followed by `settle`, which promises read-your-writes) and reads (random owner,
-//!    viewer, page and filter; REST and GraphQL) answer exactly as SQL does after each step.
+//!    viewer, page and filter; REST, and GraphQL with one owner and with several) answer
+//!    exactly as SQL does after each step.
 //! 6. A page served from the cache runs no SQL statement (REST and GraphQL).
 //! 7. An import replaces everything the cache holds: at once on the importing server, within
 //!    `BOUND` when another process imports.
@@ -438,6 +441,72 @@ async fn writes_from_another_connection_show_within_the_bound() {
     }
 }
 
+/// A write evicts the entries it touches and nothing else: the follower applies it as a
+/// change (no reset, no lost feed), and pages it does not touch are still served from memory.
+#[tokio::test]
+async fn a_write_evicts_only_what_it_touches() {
+    for db in TestDb::all("cache_evicts_only_what_it_touches").await {
+        common::import_example(&db.store).await;
+        let servers = Servers::start(&db, config(true)).await;
+        let writer = Writer::open(&db).await;
+        // A request from chiara to fabio touches the requests of 3 and 6 only.
+        let touched = Probe::new(1, Some(3), "");
+        let untouched = [
+            Probe::new(1, None, ""),
+            Probe::new(2, Some(1), ""),
+            Probe::new(7, Some(4), "mutual=0"),
+        ];
+        for probe in untouched.iter().chain([&touched]) {
+            servers.warm(probe).await;
+        }
+        let figures = [
+            "gateway_cache_feed_resets_total",
+            "gateway_cache_resets_total",
+            "gateway_cache_feed_changes_total",
+        ];
+        let mut before = Vec::new();
+        for name in figures {
+            before.push(servers.metric(name).await);
+        }
+        writer.exec(&request_sql(3, 6, NEWEST_US)).await;
+        let written = Instant::now();
+        let truth = servers.truth(&touched).await;
+        let what = format!("{:?}: a request inserted", db.backend);
+        shows_within(
+            &servers.client,
+            &servers.cached,
+            &touched,
+            &truth,
+            written,
+            &what,
+        )
+        .await;
+        let mut after = Vec::new();
+        for name in figures {
+            after.push(servers.metric(name).await);
+        }
+        assert_eq!(
+            after[0], before[0],
+            "{what}: the follower lost the feed applying it (the server logs why)"
+        );
+        assert_eq!(
+            after[1], before[1],
+            "{what}: applying it dropped the whole cache"
+        );
+        assert!(after[2] > before[2], "{what}: no change row applied");
+        for probe in &untouched {
+            let statements = servers.store.statement_count();
+            let got = servers.cached(probe).await;
+            assert_eq!(
+                servers.store.statement_count(),
+                statements,
+                "{what}: {probe:?} was evicted, or the cache stopped serving"
+            );
+            assert_eq!(got, servers.truth(probe).await, "{what}: {probe:?}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Two servers on one PostgreSQL
 // ---------------------------------------------------------------------------------------
@@ -789,11 +858,17 @@ impl Read {
             .mutual
             .map(|m| format!(", mutual: {m}"))
             .unwrap_or_default();
+        // `user` pages one owner; `users` pages several in one batch (another statement).
+        let page = format!(
+            "connections(limit: {}, offset: {}{mutual}) {{ count next previous \
+             results {{ id username connectionStatus followersCounter tags {{ id name }} }} }}",
+            self.limit, self.offset
+        );
+        let others = (self.owner % USERS + 1, (self.owner + 4) % USERS + 1);
         format!(
-            "{{ me {{ id username }} user(id: \"{}\") {{ id username tags {{ id }} \
-             connections(limit: {}, offset: {}{mutual}) {{ count next previous \
-             results {{ id username connectionStatus followersCounter tags {{ id name }} }} }} }} }}",
-            self.owner, self.limit, self.offset
+            "{{ me {{ id username }} user(id: \"{}\") {{ id username tags {{ id }} {page} }} \
+             users(ids: [\"{}\", \"{}\", \"{}\"]) {{ id {page} }} }}",
+            self.owner, self.owner, others.0, others.1
         )
     }
 }
