@@ -25,6 +25,8 @@
 //! 6. A page served from the cache runs no SQL statement (REST and GraphQL).
 //! 7. An import replaces everything the cache holds: at once on the importing server, within
 //!    `BOUND` when another process imports.
+//! 8. Readers missing while another connection writes store no stale entry (the ticket rule
+//!    of `src/cache/graph.rs`): once the writes stop, every page comes to equal SQL.
 
 use std::time::{Duration, Instant};
 
@@ -589,10 +591,14 @@ async fn a_killed_listener_falls_back_to_sql_and_recovers() {
     // Pools of one connection each: while the database refuses new connections (below), the
     // servers keep the one they have.
     let one = || Store::connect(&db.url, 1);
+    // A lease far longer than the outage: the lease alone stops a cache whose feed stalls,
+    // but a lost listener must stop it at once.
+    let mut cached = config(true);
+    cached.cache.lease = Duration::from_secs(60);
     let servers = Servers::on(
         one().await.expect("connect"),
         one().await.expect("connect"),
-        config(true),
+        cached,
     )
     .await;
     let writer = Writer::open(&db).await;
@@ -1200,5 +1206,117 @@ async fn an_import_invalidates_everything() {
             )
             .await;
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. Readers racing writers store no stale entry (the ticket rule)
+// ---------------------------------------------------------------------------------------
+
+/// A write through `store`, then `settle` (read-your-writes on its server).
+async fn write_settled(store: &Store, sql: String) {
+    store
+        .connection()
+        .execute_unprepared(&sql)
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    store.settle().await;
+}
+
+/// Readers keep missing on alice's list (each write evicts it) while writes to it commit: a
+/// list read before a write commits and stored after the write was applied would be stale.
+/// Each cycle writes twice, so the second write commits while readers are reading the list
+/// the first one evicted; after `settle` (the second write applied) no stale list may be
+/// stored, so every read must equal SQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_racing_writers_store_no_stale_entry() {
+    const MEMBERS: i64 = 24;
+    const READERS: usize = 4;
+    const CYCLES: i64 = 40;
+    for db in TestDb::all("cache_readers_racing_writers").await {
+        let started = Instant::now();
+        let users: Vec<Value> = (1..=MEMBERS)
+            .map(|id| common::plain_user(id, &[]))
+            .collect();
+        // Alice's lasting friends are the last five members.
+        let lasting: Vec<(i64, i64, i64)> =
+            (MEMBERS - 4..=MEMBERS).map(|f| (1, f, f % 3)).collect();
+        let file = json!({"settings": {}, "tags": [], "users": users,
+            "connections": common::timed_connections(&lasting),
+            "connection_requests": [], "access_tokens": []})
+        .to_string();
+        let file = community::parse(file.as_bytes()).expect("community parses");
+        community::import(&db.store, &file).await.expect("import");
+        let servers = Servers::start(&db, config(true)).await;
+        wait_serving(&servers.client, &servers.cached, 1.0, START).await;
+        let alice = Probe::new(1, None, "");
+
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut readers = Vec::new();
+        for _ in 0..READERS {
+            let (client, base, stop, probe) = (
+                servers.client.clone(),
+                servers.cached.clone(),
+                stop.clone(),
+                alice.clone(),
+            );
+            readers.push(tokio::spawn(async move {
+                let mut reads = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let answer = rest(&client, &base, &probe).await;
+                    assert_eq!(answer.status, 200, "{answer:?}");
+                    reads += 1;
+                }
+                reads
+            }));
+        }
+        let write = |sql: String| write_settled(&servers.store, sql);
+        let mut failure = None;
+        for cycle in 0..CYCLES {
+            let friend = 2 + cycle % (MEMBERS - 6);
+            // Connect alice to a friend, and at once drop the friend again or move them to
+            // the end of her list.
+            write(connect_sql(1, friend, NEWEST_US + cycle)).await;
+            match cycle % 2 {
+                0 => write(disconnect_sql(1, friend)).await,
+                _ => {
+                    write(format!(
+                        "UPDATE connections SET connected_at_us = 1 \
+                         WHERE (user_id = 1 AND friend_id = {friend}) \
+                         OR (user_id = {friend} AND friend_id = 1)"
+                    ))
+                    .await
+                }
+            }
+            let truth = servers.truth(&alice).await;
+            for _ in 0..3 {
+                let got = servers.cached(&alice).await;
+                if got != truth {
+                    failure = Some(format!(
+                        "{:?}: cycle {cycle}: a stale list was stored\ncache:\n{got:#?}\nSQL:\n{truth:#?}",
+                        db.backend
+                    ));
+                    break;
+                }
+            }
+            if failure.is_some() {
+                break;
+            }
+            write(disconnect_sql(1, friend)).await;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut reads = 0;
+        for reader in readers {
+            reads += reader.await.expect("reader");
+        }
+        if let Some(failure) = failure {
+            panic!("{failure}");
+        }
+        let refused = servers.metric("gateway_cache_refused_total").await;
+        eprintln!(
+            "cache race on {:?}: {CYCLES} cycles, {reads} racing reads, {refused} entries refused, in {:.2?}",
+            db.backend,
+            started.elapsed()
+        );
     }
 }
