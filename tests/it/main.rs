@@ -5,6 +5,7 @@
 
 mod common;
 
+mod cache;
 mod community;
 mod faults;
 mod fuzz_parsing;
