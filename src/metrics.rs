@@ -13,7 +13,8 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::cache::GraphCache;
@@ -50,17 +51,61 @@ enum CacheFigure {
 }
 
 const CACHE_FIGURES: [(CacheFigure, &str, &str); 11] = [
-    (CacheFigure::Hits, "cache_hits_total", "Graph cache entries found"),
-    (CacheFigure::Misses, "cache_misses_total", "Graph cache entries read from SQL"),
-    (CacheFigure::Evictions, "cache_evictions_total", "Entries evicted to stay within CACHE_MB"),
-    (CacheFigure::Refused, "cache_refused_total", "Entries read while a change to them was applied, so not stored"),
-    (CacheFigure::Invalidations, "cache_invalidations_total", "Batches of changes applied"),
-    (CacheFigure::Resets, "cache_resets_total", "Times the whole cache was dropped (import, user deleted, new feed session)"),
-    (CacheFigure::FeedResets, "cache_feed_resets_total", "Times the change feed was lost (reads went to SQL until it followed again)"),
-    (CacheFigure::Changes, "cache_feed_changes_total", "Change rows applied from the feed"),
-    (CacheFigure::Bytes, "cache_bytes", "Estimated bytes held by the graph cache"),
-    (CacheFigure::Entries, "cache_entries", "Entries held by the graph cache"),
-    (CacheFigure::Serving, "cache_serving", "1 while the graph cache serves reads, 0 while reads go to SQL"),
+    (
+        CacheFigure::Hits,
+        "cache_hits_total",
+        "Graph cache entries found",
+    ),
+    (
+        CacheFigure::Misses,
+        "cache_misses_total",
+        "Graph cache entries read from SQL",
+    ),
+    (
+        CacheFigure::Evictions,
+        "cache_evictions_total",
+        "Entries evicted to stay within CACHE_MB",
+    ),
+    (
+        CacheFigure::Refused,
+        "cache_refused_total",
+        "Entries read while a change to them was applied, so not stored",
+    ),
+    (
+        CacheFigure::Invalidations,
+        "cache_invalidations_total",
+        "Batches of changes applied",
+    ),
+    (
+        CacheFigure::Resets,
+        "cache_resets_total",
+        "Times the whole cache was dropped (import, user deleted, new feed session)",
+    ),
+    (
+        CacheFigure::FeedResets,
+        "cache_feed_resets_total",
+        "Times the change feed was lost (reads went to SQL until it followed again)",
+    ),
+    (
+        CacheFigure::Changes,
+        "cache_feed_changes_total",
+        "Change rows applied from the feed",
+    ),
+    (
+        CacheFigure::Bytes,
+        "cache_bytes",
+        "Estimated bytes held by the graph cache",
+    ),
+    (
+        CacheFigure::Entries,
+        "cache_entries",
+        "Entries held by the graph cache",
+    ),
+    (
+        CacheFigure::Serving,
+        "cache_serving",
+        "1 while the graph cache serves reads, 0 while reads go to SQL",
+    ),
 ];
 
 impl Metrics {
@@ -100,7 +145,10 @@ impl Metrics {
         let cache: Vec<(CacheFigure, IntGauge)> = CACHE_FIGURES
             .iter()
             .map(|(figure, name, help)| {
-                (*figure, IntGauge::new(*name, *help).expect("static metric definition"))
+                (
+                    *figure,
+                    IntGauge::new(*name, *help).expect("static metric definition"),
+                )
             })
             .collect();
         let cache_feed_lag = Gauge::new(

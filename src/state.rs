@@ -25,10 +25,12 @@ impl AppState {
     /// The state of a server on `store`; with the cache on, starts following the change feed
     /// (so it must be called within the Tokio runtime).
     pub fn new(store: Store, config: Config) -> AppState {
-        let graph = config
-            .cache
-            .enabled
-            .then(|| Arc::new(GraphCache::new(config.cache.budget_bytes, config.cache.lease)));
+        let graph = config.cache.enabled.then(|| {
+            Arc::new(GraphCache::new(
+                config.cache.budget_bytes,
+                config.cache.lease,
+            ))
+        });
         let feed = graph.as_ref().map(|graph| {
             let options = FeedOptions {
                 poll: config.cache.poll_interval(store.backend()),

@@ -210,6 +210,9 @@ impl<'a> Session<'a> {
             }
             let started = Instant::now();
             if let Err(lost) = self.poll().await {
+                // Before the waiting writers go: their next read must not be served from
+                // entries older than their write.
+                self.graph.lost_feed();
                 return lost;
             }
             if listening {
@@ -270,7 +273,8 @@ impl<'a> Session<'a> {
                 _ => all = true,
             }
         }
-        self.gaps.retain(|_, first| now.duration_since(*first) < GAP_TTL);
+        self.gaps
+            .retain(|_, first| now.duration_since(*first) < GAP_TTL);
         self.graph
             .counters
             .changes
@@ -316,7 +320,9 @@ async fn listen(url: String, wakes: mpsc::Sender<Wake>) {
     loop {
         match PgListener::connect(&url).await {
             Ok(mut listener) => {
-                if listener.listen(CHANNEL).await.is_ok() && wakes.send(Wake::Listening).await.is_ok() {
+                if listener.listen(CHANNEL).await.is_ok()
+                    && wakes.send(Wake::Listening).await.is_ok()
+                {
                     // `try_recv` answers None when the connection dropped.
                     while let Ok(Some(_)) = listener.try_recv().await {
                         // A wake already queued covers this commit too.

@@ -213,7 +213,9 @@ impl GraphCache {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves only a cache behind: keep going with it.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether entries may be served now: the follower follows the feed, and read it
@@ -230,7 +232,9 @@ impl GraphCache {
 
     /// The follower read every change committed before `poll_started`.
     pub fn polled(&self, poll_started: Instant) {
-        let at = poll_started.saturating_duration_since(self.started).as_micros() as u64;
+        let at = poll_started
+            .saturating_duration_since(self.started)
+            .as_micros() as u64;
         self.last_poll_us.fetch_max(at, Ordering::AcqRel);
         self.following.store(true, Ordering::Release);
     }

@@ -28,7 +28,11 @@ impl Perspective<'_> {
 /// records: mutual connections first, then the others, each in the owner's order.
 pub fn page(owner: &Adjacency, viewer: Option<&Perspective>, spec: PageSpec) -> ConnectionPageRows {
     let mutual: Vec<bool> = match viewer {
-        Some(v) => owner.ordered.iter().map(|id| v.adjacency.contains(*id)).collect(),
+        Some(v) => owner
+            .ordered
+            .iter()
+            .map(|id| v.adjacency.contains(*id))
+            .collect(),
         None => vec![false; owner.len()],
     };
     let mutuals = mutual.iter().filter(|m| **m).count();

@@ -199,7 +199,10 @@ impl Source {
     async fn settings_in(&self, graph: &GraphCache) -> Result<Settings, DbErr> {
         let store = &self.store;
         let entries = through(graph, &[Key::Settings], |_| async move {
-            Ok(vec![(Key::Settings, Entry::Settings(store.settings().await?))])
+            Ok(vec![(
+                Key::Settings,
+                Entry::Settings(store.settings().await?),
+            )])
         })
         .await?;
         match entries.get(&Key::Settings) {

@@ -193,20 +193,6 @@ pub(crate) fn import_pool<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
         .idle_timeout(None)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn directed_rows_are_sorted_pairs_both_ways() {
-        let rows: Vec<_> = directed_connections(&[(1, 3, 10), (2, 3, 20)])
-            .into_iter()
-            .map(|c| (c.user_id, c.friend_id, c.connected_at_us))
-            .collect();
-        assert_eq!(rows, vec![(1, 3, 10), (2, 3, 20), (3, 1, 10), (3, 2, 20)]);
-    }
-}
-
 /// The statements that drop the change-feed triggers of the community's tables (a bulk load
 /// reports no row changes: it announces one reset when it is done, `reset_statement`).
 pub(crate) fn drop_feed_triggers(backend: sea_orm::DatabaseBackend) -> Vec<String> {
@@ -235,4 +221,18 @@ pub(crate) fn create_feed_triggers(backend: sea_orm::DatabaseBackend) -> Vec<Str
 /// last write.
 pub(crate) fn reset_statement() -> String {
     change_feed::reset_statement()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directed_rows_are_sorted_pairs_both_ways() {
+        let rows: Vec<_> = directed_connections(&[(1, 3, 10), (2, 3, 20)])
+            .into_iter()
+            .map(|c| (c.user_id, c.friend_id, c.connected_at_us))
+            .collect();
+        assert_eq!(rows, vec![(1, 3, 10), (2, 3, 20), (3, 1, 10), (3, 2, 20)]);
+    }
 }

@@ -2,9 +2,9 @@
 //! content availability, friendship mode, the target exists. REST applies all four from one
 //! SQL statement; GraphQL applies the first when the operation starts and the others per field.
 
+use crate::cache::Source;
 use crate::error::{ApiError, BAD_CREDENTIALS};
 use crate::store::faults::retry_once;
-use crate::cache::Source;
 use crate::store::{Gate, Settings};
 
 /// The target of a request, as the path or argument gave it.

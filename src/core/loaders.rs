@@ -9,8 +9,8 @@ use async_graphql::dataloader::Loader;
 use sea_orm::DbErr;
 
 use super::status::ConnectionStatus;
-use crate::store::faults::retry_once;
 use crate::cache::Source;
+use crate::store::faults::retry_once;
 use crate::store::{ConnectionPageRows, PageRow, PageSpec, TagRecord, UserRecord};
 
 /// The viewer a loader answers for. GraphQL learns it only when the first resolver admits the

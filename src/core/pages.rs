@@ -11,8 +11,8 @@ use super::gates::Access;
 use super::links::{self, Position};
 use super::loaders::{ConnectionPageLoader, Page, PageKey, Viewer};
 use super::status::ConnectionStatus;
-use crate::error::ApiError;
 use crate::cache::Source;
+use crate::error::ApiError;
 use crate::store::{PageSpec, TagRecord, UserRecord};
 
 /// Where a page starts, as decimal digits: the offset a client wrote may exceed every integer

@@ -124,7 +124,6 @@ impl Documents {
         lock(&self.persisted).put(sha256_hash, document.clone());
         Ok(document)
     }
-
 }
 
 /// A document cache; a panic elsewhere while it was held leaves it usable (it holds only

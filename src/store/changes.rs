@@ -5,8 +5,7 @@ use std::collections::HashMap;
 
 use migrations::change_feed::CHANGES_TABLE;
 use sea_orm::{
-    Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::db::Store;
@@ -43,7 +42,8 @@ impl Store {
         if !gaps.is_empty() {
             sql.push(" OR id").in_list(gaps);
         }
-        sql.push(" ORDER BY id LIMIT ").bind(limit.min(i64::MAX as u64) as i64);
+        sql.push(" ORDER BY id LIMIT ")
+            .bind(limit.min(i64::MAX as u64) as i64);
         let rows = self.connection().query_all(sql.build()).await?;
         rows.iter()
             .map(|row| {
@@ -88,7 +88,11 @@ impl Store {
             .push(CHANGES_TABLE)
             .push(" WHERE id < ")
             .bind(below);
-        Ok(self.connection().execute(sql.build()).await?.rows_affected())
+        Ok(self
+            .connection()
+            .execute(sql.build())
+            .await?
+            .rows_affected())
     }
 
     /// Writes a change row that tells every follower to forget everything.

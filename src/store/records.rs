@@ -129,6 +129,10 @@ pub fn int(row: &QueryResult, column: impl ColIdx) -> Result<i64, DbErr> {
     if let Ok(v) = row.try_get_by::<i32, _>(column) {
         return Ok(v.into());
     }
+    // PostgreSQL's SMALLINT (the change feed's `kind`) decodes only as i16.
+    if let Ok(v) = row.try_get_by::<i16, _>(column) {
+        return Ok(v.into());
+    }
     let v = row.try_get_by::<u64, _>(column)?;
     i64::try_from(v).map_err(|_| DbErr::Type(format!("{column:?} out of range")))
 }
