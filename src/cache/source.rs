@@ -122,14 +122,15 @@ impl Source {
     }
 
     /// Users by id (`Store::users_by_ids`).
-    pub async fn users_by_ids(&self, ids: &[i64]) -> Result<HashMap<i64, UserRecord>, DbErr> {
+    pub async fn users_by_ids(&self, ids: &[i64]) -> Result<HashMap<i64, Arc<UserRecord>>, DbErr> {
         let Some(graph) = self.serving() else {
-            return self.store.users_by_ids(ids).await;
+            let users = self.store.users_by_ids(ids).await?;
+            return Ok(users.into_iter().map(|(id, u)| (id, Arc::new(u))).collect());
         };
         let users = self.users_in(graph, ids).await?;
         Ok(users
             .into_iter()
-            .filter_map(|(id, user)| Some((id, UserRecord::clone(user.as_deref()?))))
+            .filter_map(|(id, user)| Some((id, user?)))
             .collect())
     }
 

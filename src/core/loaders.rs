@@ -155,10 +155,11 @@ pub struct UserLoader {
 }
 
 impl Loader<i64> for UserLoader {
-    type Value = UserRecord;
+    /// Shared with the graph cache (no copy of a record per read).
+    type Value = Arc<UserRecord>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, UserRecord>, LoadError> {
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Arc<UserRecord>>, LoadError> {
         Ok(retry_once(|| self.source.users_by_ids(keys)).await?)
     }
 }

@@ -110,7 +110,7 @@ pub struct ConnectionPage {
 pub struct Listed<'a> {
     pub id: i64,
     /// The stored record, when the page was read with records.
-    pub record: Option<&'a UserRecord>,
+    pub record: Option<&'a Arc<UserRecord>>,
     /// The visible tags, when the page was read with tags.
     pub tags: Option<&'a [TagRecord]>,
     pub status: Option<ConnectionStatus>,
@@ -149,7 +149,7 @@ impl ConnectionPage {
             .zip(&self.statuses)
             .map(|(row, status)| Listed {
                 id: row.id,
-                record: row.user.as_deref(),
+                record: row.user.as_ref(),
                 tags: self
                     .with_tags
                     .then(|| self.rows.tags.get(&row.id).map_or(&[][..], Vec::as_slice)),

@@ -105,14 +105,14 @@ impl RequestContext {
 /// `perf`, bench/RESULTS.md). Otherwise they batch through the DataLoaders, so an operation
 /// costs a fixed number of SQL statements however many users it lists.
 impl RequestContext {
-    pub async fn user(&self, id: i64) -> Result<Option<UserRecord>, LoadError> {
+    pub async fn user(&self, id: i64) -> Result<Option<Arc<UserRecord>>, LoadError> {
         match self.source.from_memory() {
             true => Ok(self.users.loader().load(&[id]).await?.remove(&id)),
             false => self.users.load_one(id).await,
         }
     }
 
-    pub async fn users(&self, ids: Vec<i64>) -> Result<HashMap<i64, UserRecord>, LoadError> {
+    pub async fn users(&self, ids: Vec<i64>) -> Result<HashMap<i64, Arc<UserRecord>>, LoadError> {
         match self.source.from_memory() {
             true => self.users.loader().load(&ids).await,
             false => self.users.load_many(ids).await,

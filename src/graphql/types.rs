@@ -2,6 +2,8 @@
 //! `crate::core`; nothing here talks SQL.
 
 use async_graphql::{Context, Object, SimpleObject, ID};
+use std::sync::Arc;
+
 use tokio::sync::OnceCell;
 
 use super::request::RequestContext;
@@ -85,7 +87,7 @@ pub struct User {
     id: i64,
     /// The stored record: given, or read through the user loader on first use (a page that
     /// the operation reads only ids, tags and statuses of is read without records).
-    record: OnceCell<UserRecord>,
+    record: OnceCell<Arc<UserRecord>>,
     /// Read ahead by the page that lists this user, when the operation selects them: a page
     /// of users then resolves these fields without one DataLoader call per user.
     tags: Option<Vec<TagRecord>>,
@@ -93,7 +95,7 @@ pub struct User {
 }
 
 impl User {
-    pub fn new(record: UserRecord) -> User {
+    pub fn new(record: Arc<UserRecord>) -> User {
         User {
             id: record.id,
             record: OnceCell::new_with(Some(record)),
@@ -113,7 +115,8 @@ impl User {
     }
 
     async fn record(&self, ctx: &Context<'_>) -> async_graphql::Result<&UserRecord> {
-        self.record
+        let record = self
+            .record
             .get_or_try_init(|| async {
                 let user = request(ctx).user(self.id).await;
                 user.or_graphql()?
@@ -122,7 +125,8 @@ impl User {
                     })
                     .or_graphql()
             })
-            .await
+            .await?;
+        Ok(record)
     }
 }
 
