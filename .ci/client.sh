@@ -16,7 +16,7 @@ fi
 
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
-bin=target/debug/community-gateway
+bin=${CARGO_TARGET_DIR:-target}/debug/community-gateway
 cargo build --quiet --bin community-gateway
 export DATABASE_URL="sqlite://$work/client.db?mode=rwc"
 "$bin" import tests/fixtures/example-community.json

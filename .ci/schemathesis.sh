@@ -42,7 +42,7 @@ ST="$VENV/bin/schemathesis"
 
 step "build"
 cargo build --quiet --bin community-gateway
-BIN="$ROOT/target/debug/community-gateway"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/community-gateway"
 
 step "server on a fresh database"
 WORK=$(mktemp -d)
