@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::cache::{self, FeedOptions, GraphCache, Source};
+use crate::cache::{self, FeedOptions, Follower, GraphCache, Source};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -18,12 +18,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     /// Stops the cache's feed follower when the last handle on the state goes.
-    _feed: Option<Arc<StopOnDrop>>,
+    _feed: Option<Arc<Follower>>,
 }
 
 impl AppState {
     /// The state of a server on `store`; with the cache on, starts following the change feed
-    /// (so it must be called within the Tokio runtime).
+    /// (on a thread of its own).
     pub fn new(store: Store, config: Config) -> AppState {
         let graph = config.cache.enabled.then(|| {
             Arc::new(GraphCache::new(
@@ -31,11 +31,18 @@ impl AppState {
                 config.cache.lease,
             ))
         });
-        let feed = graph.as_ref().map(|graph| {
+        let feed = graph.as_ref().and_then(|graph| {
             let options = FeedOptions {
                 poll: config.cache.poll_interval(store.backend()),
             };
-            Arc::new(StopOnDrop(cache::start(&store, graph.clone(), options)))
+            match cache::start(&store, graph.clone(), options) {
+                Ok(follower) => Some(Arc::new(follower)),
+                // Without a follower the cache never serves: every read goes to SQL.
+                Err(err) => {
+                    tracing::error!(error = %err, "graph cache: cannot start the feed follower; serving from SQL");
+                    None
+                }
+            }
         });
         AppState {
             source: Source::new(store.clone(), graph),
@@ -47,11 +54,3 @@ impl AppState {
     }
 }
 
-/// Aborts the feed follower's task when dropped.
-struct StopOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}

@@ -49,17 +49,36 @@ pub struct FeedOptions {
     pub poll: Duration,
 }
 
-/// Starts following the feed of `store`'s database for `graph`, in the background.
-pub fn start(store: &Store, graph: Arc<GraphCache>, options: FeedOptions) -> JoinHandle<()> {
+/// The follower's thread: it stops when this is dropped.
+pub struct Follower {
+    _stop: oneshot::Sender<()>,
+}
+
+/// Starts following the feed of `store`'s database for `graph`, on a thread of its own with
+/// its own small runtime: on the request runtime, under load, its wake-ups waited behind
+/// hundreds of request tasks (measured: the staleness p99 doubled at 16 connections on two
+/// cores); a thread of its own is scheduled by the OS like any other.
+pub fn start(store: &Store, graph: Arc<GraphCache>, options: FeedOptions) -> std::io::Result<Follower> {
     let (catch_up, requests) = mpsc::unbounded_channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let url = store.url().to_string();
+    let backend = store.backend();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("graph-feed".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                tokio::select! {
+                    _ = follow(url, backend, graph, options, requests) => {}
+                    // The sender dropped: the server that owned this cache is gone.
+                    _ = stopped => {}
+                }
+            });
+        })?;
     store.attach_follower(catch_up);
-    tokio::spawn(follow(
-        store.url().to_string(),
-        store.backend(),
-        graph,
-        options,
-        requests,
-    ))
+    Ok(Follower { _stop: stop })
 }
 
 /// Follows the feed for the life of the process, starting over after every failure.

@@ -17,6 +17,6 @@ mod graph;
 mod pages;
 mod source;
 
-pub use feed::{start, FeedOptions, LISTENER_NAME};
+pub use feed::{start, FeedOptions, Follower, LISTENER_NAME};
 pub use graph::{CacheCounters, GraphCache};
 pub use source::Source;
