@@ -8,12 +8,15 @@
 //!   portable, exactly ordered type on all three backends, with none of MySQL's `TIMESTAMP`
 //!   range limits (tokens may expire in 2099);
 //! - a connection is stored as two directed rows, one per side, so "the connections of X in
-//!   the API's order" is one range scan of `ix_connections_order`.
+//!   the API's order" is one range scan of `ix_connections_order`;
+//! - a connection request is one row per direction, keyed by (from, to), with an `id` of its
+//!   own (unique) and two optional instants, `rejected_at_us` and `viewed_at_us`.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_init;
 pub mod m20261202_000001_change_feed;
+mod m20261216_000001_request_lifecycle;
 
 /// The change feed the graph cache follows (see the migration).
 pub use m20261202_000001_change_feed as change_feed;
@@ -26,6 +29,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_init::Migration),
             Box::new(m20261202_000001_change_feed::Migration),
+            Box::new(m20261216_000001_request_lifecycle::Migration),
         ]
     }
 }

@@ -1,6 +1,6 @@
 //! The entries of the graph cache and the rules that keep them exact.
 //!
-//! Entries: each user's connections in the API's order, each user's pending requests, user
+//! Entries: each user's connections in the API's order, each user's requests, user
 //! records (or the fact that a user does not exist), each user's visible tags, and the
 //! community settings. They live in one LRU bounded by an estimate of their bytes.
 //!
@@ -27,7 +27,7 @@ use crate::store::{Settings, TagRecord, UserRecord};
 pub enum Key {
     /// A user's connections.
     Adjacency(i64),
-    /// The pending requests a user sent or received.
+    /// The requests that count for a user's statuses (`Requests`).
     Requests(i64),
     /// A user's record (or that there is none).
     User(i64),
@@ -66,7 +66,9 @@ impl Adjacency {
     }
 }
 
-/// The users one user has a pending request to, and from (each sorted).
+/// The users one user has a request to (pending or rejected: both read
+/// `sent_connection_request`), and a pending request from (one the user rejected no longer
+/// counts); each sorted.
 #[derive(Debug, Default)]
 pub struct Requests {
     sent: Box<[i64]>,

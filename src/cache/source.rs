@@ -269,14 +269,18 @@ impl Source {
             .collect())
     }
 
-    /// The pending requests `user` sent and received.
+    /// The requests that count for `user`'s statuses: every request `user` sent (pending or
+    /// rejected), and the pending ones `user` received (one `user` rejected no longer counts).
     async fn requests_in(&self, graph: &GraphCache, user: i64) -> Result<Arc<Requests>, DbErr> {
         let store = &self.store;
         let key = Key::Requests(user);
         let entries = through(graph, &[key], |_| async move {
-            let pairs = store.pending_requests(&[user]).await?;
-            let sent = pairs.iter().filter(|(from, _)| *from == user).map(|p| p.1);
-            let received = pairs.iter().filter(|(_, to)| *to == user).map(|p| p.0);
+            let found = store.requests_of(&[user]).await?;
+            let sent = found.iter().filter(|r| r.from == user).map(|r| r.to);
+            let received = found
+                .iter()
+                .filter(|r| r.to == user && !r.rejected)
+                .map(|r| r.from);
             let requests = Requests::new(sent.collect(), received.collect());
             Ok(vec![(key, Entry::Requests(Arc::new(requests)))])
         })

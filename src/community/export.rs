@@ -177,20 +177,23 @@ async fn read_connections(tx: &DatabaseTransaction) -> anyhow::Result<Vec<Connec
         .collect())
 }
 
+/// Every request, by id, with all six keys.
 async fn read_requests(tx: &DatabaseTransaction) -> anyhow::Result<Vec<ConnectionRequest>> {
     use connection_request::Column;
     let rows = connection_request::Entity::find()
-        .order_by_asc(Column::FromUserId)
-        .order_by_asc(Column::ToUserId)
+        .order_by_asc(Column::Id)
         .all(tx)
         .await
         .context("reading connection requests")?;
     Ok(rows
         .into_iter()
         .map(|r| ConnectionRequest {
+            id: Some(r.id),
             from: r.from_user_id,
             to: r.to_user_id,
             created_at: file_time(r.created_at_us),
+            rejected_at: r.rejected_at_us.map(file_time),
+            viewed_at: r.viewed_at_us.map(file_time),
         })
         .collect())
 }

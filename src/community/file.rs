@@ -134,13 +134,29 @@ pub struct Connection {
     pub connected_at: String,
 }
 
-/// A pending, directed friendship request.
+/// A directed friendship request, pending or rejected. `id`, `rejected_at` and `viewed_at`
+/// may be absent (a file written before they existed): `validate` then gives the request an
+/// id (in file order, after the largest id the file gives) and takes it as pending and never
+/// seen. `export` writes all six keys.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionRequest {
+    /// Absent: assigned on import. Present, it must be an integer (`null` is refused).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id: Option<i64>,
     pub from: i64,
     pub to: i64,
     pub created_at: String,
+    /// Set: the recipient declined the request.
+    #[serde(default)]
+    pub rejected_at: Option<String>,
+    /// Set: the recipient marked the request seen.
+    #[serde(default)]
+    pub viewed_at: Option<String>,
 }
 
 /// An opaque access token. Exactly one of `token` (the plain token, hashed on import) and
@@ -197,6 +213,15 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer)
+}
+
+/// An optional key whose value, when the key is present, must not be `null`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// The file as text: pretty JSON with a 2-space indent, keys in the fixture's order, and a

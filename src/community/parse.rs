@@ -30,8 +30,10 @@ pub(crate) enum Shape {
     IntList,
     IntPair,
     Gender,
-    /// May be absent or `null` (a token's two alternative keys).
+    /// May be absent or `null` (a token's two alternative keys, a request's times).
     OptionalStr,
+    /// May be absent; when present, an integer (a request's `id`).
+    OptionalInt,
 }
 
 pub(crate) const TAG_KEYS: &[(&str, Shape)] = &[
@@ -82,9 +84,12 @@ pub(crate) const CONNECTION_KEYS: &[(&str, Shape)] =
     &[("users", Shape::IntPair), ("connected_at", Shape::Str)];
 
 pub(crate) const REQUEST_KEYS: &[(&str, Shape)] = &[
+    ("id", Shape::OptionalInt),
     ("from", Shape::Int),
     ("to", Shape::Int),
     ("created_at", Shape::Str),
+    ("rejected_at", Shape::OptionalStr),
+    ("viewed_at", Shape::OptionalStr),
 ];
 
 pub(crate) const TOKEN_KEYS: &[(&str, Shape)] = &[
@@ -244,14 +249,21 @@ fn check_keys(map: &Map<String, Value>, keys: &[(&str, Shape)]) -> Option<String
         }
     }
     keys.iter()
-        .find(|(key, shape)| *shape != Shape::OptionalStr && !map.contains_key(*key))
+        .find(|(key, shape)| !shape.optional() && !map.contains_key(*key))
         .map(|(key, _)| format!("missing key {key:?}"))
+}
+
+impl Shape {
+    /// Whether a record may leave the key out.
+    fn optional(self) -> bool {
+        matches!(self, Shape::OptionalStr | Shape::OptionalInt)
+    }
 }
 
 /// What is wrong with `value` for `shape`, if anything.
 fn check_shape(shape: Shape, value: &Value) -> Option<String> {
     let ok = match shape {
-        Shape::Int => value.is_i64(),
+        Shape::Int | Shape::OptionalInt => value.is_i64(),
         Shape::NullableInt => value.is_null() || value.is_i64(),
         Shape::Str => value.is_string(),
         Shape::NullableStr | Shape::OptionalStr => value.is_null() || value.is_string(),
@@ -269,7 +281,7 @@ fn check_shape(shape: Shape, value: &Value) -> Option<String> {
     }
     Some(
         match shape {
-            Shape::Int => "must be an integer (64-bit)",
+            Shape::Int | Shape::OptionalInt => "must be an integer (64-bit)",
             Shape::NullableInt => "must be an integer (64-bit) or null",
             Shape::Str => "must be a string",
             Shape::NullableStr | Shape::OptionalStr => "must be a string or null",
@@ -368,9 +380,12 @@ mod tests {
             table_keys(CONNECTION_KEYS)
         );
         let req = ConnectionRequest {
+            id: Some(1),
             from: 1,
             to: 2,
             created_at: "x".into(),
+            rejected_at: None,
+            viewed_at: Some("y".into()),
         };
         assert_eq!(
             keys_of(&serde_json::to_value(req).unwrap()),

@@ -598,6 +598,9 @@ fn write_request(b: &mut CopyText, row: &connection_request::Model) {
             C::FromUserId => b.int(row.from_user_id),
             C::ToUserId => b.int(row.to_user_id),
             C::CreatedAtUs => b.int(row.created_at_us),
+            C::Id => b.int(row.id),
+            C::RejectedAtUs => b.opt_int(row.rejected_at_us),
+            C::ViewedAtUs => b.opt_int(row.viewed_at_us),
         };
     });
 }

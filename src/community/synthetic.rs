@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::file::{AccessToken, CommunityFile, Connection, ConnectionRequest, Gender, Tag, User};
-use crate::store::time::file_time;
+use crate::store::time::{file_time, parse_rfc3339_us};
 use crate::store::Settings;
 
 /// The opaque access token of the demo community's user 1 (`alice`).
@@ -124,12 +124,25 @@ fn add_alice_requests(file: &mut CommunityFile) {
     for (i, other) in strangers.enumerate() {
         let (from, to) = if i < 3 { (1, other) } else { (other, 1) };
         file.connection_requests.push(ConnectionRequest {
+            id: None,
             from,
             to,
             created_at: file_time((ACTIVITY_END - (i as i64 + 1) * DAY) * 1_000_000),
+            rejected_at: None,
+            viewed_at: None,
         });
     }
-    file.connection_requests.sort_by_key(|r| (r.from, r.to));
+    number_requests(&mut file.connection_requests);
+}
+
+/// Numbers `requests` from 1 in the order a server would have created them (`created_at`,
+/// then sender, then recipient: the order the migration numbers existing rows in), which is
+/// also the order `export` writes them in.
+fn number_requests(requests: &mut [ConnectionRequest]) {
+    requests.sort_by_cached_key(|r| (parse_rfc3339_us(&r.created_at).unwrap_or(0), r.from, r.to));
+    for (request, id) in requests.iter_mut().zip(1..) {
+        request.id = Some(id);
+    }
 }
 
 fn tags() -> Vec<Tag> {
@@ -325,12 +338,15 @@ fn pending_requests(
         let start = joined[(from - 1) as usize].max(joined[(to - 1) as usize]);
         let at = rng.gen_range(start..=ACTIVITY_END.max(start));
         requests.push(ConnectionRequest {
+            id: None,
             from,
             to,
             created_at: file_time(at * 1_000_000),
+            rejected_at: None,
+            viewed_at: None,
         });
     }
-    requests.sort_by_key(|r| (r.from, r.to));
+    number_requests(&mut requests);
     requests
 }
 

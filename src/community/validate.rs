@@ -32,7 +32,7 @@ pub(crate) struct Validated {
     pub user_tags: Vec<user_tag::Model>,
     /// `(smaller id, larger id, connected_at_us)`, sorted.
     pub connections: Vec<(i64, i64, i64)>,
-    /// By `(from_user_id, to_user_id)`.
+    /// By `(from_user_id, to_user_id)`, each with its id (given by the file, or assigned).
     pub requests: Vec<connection_request::Model>,
     /// By `(user_id, token_sha256)`.
     pub tokens: Vec<access_token::Model>,
@@ -151,15 +151,13 @@ fn check(file: &CommunityFile) -> Result<Validated, FileError> {
     }
     let mut requests = Vec::with_capacity(file.connection_requests.len());
     for (i, request) in file.connection_requests.iter().enumerate() {
-        let (from_user_id, to_user_id, created_at_us) = check
-            .request(i, request)
-            .map_err(|reason| FileError::new(request_label(i, request), reason))?;
-        requests.push(connection_request::Model {
-            from_user_id,
-            to_user_id,
-            created_at_us,
-        });
+        requests.push(
+            check
+                .request(i, request)
+                .map_err(|reason| FileError::new(request_label(i, request), reason))?,
+        );
     }
+    check.number_requests(&file.connection_requests, &mut requests)?;
     let mut tokens = Vec::with_capacity(file.access_tokens.len());
     for (i, token) in file.access_tokens.iter().enumerate() {
         tokens.push(
@@ -286,6 +284,9 @@ pub(crate) struct Checker {
     /// Connected pairs, smaller id first, and the index of the connection.
     pairs: FastMap<(i64, i64), usize>,
     requests: FastMap<(i64, i64), usize>,
+    /// The ids the file gives requests, and the largest of them (0: none).
+    request_ids: FastMap<i64, usize>,
+    max_request_id: i64,
     tokens: HashMap<String, usize>,
 }
 
@@ -299,6 +300,8 @@ impl Checker {
             usernames: HashMap::with_capacity(file.users.len()),
             pairs: fast_map(file.connections.len()),
             requests: fast_map(file.connection_requests.len()),
+            request_ids: fast_map(file.connection_requests.len()),
+            max_request_id: 0,
             tokens: HashMap::with_capacity(file.access_tokens.len()),
         }
     }
@@ -384,12 +387,21 @@ impl Checker {
         Ok((low, high, at))
     }
 
-    /// Returns `(from, to, created_at_us)`.
+    /// Returns the request's row; its `id` is 0 when the file gives none (`number_requests`
+    /// assigns it once every request is read).
     pub(crate) fn request(
         &mut self,
         i: usize,
         request: &ConnectionRequest,
-    ) -> Result<(i64, i64, i64), String> {
+    ) -> Result<connection_request::Model, String> {
+        if let Some(id) = request.id {
+            positive_id("id", id)?;
+            if let Some(first) = self.request_ids.get(&id) {
+                return Err(format!(
+                    "request id {id} is already used by connection_requests[{first}]"
+                ));
+            }
+        }
         let (from, to) = (request.from, request.to);
         if from == to {
             return Err("a request joins two distinct users".into());
@@ -406,9 +418,49 @@ impl Checker {
                 "a request from {from} to {to} is already given by connection_requests[{first}]"
             ));
         }
-        let at = time("created_at", &request.created_at)?;
+        let created_at_us = time("created_at", &request.created_at)?;
+        let rejected_at_us = optional_time("rejected_at", request.rejected_at.as_deref())?;
+        let viewed_at_us = optional_time("viewed_at", request.viewed_at.as_deref())?;
         self.requests.insert((from, to), i);
-        Ok((from, to, at))
+        if let Some(id) = request.id {
+            self.request_ids.insert(id, i);
+            self.max_request_id = self.max_request_id.max(id);
+        }
+        Ok(connection_request::Model {
+            from_user_id: from,
+            to_user_id: to,
+            created_at_us,
+            id: request.id.unwrap_or(0),
+            rejected_at_us,
+            viewed_at_us,
+        })
+    }
+
+    /// Gives the requests the file gives no id (`rows[i]` is the row of `requests[i]`) the
+    /// ids after the largest one it gives, in file order.
+    fn number_requests(
+        &self,
+        requests: &[ConnectionRequest],
+        rows: &mut [connection_request::Model],
+    ) -> Result<(), FileError> {
+        let mut next = self.max_request_id;
+        for (i, (request, row)) in requests.iter().zip(rows.iter_mut()).enumerate() {
+            if request.id.is_some() {
+                continue;
+            }
+            next = next.checked_add(1).ok_or_else(|| {
+                FileError::new(
+                    request_label(i, request),
+                    format!(
+                        "no id is left for this request, which gives none: ids are given in \
+                         file order after the largest one the file gives ({})",
+                        self.max_request_id
+                    ),
+                )
+            })?;
+            row.id = next;
+        }
+        Ok(())
     }
 
     pub(crate) fn token(
@@ -573,6 +625,10 @@ fn long_text(key: &str, value: &str) -> Result<(), String> {
 
 fn time(key: &str, text: &str) -> Result<i64, String> {
     parse_rfc3339_us(text).map_err(|e| format!("{key:?}: {e}"))
+}
+
+fn optional_time(key: &str, text: Option<&str>) -> Result<Option<i64>, String> {
+    text.map(|text| time(key, text)).transpose()
 }
 
 /// `YYYY-MM-DD`, exactly ten characters, naming a real calendar date.

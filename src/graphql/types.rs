@@ -185,8 +185,10 @@ impl User {
         let record = self.record(ctx).await?;
         Ok(record.polls_counter)
     }
-    /// How this user relates to the viewer; null for anonymous requests, for the viewer
-    /// themself, and when there is no connection or pending request between them.
+    /// How this user relates to the viewer: CONNECTED; SENT_CONNECTION_REQUEST when the viewer
+    /// has a request to this user, pending or rejected; RECEIVED_CONNECTION_REQUEST when this
+    /// user has a pending request to the viewer; null for anonymous requests, for the viewer
+    /// themself, and otherwise.
     async fn connection_status(
         &self,
         ctx: &Context<'_>,

@@ -1,5 +1,5 @@
 //! What the graph cache reads: the change feed (`graph_changes`, written by the triggers of
-//! the change-feed migration) and, on a miss, whole adjacency lists and pending requests.
+//! the change-feed migration) and, on a miss, whole adjacency lists and requests.
 
 use std::collections::HashMap;
 
@@ -21,6 +21,15 @@ pub struct Change {
     pub kind: i16,
     pub a: Option<i64>,
     pub b: Option<i64>,
+}
+
+/// A connection request, as the statuses see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestEnds {
+    pub from: i64,
+    pub to: i64,
+    /// Declined by `to` (else pending).
+    pub rejected: bool,
 }
 
 impl Store {
@@ -130,14 +139,14 @@ impl Store {
         Ok(lists)
     }
 
-    /// The pending requests sent or received by any of `users`, as (from, to) pairs.
-    pub async fn pending_requests(&self, users: &[i64]) -> Result<Vec<(i64, i64)>, DbErr> {
+    /// The requests sent or received by any of `users`, pending or rejected.
+    pub async fn requests_of(&self, users: &[i64]) -> Result<Vec<RequestEnds>, DbErr> {
         use connection_request::Column;
-        let mut pairs = Vec::new();
+        let mut requests = Vec::new();
         for chunk in users.chunks(self.list_chunk(users.len()) / 2) {
-            let found: Vec<(i64, i64)> = connection_request::Entity::find()
+            let found: Vec<(i64, i64, Option<i64>)> = connection_request::Entity::find()
                 .select_only()
-                .columns([Column::FromUserId, Column::ToUserId])
+                .columns([Column::FromUserId, Column::ToUserId, Column::RejectedAtUs])
                 .filter(
                     Condition::any()
                         .add(id_in(
@@ -154,9 +163,17 @@ impl Store {
                 .into_tuple()
                 .all(self.connection())
                 .await?;
-            pairs.extend(found);
+            requests.extend(
+                found
+                    .into_iter()
+                    .map(|(from, to, rejected_at_us)| RequestEnds {
+                        from,
+                        to,
+                        rejected: rejected_at_us.is_some(),
+                    }),
+            );
         }
-        Ok(pairs)
+        Ok(requests)
     }
 
     /// How many ids one statement may bind: MySQL takes one placeholder per id.

@@ -15,7 +15,7 @@ pub mod records;
 pub mod sql;
 pub mod time;
 
-pub use changes::Change;
+pub use changes::{Change, RequestEnds};
 pub use db::{redact, CatchUp, Store};
 pub use queries::{ConnectionPageRows, Gate, PageRow, PageSpec, Relation};
 pub use records::{Settings, TagRecord, UserRecord};

@@ -14,8 +14,9 @@
 //!   one-owner shape would need per owner; nested owners are ordinary users with short lists,
 //!   for which the sort is cheap.
 //!
-//! Both shapes carry the pending requests between the viewer and each listed user, so the
-//! page's connection statuses cost no statement of their own.
+//! Both shapes carry the requests between the viewer and each listed user (the ones the
+//! statuses count: the viewer's, pending or rejected, and the listed user's pending one), so
+//! the page's connection statuses cost no statement of their own.
 //!
 //! Raw SQL because an entity query cannot say this: one statement per page with its counts
 //! and statuses, and window / `NOT IN` shapes chosen per backend (measured). The listed users
@@ -220,7 +221,10 @@ impl Store {
     }
 }
 
-/// Joins the pending requests between the viewer and each listed user (`p.friend_id`).
+/// Joins the requests between the viewer and each listed user (`p.friend_id`) that count for
+/// the status: `sr`, the viewer's request to them, pending or rejected (it still exists and
+/// still reads `sent_connection_request`); `rr`, their request to the viewer, only while
+/// pending (one the viewer rejected no longer counts).
 fn push_request_joins(sql: &mut Sql, viewer: Value) {
     sql.push(" LEFT JOIN connection_requests sr ON sr.from_user_id = ")
         .bind(viewer.clone())
@@ -228,7 +232,7 @@ fn push_request_joins(sql: &mut Sql, viewer: Value) {
             " AND sr.to_user_id = p.friend_id LEFT JOIN connection_requests rr ON rr.to_user_id = ",
         )
         .bind(viewer)
-        .push(" AND rr.from_user_id = p.friend_id");
+        .push(" AND rr.from_user_id = p.friend_id AND rr.rejected_at_us IS NULL");
 }
 
 /// The leading columns of a page statement: the listed user's record (`user_select_list`:

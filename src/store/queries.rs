@@ -53,7 +53,10 @@ pub struct ConnectionPageRows {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Relation {
     pub connected: bool,
+    /// The viewer has a request to the other user, pending or rejected.
     pub sent_request: bool,
+    /// The other user has a pending request to the viewer (one the viewer rejected does not
+    /// count).
     pub received_request: bool,
 }
 
@@ -173,7 +176,8 @@ impl Store {
         Ok(tags)
     }
 
-    /// How `viewer` relates to each of `others`: connected, request sent, request received.
+    /// How `viewer` relates to each of `others`: connected, request sent (pending or
+    /// rejected), pending request received.
     pub async fn relations(
         &self,
         viewer: i64,
@@ -196,7 +200,7 @@ impl Store {
             .in_list(others)
             .push(" UNION ALL SELECT from_user_id, 3 FROM connection_requests WHERE to_user_id = ")
             .bind(viewer)
-            .push(" AND from_user_id")
+            .push(" AND rejected_at_us IS NULL AND from_user_id")
             .in_list(others);
         for row in self.connection().query_all(sql.build()).await? {
             let entry = relations.entry(int(&row, "other_id")?).or_default();

@@ -305,10 +305,13 @@ fn disconnect_sql(a: i64, b: i64) -> String {
     )
 }
 
+/// A request row, with an id no other request of these tests takes (the fixtures' ids are
+/// small).
 fn request_sql(from: i64, to: i64, at_us: i64) -> String {
+    let id = from * 1_000_000 + to;
     format!(
-        "INSERT INTO connection_requests (from_user_id, to_user_id, created_at_us) \
-         VALUES ({from}, {to}, {at_us})"
+        "INSERT INTO connection_requests (id, from_user_id, to_user_id, created_at_us) \
+         VALUES ({id}, {from}, {to}, {at_us})"
     )
 }
 

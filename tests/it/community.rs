@@ -30,8 +30,10 @@ async fn import_export(db: &TestDb, file: &Community) -> String {
 }
 
 /// The file's meaning, independent of the order of records and of how a connection's pair or
-/// a token is written: pairs smaller id first, tokens as hashes, every list sorted.
+/// a token is written: pairs smaller id first, tokens as hashes, requests with their ids and
+/// times written out, every list sorted.
 fn normalised(mut value: Value) -> Value {
+    with_request_defaults(&mut value);
     let sort_by = |list: &mut Value, key: &dyn Fn(&Value) -> String| {
         if let Some(items) = list.as_array_mut() {
             items.sort_by_key(|item| key(item));
@@ -68,6 +70,27 @@ fn normalised(mut value: Value) -> Value {
     value
 }
 
+/// Writes out the keys a request may leave out, as the data file's rules read them: ids in
+/// file order after the largest id the file gives, pending, never seen.
+fn with_request_defaults(value: &mut Value) {
+    let requests = value["connection_requests"].as_array_mut().unwrap();
+    let mut next = requests
+        .iter()
+        .filter_map(|r| r.get("id").and_then(Value::as_i64))
+        .max()
+        .unwrap_or(0);
+    for request in requests.iter_mut() {
+        let object = request.as_object_mut().unwrap();
+        if !object.contains_key("id") {
+            next += 1;
+            object.insert("id".into(), json!(next));
+        }
+        for key in ["rejected_at", "viewed_at"] {
+            object.entry(key).or_insert(Value::Null);
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_example_round_trips_byte_for_byte_on_every_backend() {
     for db in TestDb::all("community_round_trip").await {
@@ -101,6 +124,120 @@ async fn the_example_round_trips_byte_for_byte_on_every_backend() {
             ]
         );
     }
+}
+
+/// The example with requests that use the three optional keys: ids out of file order (one
+/// left out), a rejected and a seen request, both directions of a pair, times with offsets and
+/// fractions.
+fn example_with_request_keys() -> Value {
+    let mut value = example_value();
+    value["connection_requests"] = json!([
+        {"id": 40, "from": 5, "to": 1, "created_at": "2024-06-02T12:00:00Z",
+         "rejected_at": null, "viewed_at": "2024-06-02T15:30:00+02:00"},
+        {"id": 3, "from": 1, "to": 7, "created_at": "2024-06-03T12:00:00Z",
+         "rejected_at": "2024-06-04T08:00:00.25Z", "viewed_at": "2024-06-03T13:00:00Z"},
+        {"from": 8, "to": 2, "created_at": "2024-06-04T12:00:00Z"},
+        {"id": 12, "from": 7, "to": 1, "created_at": "2024-06-05T12:00:00.000001Z",
+         "rejected_at": "2024-06-06T00:00:00-05:00"},
+        {"id": 9223372036854775000_i64, "from": 2, "to": 8, "created_at": "2024-06-05T12:00:00Z",
+         "viewed_at": null}
+    ]);
+    value
+}
+
+#[tokio::test]
+async fn requests_with_ids_and_times_round_trip_on_every_backend() {
+    let value = example_with_request_keys();
+    let file = parse(value.to_string().as_bytes()).unwrap();
+    for db in TestDb::all("community_request_keys").await {
+        let first = import_export(&db, &file).await;
+        let second = import_export(&db, &parse(first.as_bytes()).unwrap()).await;
+        assert_eq!(first, second, "{:?}: export → import → export", db.backend);
+        let exported: Value = serde_json::from_str(&first).unwrap();
+        assert_eq!(
+            exported["connection_requests"],
+            json!([
+                {"id": 3, "from": 1, "to": 7, "created_at": "2024-06-03T12:00:00Z",
+                 "rejected_at": "2024-06-04T08:00:00.250Z", "viewed_at": "2024-06-03T13:00:00Z"},
+                {"id": 12, "from": 7, "to": 1, "created_at": "2024-06-05T12:00:00.000001Z",
+                 "rejected_at": "2024-06-06T05:00:00Z", "viewed_at": null},
+                {"id": 40, "from": 5, "to": 1, "created_at": "2024-06-02T12:00:00Z",
+                 "rejected_at": null, "viewed_at": "2024-06-02T13:30:00Z"},
+                {"id": 9223372036854775000_i64, "from": 2, "to": 8,
+                 "created_at": "2024-06-05T12:00:00Z", "rejected_at": null, "viewed_at": null},
+                {"id": 9223372036854775001_i64, "from": 8, "to": 2,
+                 "created_at": "2024-06-04T12:00:00Z", "rejected_at": null, "viewed_at": null}
+            ]),
+            "{:?}: by id, every key, times in UTC",
+            db.backend
+        );
+        // Every request is written with its six keys in this order.
+        let keys: Vec<&str> = first
+            .lines()
+            .skip_while(|line| !line.starts_with("  \"connection_requests\""))
+            .skip(2)
+            .take(6)
+            .map(|line| line.trim().split('"').nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            ["id", "from", "to", "created_at", "rejected_at", "viewed_at"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn requests_without_ids_take_the_next_ones_in_file_order() {
+    // No request gives an id: 1, 2, 3 in file order (not in time or user order).
+    let file = example();
+    let ids: Vec<_> = file
+        .connection_requests
+        .iter()
+        .map(|r| (r.from, r.to, r.id))
+        .collect();
+    assert_eq!(ids, [(5, 1, None), (1, 7, None), (8, 2, None)]);
+    let rows = assigned_ids(&example_value()).await;
+    assert_eq!(rows, [(5, 1, 1), (1, 7, 2), (8, 2, 3)]);
+    // Some give one: the others follow the largest, wherever it is in the file.
+    let mut value = example_value();
+    value["connection_requests"][1]["id"] = json!(7);
+    value["connection_requests"][2]["id"] = json!(2);
+    assert_eq!(
+        assigned_ids(&value).await,
+        [(5, 1, 8), (1, 7, 7), (8, 2, 2)]
+    );
+    // Absent times read as pending and never seen.
+    let text = to_json(&parse(example_value().to_string().as_bytes()).unwrap());
+    let written: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        written["connection_requests"][0]["rejected_at"],
+        Value::Null
+    );
+}
+
+/// (from, to, id) of each request of `value` once imported, in file order (from an export on
+/// SQLite).
+async fn assigned_ids(value: &Value) -> Vec<(i64, i64, i64)> {
+    let file = parse(value.to_string().as_bytes()).unwrap();
+    let db = TestDb::new(Backend::Sqlite, "community_assigned_ids")
+        .await
+        .unwrap();
+    import(&db.store, &file).await.unwrap();
+    let mut rows: Vec<_> = export(&db.store)
+        .await
+        .unwrap()
+        .connection_requests
+        .into_iter()
+        .map(|r| (r.from, r.to, r.id.unwrap()))
+        .collect();
+    let order: Vec<(i64, i64)> = value["connection_requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["from"].as_i64().unwrap(), r["to"].as_i64().unwrap()))
+        .collect();
+    rows.sort_by_key(|(from, to, _)| order.iter().position(|p| *p == (*from, *to)));
+    rows
 }
 
 fn exported_keys(text: &str) -> Vec<&str> {
@@ -243,6 +380,54 @@ fn broken_files_are_rejected_naming_the_record() {
             "self-request",
             Box::new(|v| v["connection_requests"][0]["to"] = json!(5)),
             "connection_requests[0] (from 5, to 5): a request joins two distinct users",
+        ),
+        (
+            "duplicate request id",
+            Box::new(|v| {
+                v["connection_requests"][0]["id"] = json!(4);
+                v["connection_requests"][2]["id"] = json!(4);
+            }),
+            "connection_requests[2] (from 8, to 2): request id 4 is already used by connection_requests[0]",
+        ),
+        (
+            "request id 0",
+            Box::new(|v| v["connection_requests"][1]["id"] = json!(0)),
+            "connection_requests[1] (from 1, to 7): \"id\" must be a positive integer (got 0)",
+        ),
+        (
+            "negative request id",
+            Box::new(|v| v["connection_requests"][1]["id"] = json!(-3)),
+            "connection_requests[1] (from 1, to 7): \"id\" must be a positive integer (got -3)",
+        ),
+        (
+            "null request id",
+            Box::new(|v| v["connection_requests"][1]["id"] = Value::Null),
+            "connection_requests[1] (from 1, to 7): \"id\" must be an integer (64-bit) (got null)",
+        ),
+        (
+            "request id as text",
+            Box::new(|v| v["connection_requests"][1]["id"] = json!("3")),
+            "connection_requests[1] (from 1, to 7): \"id\" must be an integer (64-bit) (got \"3\")",
+        ),
+        (
+            "bad rejected time",
+            Box::new(|v| v["connection_requests"][0]["rejected_at"] = json!("yesterday")),
+            "connection_requests[0] (from 5, to 1): \"rejected_at\": \"yesterday\" is not an RFC 3339 time (premature end of input)",
+        ),
+        (
+            "bad viewed time",
+            Box::new(|v| v["connection_requests"][2]["viewed_at"] = json!("2024-06-05")),
+            "connection_requests[2] (from 8, to 2): \"viewed_at\": \"2024-06-05\" is not an RFC 3339 time",
+        ),
+        (
+            "viewed time of the wrong type",
+            Box::new(|v| v["connection_requests"][2]["viewed_at"] = json!(1717500000)),
+            "connection_requests[2] (from 8, to 2): \"viewed_at\" must be a string or null (got 1717500000)",
+        ),
+        (
+            "no id left for a request without one",
+            Box::new(|v| v["connection_requests"][2]["id"] = json!(i64::MAX)),
+            "connection_requests[0] (from 5, to 1): no id is left for this request, which gives none",
         ),
         (
             "unknown gender",

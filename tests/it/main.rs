@@ -17,6 +17,7 @@ mod import_under_load;
 mod openapi;
 mod page_shapes;
 mod refusals;
+mod requests;
 mod rest;
 mod rest_golden;
 mod rest_paging;

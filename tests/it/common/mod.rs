@@ -42,6 +42,24 @@ impl TestDb {
 
     /// A fresh, migrated database, or None (with a "skipped" line) when the backend's URL is unset.
     pub async fn new(backend: Backend, test: &str) -> Option<TestDb> {
+        let db = TestDb::unmigrated(backend, test).await?;
+        db.store.migrate().await.expect("migrate test database");
+        Some(db)
+    }
+
+    /// Fresh databases with no schema yet on every configured backend (for migration tests).
+    pub async fn all_unmigrated(test: &str) -> Vec<TestDb> {
+        let mut dbs = Vec::new();
+        for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
+            if let Some(db) = TestDb::unmigrated(backend, test).await {
+                dbs.push(db);
+            }
+        }
+        dbs
+    }
+
+    /// A fresh, empty database (no migration run), or None as for `new`.
+    pub async fn unmigrated(backend: Backend, test: &str) -> Option<TestDb> {
         let (url, cleanup, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -80,7 +98,6 @@ impl TestDb {
         let store = Store::connect(&url, 8)
             .await
             .expect("connect to test database");
-        store.migrate().await.expect("migrate test database");
         Some(TestDb {
             backend,
             url,
