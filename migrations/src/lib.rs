@@ -16,7 +16,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_init;
 pub mod m20261202_000001_change_feed;
-mod m20261216_000001_request_lifecycle;
+mod m20261202_000002_request_lifecycle;
 
 /// The change feed the graph cache follows (see the migration).
 pub use m20261202_000001_change_feed as change_feed;
@@ -29,7 +29,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_init::Migration),
             Box::new(m20261202_000001_change_feed::Migration),
-            Box::new(m20261216_000001_request_lifecycle::Migration),
+            Box::new(m20261202_000002_request_lifecycle::Migration),
         ]
     }
 }

@@ -58,7 +58,11 @@ pub struct Follower {
 /// its own small runtime: on the request runtime, under load, its wake-ups waited behind
 /// hundreds of request tasks (measured: the staleness p99 doubled at 16 connections on two
 /// cores); a thread of its own is scheduled by the OS like any other.
-pub fn start(store: &Store, graph: Arc<GraphCache>, options: FeedOptions) -> std::io::Result<Follower> {
+pub fn start(
+    store: &Store,
+    graph: Arc<GraphCache>,
+    options: FeedOptions,
+) -> std::io::Result<Follower> {
     let (catch_up, requests) = mpsc::unbounded_channel();
     let (stop, stopped) = oneshot::channel::<()>();
     let url = store.url().to_string();
