@@ -13,12 +13,13 @@
 //! evicted). Recent invalidations are kept a while for this check; a ticket older than them
 //! stores nothing.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
+use tokio::sync::watch;
 
 use crate::store::{Settings, TagRecord, UserRecord};
 
@@ -143,6 +144,35 @@ impl Invalidation {
     }
 }
 
+/// Keys a reader is reading from SQL; dropped, it tells the readers waiting for them.
+pub struct Claim<'a> {
+    graph: &'a GraphCache,
+    keys: Vec<Key>,
+    done: watch::Sender<bool>,
+}
+
+impl Claim<'_> {
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut inflight = self
+            .graph
+            .inflight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for key in &self.keys {
+            inflight.remove(key);
+        }
+        drop(inflight);
+        // Whether or not the entries were stored: the waiters look again either way.
+        let _ = self.done.send(true);
+    }
+}
+
 /// A reader's place in the order of invalidations, taken before it reads the database.
 #[derive(Clone, Copy, Debug)]
 pub struct Ticket(u64);
@@ -180,6 +210,8 @@ pub struct CacheCounters {
 /// The graph cache of one server process.
 pub struct GraphCache {
     inner: Mutex<Inner>,
+    /// Keys being read from SQL right now, and how to wait for them.
+    inflight: Mutex<HashMap<Key, watch::Receiver<bool>>>,
     budget: usize,
     pub counters: CacheCounters,
     /// Set by the feed follower: whether it follows the feed (else every read goes to SQL).
@@ -204,6 +236,7 @@ impl GraphCache {
                 recent: VecDeque::new(),
                 forgotten: 0,
             }),
+            inflight: Mutex::new(HashMap::new()),
             budget: budget_bytes,
             counters: CacheCounters::default(),
             following: AtomicBool::new(false),
@@ -244,6 +277,34 @@ impl GraphCache {
     /// The follower lost the feed: serve nothing until it follows again.
     pub fn lost_feed(&self) {
         self.following.store(false, Ordering::Release);
+    }
+
+    /// Splits missing `keys` into those this reader claims (and must read) and those another
+    /// reader is reading already (with what to wait on).
+    pub fn claim(&self, keys: &[Key]) -> (Claim<'_>, Vec<(Key, watch::Receiver<bool>)>) {
+        let (done, waiting) = watch::channel(false);
+        let mut mine = Vec::new();
+        let mut others = Vec::new();
+        let mut inflight = self
+            .inflight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for key in keys {
+            match inflight.get(key) {
+                Some(theirs) => others.push((*key, theirs.clone())),
+                None => {
+                    inflight.insert(*key, waiting.clone());
+                    mine.push(*key);
+                }
+            }
+        }
+        drop(inflight);
+        let claim = Claim {
+            graph: self,
+            keys: mine,
+            done,
+        };
+        (claim, others)
     }
 
     /// Takes a ticket before reading the database for entries to store.
@@ -412,6 +473,34 @@ mod tests {
         assert!(found[0].is_some() && found[1].is_none() && found[2].is_some());
         assert_eq!(c.counters.evictions.load(Ordering::Relaxed), 1);
         assert!(c.size().0 <= one * 2 + one / 2);
+    }
+
+    #[tokio::test]
+    async fn a_key_being_read_is_read_once() {
+        let c = cache(1 << 20);
+        let (first, none) = c.claim(&[Key::Adjacency(1), Key::Adjacency(2)]);
+        assert_eq!(first.keys(), &[Key::Adjacency(1), Key::Adjacency(2)]);
+        assert!(none.is_empty());
+        let (second, mut waits) = c.claim(&[Key::Adjacency(2), Key::Adjacency(3)]);
+        assert_eq!(
+            second.keys(),
+            &[Key::Adjacency(3)],
+            "2 is being read already"
+        );
+        assert_eq!(waits.len(), 1);
+        let (_, mut done) = waits.remove(0);
+        assert!(!*done.borrow());
+        drop(first);
+        done.wait_for(|stored| *stored)
+            .await
+            .expect("told when the reader is done");
+        let (third, waits) = c.claim(&[Key::Adjacency(2)]);
+        assert_eq!(
+            third.keys(),
+            &[Key::Adjacency(2)],
+            "released with the first claim"
+        );
+        assert!(waits.is_empty());
     }
 
     #[test]
