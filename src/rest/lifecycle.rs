@@ -73,10 +73,8 @@ fn both_forms(
 
 /// Check 1: credentials are required and must name an existing user.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(i64, Access), ApiError> {
-    let credential = auth::credential(
-        headers.get(header::AUTHORIZATION),
-        &state.config.jwt_secret,
-    )?;
+    let credential =
+        auth::credential(headers.get(header::AUTHORIZATION), &state.config.jwt_secret)?;
     let claimed = auth::claimed_user(credential, state.source.store()).await?;
     let access = lifecycle::authenticate(&state.source, claimed).await?;
     let viewer = access.viewer.ok_or(ApiError::NotAuthenticated)?;
@@ -192,9 +190,8 @@ fn users_field(headers: &HeaderMap, body: &[u8]) -> Result<Vec<i64>, ApiError> {
             let document: Value = if body.iter().all(u8::is_ascii_whitespace) {
                 json!({})
             } else {
-                serde_json::from_slice(body).map_err(|err| {
-                    ApiError::BadRequest(format!("JSON parse error - {err}"))
-                })?
+                serde_json::from_slice(body)
+                    .map_err(|err| ApiError::BadRequest(format!("JSON parse error - {err}")))?
             };
             match document.get("users") {
                 Some(Value::Array(items)) if document.is_object() => items.clone(),

@@ -260,3 +260,23 @@ impl PairTx {
         self.txn.commit().await
     }
 }
+
+impl Store {
+    /// Raises the request-id high-water mark to at least `id` (an import calls it with the
+    /// largest id of its file, so no id the file used is handed out again, even once those
+    /// requests are deleted).
+    pub async fn raise_request_ids(&self, id: i64) -> Result<(), DbErr> {
+        let greatest = match self.backend() {
+            DatabaseBackend::Sqlite => "MAX",
+            _ => "GREATEST",
+        };
+        let mut sql = super::sql::Sql::new(self.backend());
+        sql.push(&format!(
+            "UPDATE connection_request_ids SET last_id = {greatest}(last_id, "
+        ))
+        .bind(id)
+        .push(") WHERE id = 1");
+        self.connection().execute(sql.build()).await?;
+        Ok(())
+    }
+}
