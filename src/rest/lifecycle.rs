@@ -169,8 +169,8 @@ async fn statuses(
     Ok(json_response(&json!({"connection_statuses": map})))
 }
 
-/// The ids of route 12's `users`, distinct, in the order given; ids past the largest stored
-/// id are dropped (no user can have them).
+/// The ids of route 12's `users`, distinct, in the order given; valid ids above `i64::MAX`
+/// are dropped (no stored user can have them).
 fn users_field(headers: &HeaderMap, body: &[u8]) -> Result<Vec<i64>, ApiError> {
     let media = headers
         .get(header::CONTENT_TYPE)
