@@ -1,6 +1,7 @@
 //! One error type for both doors and every layer in front of them.
 //!
-//! Every refusal the service makes is an `ApiError`: a handler's (401, 403, 404, 400), a tower
+//! Every refusal the service makes is an `ApiError`: a handler's (401, 403, 404, 400, among them
+//! the lifecycle's state conflicts), a tower
 //! layer's (405, 413, 429, 503 on a timeout, a refused CORS origin) and the GraphQL transport's
 //! (400, 406, 415). It renders in two shapes:
 //!
@@ -44,6 +45,18 @@ pub enum ApiError {
         message: String,
         allow: &'static str,
     },
+    /// A lifecycle action aimed at the viewer itself.
+    #[error("You cannot connect with yourself.")]
+    SelfConnection,
+    /// A lifecycle action that needs a request in a direction where there is none.
+    #[error("There is no connection request to act on.")]
+    NoRequest,
+    /// `remove` while a request, not a connection, links the pair.
+    #[error("You are not connected with this user.")]
+    NotConnected,
+    /// A lifecycle action about a request, while the pair is connected.
+    #[error("You are already connected with this user.")]
+    AlreadyConnected,
     /// The request body is larger than `MAX_BODY_BYTES`.
     #[error("Request body too large: at most {limit} bytes are accepted.")]
     PayloadTooLarge { limit: usize },
@@ -97,7 +110,12 @@ impl ApiError {
             }
             ApiError::PermissionDenied | ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Invalid { .. } | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid { .. }
+            | ApiError::BadRequest(_)
+            | ApiError::SelfConnection
+            | ApiError::NoRequest
+            | ApiError::NotConnected
+            | ApiError::AlreadyConnected => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -116,6 +134,10 @@ impl ApiError {
             ApiError::PermissionDenied | ApiError::OriginNotAllowed => "permission_denied",
             ApiError::NotFound => "not_found",
             ApiError::Invalid { .. } => "invalid",
+            ApiError::SelfConnection => "self_connection",
+            ApiError::NoRequest => "no_request",
+            ApiError::NotConnected => "not_connected",
+            ApiError::AlreadyConnected => "already_connected",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Throttled { .. } => "throttled",
@@ -133,7 +155,11 @@ impl ApiError {
             ApiError::NotAuthenticated | ApiError::AuthenticationFailed(_) => "UNAUTHENTICATED",
             ApiError::PermissionDenied | ApiError::OriginNotAllowed => "FORBIDDEN",
             ApiError::NotFound => "NOT_FOUND",
-            ApiError::Invalid { .. } => "BAD_USER_INPUT",
+            ApiError::Invalid { .. }
+            | ApiError::SelfConnection
+            | ApiError::NoRequest
+            | ApiError::NotConnected
+            | ApiError::AlreadyConnected => "BAD_USER_INPUT",
             ApiError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::Throttled { .. } => "TOO_MANY_REQUESTS",
@@ -249,8 +275,20 @@ impl IntoResponse for ApiError {
 impl ErrorExtensions for ApiError {
     fn extend(&self) -> async_graphql::Error {
         let code = self.graphql_code();
-        async_graphql::Error::new(self.public_message(GRAPHQL_INTERNAL))
-            .extend_with(|_, e| e.set("code", code))
+        // A lifecycle conflict names its REST code as the reason.
+        let reason = match self {
+            ApiError::SelfConnection
+            | ApiError::NoRequest
+            | ApiError::NotConnected
+            | ApiError::AlreadyConnected => Some(self.code()),
+            _ => None,
+        };
+        async_graphql::Error::new(self.public_message(GRAPHQL_INTERNAL)).extend_with(|_, e| {
+            e.set("code", code);
+            if let Some(reason) = reason {
+                e.set("reason", reason);
+            }
+        })
     }
 }
 

@@ -17,6 +17,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_init;
 pub mod m20261202_000001_change_feed;
 mod m20261202_000002_request_lifecycle;
+mod m20261202_000003_request_ids;
 
 /// The change feed the graph cache follows (see the migration).
 pub use m20261202_000001_change_feed as change_feed;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_init::Migration),
             Box::new(m20261202_000001_change_feed::Migration),
             Box::new(m20261202_000002_request_lifecycle::Migration),
+            Box::new(m20261202_000003_request_ids::Migration),
         ]
     }
 }

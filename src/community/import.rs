@@ -71,6 +71,10 @@ pub async fn import(store: &Store, community: &Community) -> anyhow::Result<Impo
         // Only a closed store gets here (the three backends are the only ones built in).
         _ => anyhow::bail!("the database connection is closed"),
     }
+    // No id of the file is handed out again by the API, even once its request is deleted.
+    if let Some(largest) = data.requests.iter().map(|request| request.id).max() {
+        store.raise_request_ids(largest).await?;
+    }
     // This process's graph cache has forgotten the old community before we return.
     store.settle().await;
     Ok(ImportReport::of(data))

@@ -6,12 +6,14 @@
 //!   where the next and previous pages start;
 //! - `links`: DRF's `next`/`previous` URLs (GraphQL pages link to the equivalent REST request);
 //! - `status`: the viewer-relative status of a listed user;
+//! - `lifecycle`: the actions on a pair (request, accept, reject, ...) and one pair's status;
 //! - `loaders`: the DataLoaders (users, tags, statuses, pages), so N users cost a fixed number
 //!   of statements.
 //!
 //! The doors only parse their input and render what this module returns.
 
 mod gates;
+pub mod lifecycle;
 mod links;
 mod loaders;
 mod pages;

@@ -93,7 +93,7 @@ pub async fn method_not_allowed(method: Method) -> Response {
 }
 
 /// A path id: ASCII digits naming a positive integer that fits in 64 bits.
-fn parse_user_id(raw: &str) -> Target {
+pub(super) fn parse_user_id(raw: &str) -> Target {
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return Target::Malformed;
     }

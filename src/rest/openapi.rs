@@ -1,4 +1,4 @@
-//! The OpenAPI 3.1 document of the REST route, served at `/api/v2/openapi.json`.
+//! The OpenAPI 3.1 document of the REST routes, served at `/api/v2/openapi.json`.
 //!
 //! Built with utoipa's builder API (the body structs in `body` borrow from records and cannot
 //! derive `ToSchema`), from the same facts the handler uses: the route path, the parameter
@@ -12,8 +12,10 @@
 //! - `mutual` is the enum `"0"` / `"1"`; anything else is a 400;
 //! - the path `id` is documented as a positive 64-bit integer; any other segment is a 404;
 //! - authentication is optional (an empty security requirement comes first);
-//! - 405 is described once, as the reusable response `MethodNotAllowed` (no operation but GET
-//!   exists on the path, so no operation can list it), with its `Allow` header.
+//! - 405 is described once, as the reusable response `MethodNotAllowed` (no operation can list
+//!   it: each path has only the operations it takes), with its `Allow` header;
+//! - the lifecycle routes require credentials (no empty security requirement); their paths are
+//!   documented with the trailing slash only.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -32,7 +34,9 @@ use utoipa::openapi::{
 };
 
 use super::connections::CONNECTIONS_PATH;
+use super::lifecycle::{ACTION_ROUTES, MAX_STATUS_IDS, STATUSES_PATH};
 use crate::config::Config;
+use crate::core::lifecycle::Action;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -58,6 +62,13 @@ pub mod names {
     pub const THROTTLED: &str = "ThrottledErrors";
     pub const PAYLOAD_TOO_LARGE: &str = "PayloadTooLargeErrors";
     pub const UNAVAILABLE: &str = "ServiceUnavailableErrors";
+    pub const CONNECTION_STATUS: &str = "ConnectionStatusBody";
+    pub const IS_CONNECTION: &str = "IsConnectionBody";
+    pub const CONNECTION_STATUSES: &str = "ConnectionStatusesBody";
+    pub const STATUSES_REQUEST: &str = "ConnectionStatusesRequest";
+    pub const CONFLICT: &str = "LifecycleConflictErrors";
+    pub const PARSE_ERROR: &str = "ParseErrors";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UnsupportedMediaTypeErrors";
 }
 
 /// `GET /api/v2/openapi.json`: the document for this server's configuration.
@@ -222,6 +233,93 @@ pub fn openapi(config: &Config) -> OpenApi {
             errors_schema(&["payload_too_large"]),
         )
         .schema(names::UNAVAILABLE, errors_schema(&["service_unavailable"]))
+        .schema(
+            names::CONNECTION_STATUS,
+            closed_object(vec![("connection_status", status_schema().into())]),
+        )
+        .schema(
+            names::IS_CONNECTION,
+            closed_object(vec![("is_connection", boolean().into())]),
+        )
+        .schema(
+            names::CONNECTION_STATUSES,
+            closed_object(vec![(
+                "connection_statuses",
+                ObjectBuilder::new()
+                    .additional_properties(Some(status_schema()))
+                    .property_names(Some(string().pattern(Some("^[1-9][0-9]*$"))))
+                    .description(Some(
+                        "One key per distinct existing user id asked (decimal text); the \
+                         viewer's own id maps to null.",
+                    ))
+                    .into(),
+            )]),
+        )
+        .schema(
+            names::STATUSES_REQUEST,
+            closed_object(vec![(
+                "users",
+                ArrayBuilder::new()
+                    .items(
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
+                            .description(Some(
+                                "A user id from 1 to 2^64 - 1: a JSON integer or a string of \
+                                 ASCII digits.",
+                            )),
+                    )
+                    .max_items(Some(MAX_STATUS_IDS))
+                    .into(),
+            )]),
+        )
+        .schema(
+            names::CONFLICT,
+            errors_schema(&[
+                "self_connection",
+                "no_request",
+                "not_connected",
+                "already_connected",
+            ]),
+        )
+        .schema(names::PARSE_ERROR, errors_schema(&["parse_error"]))
+        .schema(
+            names::UNSUPPORTED_MEDIA_TYPE,
+            errors_schema(&["unsupported_media_type"]),
+        )
+        .response(
+            "LifecycleConflict",
+            ResponseBuilder::new()
+                .description(
+                    "The target is the viewer (`self_connection`), or the pair's state does \
+                     not allow the action: `no_request`, `not_connected`, \
+                     `already_connected`.",
+                )
+                .content(JSON, json_content(names::CONFLICT)),
+        )
+        .response(
+            "StatusesBadRequest",
+            ResponseBuilder::new()
+                .description(
+                    "`users` is missing or not a list of at most 100 user ids (a field error \
+                     on `users`), or a JSON body that does not parse (`parse_error`).",
+                )
+                .content(
+                    JSON,
+                    ContentBuilder::new()
+                        .schema(Some(
+                            utoipa::openapi::schema::OneOfBuilder::new()
+                                .item(Ref::from_schema_name(names::FIELD_ERRORS))
+                                .item(Ref::from_schema_name(names::PARSE_ERROR)),
+                        ))
+                        .build(),
+                ),
+        )
+        .response(
+            "UnsupportedMediaType",
+            ResponseBuilder::new()
+                .description("A body that is neither JSON nor form data.")
+                .content(JSON, json_content(names::UNSUPPORTED_MEDIA_TYPE)),
+        )
         .response(
             "BadRequest",
             ResponseBuilder::new()
@@ -260,7 +358,11 @@ pub fn openapi(config: &Config) -> OpenApi {
         .response(
             "MethodNotAllowed",
             ResponseBuilder::new()
-                .description("Any method but GET or HEAD on the route.")
+                .description(
+                    "A method the route does not take (the connections page and the status \
+                     reads take GET and HEAD, the lifecycle actions and statuses POST); on \
+                     the lifecycle routes, after authentication.",
+                )
                 .header(
                     "Allow",
                     HeaderBuilder::new()
@@ -340,9 +442,10 @@ pub fn openapi(config: &Config) -> OpenApi {
                      The same data is served through GraphQL at `/graphql`.",
                 )),
         )
-        .paths(
-            PathsBuilder::new().path(CONNECTIONS_PATH, PathItem::new(HttpMethod::Get, operation)),
-        )
+        .paths(lifecycle_paths(PathsBuilder::new().path(
+            CONNECTIONS_PATH,
+            PathItem::new(HttpMethod::Get, operation),
+        )))
         .components(Some(components))
         // Behind a proxy with PUBLIC_BASE_URL, the API lives there (links use it too);
         // otherwise the default server, the document's own origin, is right.
@@ -512,6 +615,169 @@ fn user_schema() -> ObjectBuilder {
     ))
 }
 
+/// The lifecycle's routes (`docs/rest.md`, "Connection lifecycle").
+fn lifecycle_paths(mut paths: PathsBuilder) -> PathsBuilder {
+    for (suffix, action) in ACTION_ROUTES {
+        let (id, summary) = match action {
+            Action::Request => ("userRequestConnection", "Ask a user to connect"),
+            Action::Accept => ("userAcceptRequestConnection", "Accept a user's request"),
+            Action::Reject => ("userRejectConnectionRequest", "Decline a user's request"),
+            Action::CancelReject => (
+                "userCancelRejectConnectionRequest",
+                "Take back the rejection of a user's request",
+            ),
+            Action::CancelRequest => (
+                "userCancelRequestConnection",
+                "Withdraw the request to a user",
+            ),
+            Action::Remove => ("userRemoveConnection", "End the connection with a user"),
+            Action::MarkSeen => (
+                "userMarkSeenConnectionRequest",
+                "Mark a user's request as seen",
+            ),
+        };
+        let mut operation = lifecycle_operation(id, summary)
+            .description(Some(
+                "Checks, in order: 401 (credentials are always required), 405 another method, \
+                 403 friendship mode off (all but mark_seen), 404 unknown target (for request \
+                 and accept also a soft-deleted one), 400 `self_connection`, 400 when the \
+                 pair's state does not allow the action. A retried call answers 200 with the \
+                 current status and changes nothing. The body is ignored. The route also \
+                 answers without the trailing slash.",
+            ))
+            .response("400", response_ref("LifecycleConflict"));
+        operation = if action == Action::MarkSeen {
+            operation.response(
+                "204",
+                ResponseBuilder::new().description("Marked seen (or already seen)."),
+            )
+        } else {
+            operation
+                .response(
+                    "200",
+                    ResponseBuilder::new()
+                        .description("The viewer's connection status after the call.")
+                        .content(JSON, json_content(names::CONNECTION_STATUS)),
+                )
+                .response("403", response_ref("Forbidden"))
+        };
+        paths = paths.path(
+            format!("/api/v2/user/{{id}}/{suffix}/"),
+            PathItem::new(HttpMethod::Post, operation),
+        );
+    }
+    for (suffix, id, schema, summary) in [
+        (
+            "is_connection",
+            "userCheckConnection",
+            names::IS_CONNECTION,
+            "Whether the viewer and a user are connected",
+        ),
+        (
+            "connection_status",
+            "userCheckConnectionStatus",
+            names::CONNECTION_STATUS,
+            "The viewer's connection status with a user",
+        ),
+    ] {
+        let operation = lifecycle_operation(id, summary)
+            .description(Some(
+                "Stored data, whatever the settings (friendship mode off included). The \
+                 viewer itself: not connected, status null.",
+            ))
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("The answer.")
+                    .content(JSON, json_content(schema)),
+            );
+        paths = paths.path(
+            format!("/api/v2/user/{{id}}/{suffix}/"),
+            PathItem::new(HttpMethod::Get, operation),
+        );
+    }
+    let statuses = OperationBuilder::new()
+        .operation_id(Some("userConnectionStatuses"))
+        .tag("connections")
+        .summary(Some("The viewer's connection status with several users"))
+        .description(Some(
+            "Unknown ids are left out, duplicates appear once, soft-deleted users are \
+             included. Works with friendship mode off. Form data (`users=1&users=7`) is \
+             accepted too.",
+        ))
+        .request_body(Some(
+            utoipa::openapi::request_body::RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(JSON, json_content(names::STATUSES_REQUEST))
+                .build(),
+        ))
+        .securities(Some(required_security()))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("The statuses.")
+                .content(JSON, json_content(names::CONNECTION_STATUSES)),
+        )
+        .response("400", response_ref("StatusesBadRequest"))
+        .response("401", response_ref("Unauthorized"))
+        .response("413", response_ref("PayloadTooLarge"))
+        .response("415", response_ref("UnsupportedMediaType"))
+        .response("429", response_ref("TooManyRequests"))
+        .response("503", response_ref("ServiceUnavailable"));
+    paths.path(STATUSES_PATH, PathItem::new(HttpMethod::Post, statuses))
+}
+
+/// A lifecycle operation on user `id`, with the responses every one of them shares.
+fn lifecycle_operation(id: &str, summary: &str) -> OperationBuilder {
+    OperationBuilder::new()
+        .operation_id(Some(id))
+        .tag("connections")
+        .summary(Some(summary))
+        .parameter(
+            ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some(
+                    "The target user's id: a positive integer that fits in 64 bits. Any other \
+                     segment, like an unknown id, answers 404.",
+                ))
+                .schema(Some(
+                    integer()
+                        .minimum(Some(1))
+                        .maximum(Some(i64::MAX))
+                        .examples([1]),
+                )),
+        )
+        .securities(Some(required_security()))
+        .response("401", response_ref("Unauthorized"))
+        .response("404", response_ref("NotFound"))
+        .response("413", response_ref("PayloadTooLarge"))
+        .response("429", response_ref("TooManyRequests"))
+        .response("503", response_ref("ServiceUnavailable"))
+}
+
+/// Credentials required: any of the three schemes.
+fn required_security() -> [SecurityRequirement; 3] {
+    [
+        SecurityRequirement::new("jwtBearer", Vec::<String>::new()),
+        SecurityRequirement::new("opaqueBearer", Vec::<String>::new()),
+        SecurityRequirement::new("tokenAuth", Vec::<String>::new()),
+    ]
+}
+
+/// `connection_status`: one of the three statuses, or null.
+fn status_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some([
+            json!("connected"),
+            json!("sent_connection_request"),
+            json!("received_connection_request"),
+            Value::Null,
+        ]))
+}
+
 fn tag_schema() -> ObjectBuilder {
     closed_object(tag_properties()).description(Some("The SelfCommunity Tag object."))
 }
@@ -535,7 +801,10 @@ fn field_errors_schema() -> ObjectBuilder {
         ("message", string().into()),
     ]);
     let item = closed_object(vec![
-        ("field", string().enum_values(Some(["mutual"])).into()),
+        (
+            "field",
+            string().enum_values(Some(["mutual", "users"])).into(),
+        ),
         (
             "messages",
             ArrayBuilder::new().items(message).min_items(Some(1)).into(),

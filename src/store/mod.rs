@@ -9,6 +9,7 @@
 mod changes;
 mod db;
 pub mod faults;
+mod lifecycle;
 mod pages;
 mod queries;
 pub mod records;
@@ -17,5 +18,6 @@ pub mod time;
 
 pub use changes::{Change, RequestEnds};
 pub use db::{redact, CatchUp, Store};
+pub use lifecycle::{PairRows, PairTx, RequestRow};
 pub use queries::{ConnectionPageRows, Gate, PageRow, PageSpec, Relation};
 pub use records::{Settings, TagRecord, UserRecord};

@@ -14,6 +14,7 @@ mod graphql_http;
 mod graphql_limits;
 mod import_swap;
 mod import_under_load;
+mod lifecycle;
 mod openapi;
 mod page_shapes;
 mod refusals;

@@ -69,6 +69,20 @@ const SPEC_TAG_KEYS: [&str; 10] = [
 
 const ROUTE: &str = "/api/v2/user/{id}/connections/";
 
+/// The lifecycle's routes and their methods.
+const LIFECYCLE_ROUTES: [(&str, &str); 10] = [
+    ("/api/v2/user/{id}/connection/request/", "post"),
+    ("/api/v2/user/{id}/connection/accept/", "post"),
+    ("/api/v2/user/{id}/connection/reject/", "post"),
+    ("/api/v2/user/{id}/connection/cancel_reject/", "post"),
+    ("/api/v2/user/{id}/connection/cancel_request/", "post"),
+    ("/api/v2/user/{id}/connection/remove/", "post"),
+    ("/api/v2/user/{id}/connection_requests/mark_seen/", "post"),
+    ("/api/v2/user/{id}/is_connection/", "get"),
+    ("/api/v2/user/{id}/connection_status/", "get"),
+    ("/api/v2/user/connection/statuses/", "post"),
+];
+
 /// A validator for `#/components/schemas/{name}` of `doc`, refs resolved inside the document.
 fn validator(doc: &Value, name: &str) -> jsonschema::Validator {
     schema_validator(doc, json!({"$ref": format!("#/components/schemas/{name}")}))
@@ -229,7 +243,21 @@ async fn the_document_is_openapi_3_1_and_describes_the_route() {
 
     // The operation and its parameters.
     let paths = doc["paths"].as_object().expect("paths");
-    assert_eq!(paths.keys().collect::<Vec<_>>(), [ROUTE]);
+    let mut want: Vec<&str> = vec![ROUTE];
+    want.extend(LIFECYCLE_ROUTES.iter().map(|(path, _)| *path));
+    want.sort_unstable();
+    let mut have: Vec<&str> = paths.keys().map(String::as_str).collect();
+    have.sort_unstable();
+    assert_eq!(have, want);
+    for (path, method) in LIFECYCLE_ROUTES {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path}");
+        // Credentials required: no empty security requirement.
+        assert!(
+            !op["security"].as_array().unwrap().contains(&json!({})),
+            "{path}"
+        );
+    }
     let op = &doc["paths"][ROUTE]["get"];
     let params = op["parameters"].as_array().expect("parameters");
     let param = |name: &str| {
@@ -538,4 +566,174 @@ async fn throttled_too_large_and_unavailable_bodies_validate() {
         .expect("close the pool");
     let body = check(&doc, get(&base, path, None).await, 503).await;
     assert_eq!(body["errors"][0]["code"], "service_unavailable");
+}
+
+/// A live response of `method` `path` (a documented template) checked against the document:
+/// status documented, JSON body (if any) valid against its schema.
+async fn check_lifecycle(
+    doc: &Value,
+    path: &str,
+    method: &str,
+    response: reqwest::Response,
+    want_status: u16,
+) {
+    let status = response.status().as_u16();
+    assert_eq!(status, want_status, "{method} {path}");
+    let documented = if status == 405 {
+        &doc["components"]["responses"]["MethodNotAllowed"]
+    } else {
+        let op = &doc["paths"][path][method];
+        let response = op["responses"]
+            .get(status.to_string())
+            .unwrap_or_else(|| panic!("{method} {path}: {status} is not documented"));
+        resolve(doc, response)
+    };
+    let text = response.text().await.unwrap();
+    if status == 204 {
+        assert!(text.is_empty());
+        return;
+    }
+    let body: Value = serde_json::from_str(&text).expect("JSON body");
+    let schema = documented["content"]["application/json"]["schema"].clone();
+    let v = schema_validator(doc, schema);
+    assert_valid(&v, &body, &format!("{method} {path} {status}"));
+}
+
+#[tokio::test]
+async fn lifecycle_bodies_validate_against_the_document() {
+    let db = TestDb::new(common::Backend::Sqlite, "openapi_lifecycle")
+        .await
+        .expect("sqlite");
+    common::import_example(&db.store).await;
+    let base = common::serve(db.store.clone()).await;
+    let doc = fetch_document(&base).await;
+    let token = community_gateway::auth::issue_jwt(1, 600, TEST_SECRET.as_bytes()).unwrap();
+    let client = reqwest::Client::new();
+    let send = |method: reqwest::Method, url: String, auth: bool| {
+        let mut request = client.request(method, format!("{base}/api/v2/user/{url}"));
+        if auth {
+            request = request.bearer_auth(&token);
+        }
+        request.send()
+    };
+    use reqwest::Method;
+    let cases: [(&str, &str, Method, String, bool, u16); 10] = [
+        (
+            LIFECYCLE_ROUTES[0].0,
+            "post",
+            Method::POST,
+            "999/connection/request/".into(),
+            true,
+            404,
+        ),
+        (
+            LIFECYCLE_ROUTES[0].0,
+            "post",
+            Method::POST,
+            "1/connection/request/".into(),
+            true,
+            400,
+        ),
+        (
+            LIFECYCLE_ROUTES[0].0,
+            "post",
+            Method::POST,
+            "1/connection/request/".into(),
+            false,
+            401,
+        ),
+        (
+            LIFECYCLE_ROUTES[5].0,
+            "post",
+            Method::POST,
+            "999/connection/remove/".into(),
+            true,
+            404,
+        ),
+        (
+            LIFECYCLE_ROUTES[6].0,
+            "post",
+            Method::POST,
+            "1/connection_requests/mark_seen/".into(),
+            true,
+            400,
+        ),
+        (
+            LIFECYCLE_ROUTES[7].0,
+            "get",
+            Method::GET,
+            "2/is_connection/".into(),
+            true,
+            200,
+        ),
+        (
+            LIFECYCLE_ROUTES[8].0,
+            "get",
+            Method::GET,
+            "2/connection_status/".into(),
+            true,
+            200,
+        ),
+        (
+            LIFECYCLE_ROUTES[8].0,
+            "get",
+            Method::POST,
+            "2/connection_status/".into(),
+            true,
+            405,
+        ),
+        (
+            LIFECYCLE_ROUTES[9].0,
+            "post",
+            Method::POST,
+            "connection/statuses/".into(),
+            true,
+            400,
+        ),
+        (
+            LIFECYCLE_ROUTES[9].0,
+            "post",
+            Method::POST,
+            "connection/statuses/".into(),
+            false,
+            401,
+        ),
+    ];
+    for (path, method, verb, url, auth, status) in cases {
+        let response = send(verb, url, auth).await.unwrap();
+        check_lifecycle(&doc, path, method, response, status).await;
+    }
+    // Successful actions, whatever the example community holds between users 1 and 2..=5.
+    for target in 2..=5 {
+        for route in [
+            "connection/request",
+            "connection/cancel_request",
+            "connection/remove",
+        ] {
+            let response = send(Method::POST, format!("{target}/{route}/"), true)
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            assert!(status == 200 || status == 400, "{route}: {status}");
+            let path = format!("/api/v2/user/{{id}}/{route}/");
+            check_lifecycle(&doc, &path, "post", response, status).await;
+        }
+    }
+    let response = client
+        .post(format!("{base}/api/v2/user/connection/statuses/"))
+        .bearer_auth(&token)
+        .json(&json!({"users": [1, 2, 3, "4", 999]}))
+        .send()
+        .await
+        .unwrap();
+    check_lifecycle(&doc, LIFECYCLE_ROUTES[9].0, "post", response, 200).await;
+    let response = client
+        .post(format!("{base}/api/v2/user/connection/statuses/"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    check_lifecycle(&doc, LIFECYCLE_ROUTES[9].0, "post", response, 400).await;
 }

@@ -1,0 +1,462 @@
+//! The connection lifecycle (`docs/rest.md`, "Connection lifecycle"): the actions that create,
+//! answer, withdraw and end connections, and the reads of one pair's status.
+//!
+//! Each action reads the pair's rows under the pair's locks (`Store::lock_pair`, which says how
+//! each backend serializes the calls on one pair), decides by the tables of the spec
+//! (`decide`: state → effect, answer, event), writes, commits, and then waits until this
+//! process's graph cache shows the write (read-your-writes). A retry (the pair already in the
+//! state the action leaves) answers the current status and writes nothing.
+
+use crate::cache::Source;
+use crate::error::ApiError;
+use crate::store::faults::retry_once;
+use crate::store::{PairRows, Relation, RequestRow};
+
+use super::gates::{identify, Access, Target};
+use super::status::ConnectionStatus;
+
+/// The actions of routes 1–7.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Request,
+    Accept,
+    Reject,
+    CancelReject,
+    CancelRequest,
+    Remove,
+    MarkSeen,
+}
+
+impl Action {
+    /// Whether the action needs friendship mode (all but `mark_seen`).
+    pub fn needs_friendship(self) -> bool {
+        self != Action::MarkSeen
+    }
+
+    /// Whether a soft-deleted target is "not found" (starting a connection: `request`,
+    /// `accept`).
+    pub fn refuses_deleted_target(self) -> bool {
+        matches!(self, Action::Request | Action::Accept)
+    }
+}
+
+/// What the target's `connectionEvents` subscription receives after an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    RequestReceived,
+    RequestCancelled,
+    Accepted,
+    Rejected,
+    RejectionCancelled,
+    Removed,
+}
+
+/// The state of the pair, from the viewer's side: the first that holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairState {
+    Connected,
+    OutPending,
+    OutRejected,
+    InPending,
+    InRejected,
+    None,
+}
+
+impl PairState {
+    pub fn of(rows: &PairRows) -> PairState {
+        let rejected = |r: &RequestRow| r.rejected_at_us.is_some();
+        match (rows.connected_at_us, &rows.outgoing, &rows.incoming) {
+            (Some(_), _, _) => PairState::Connected,
+            (None, Some(out), _) if rejected(out) => PairState::OutRejected,
+            (None, Some(_), _) => PairState::OutPending,
+            (None, None, Some(inc)) if rejected(inc) => PairState::InRejected,
+            (None, None, Some(_)) => PairState::InPending,
+            (None, None, None) => PairState::None,
+        }
+    }
+}
+
+/// The viewer's `connection_status` towards the target, from the pair's rows.
+fn status_of(rows: &PairRows) -> Option<ConnectionStatus> {
+    let relation = Relation {
+        connected: rows.connected_at_us.is_some(),
+        sent_request: rows.outgoing.is_some(),
+        received_request: rows
+            .incoming
+            .is_some_and(|request| request.rejected_at_us.is_none()),
+    };
+    // Any id but the viewer's: the pair is two distinct users.
+    ConnectionStatus::of(Some(0), 1, relation)
+}
+
+/// What an action writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// A retry, or nothing to do.
+    Nothing,
+    /// A pending request viewer → target.
+    CreateRequest,
+    /// The pair connected; every request between them deleted.
+    Connect,
+    /// The connection deleted.
+    Disconnect,
+    /// The request target → viewer rejected now.
+    RejectIncoming,
+    /// The request target → viewer pending again.
+    UnrejectIncoming,
+    /// The request viewer → target deleted.
+    DeleteOutgoing,
+    /// The request target → viewer seen now (only if it was not seen yet).
+    MarkIncomingSeen,
+}
+
+/// The spec's tables ("Actions"): what `action` does in `state`, and the event it produces;
+/// or the 400 it answers.
+pub fn decide(action: Action, state: PairState) -> Result<(Effect, Option<EventKind>), ApiError> {
+    use PairState as S;
+    let done = Ok((Effect::Nothing, Option::None));
+    match action {
+        Action::Request => match state {
+            S::None => Ok((Effect::CreateRequest, Some(EventKind::RequestReceived))),
+            S::OutPending | S::OutRejected | S::Connected => done,
+            S::InPending | S::InRejected => Ok((Effect::Connect, Some(EventKind::Accepted))),
+        },
+        Action::Accept => match state {
+            S::InPending | S::InRejected => Ok((Effect::Connect, Some(EventKind::Accepted))),
+            S::Connected => done,
+            S::None | S::OutPending | S::OutRejected => Err(ApiError::NoRequest),
+        },
+        Action::Reject => match state {
+            S::InPending => Ok((Effect::RejectIncoming, Some(EventKind::Rejected))),
+            S::InRejected => done,
+            S::None | S::OutPending | S::OutRejected => Err(ApiError::NoRequest),
+            S::Connected => Err(ApiError::AlreadyConnected),
+        },
+        Action::CancelReject => match state {
+            S::InRejected => Ok((
+                Effect::UnrejectIncoming,
+                Some(EventKind::RejectionCancelled),
+            )),
+            S::InPending => done,
+            S::None | S::OutPending | S::OutRejected => Err(ApiError::NoRequest),
+            S::Connected => Err(ApiError::AlreadyConnected),
+        },
+        Action::CancelRequest => match state {
+            S::OutPending | S::OutRejected => {
+                Ok((Effect::DeleteOutgoing, Some(EventKind::RequestCancelled)))
+            }
+            S::None => done,
+            S::InPending | S::InRejected => Err(ApiError::NoRequest),
+            S::Connected => Err(ApiError::AlreadyConnected),
+        },
+        Action::Remove => match state {
+            S::Connected => Ok((Effect::Disconnect, Some(EventKind::Removed))),
+            S::None => done,
+            S::OutPending | S::OutRejected | S::InPending | S::InRejected => {
+                Err(ApiError::NotConnected)
+            }
+        },
+        // No event: marking seen is not news for the sender.
+        Action::MarkSeen => match state {
+            S::InPending | S::InRejected => Ok((Effect::MarkIncomingSeen, Option::None)),
+            S::None | S::OutPending | S::OutRejected => Err(ApiError::NoRequest),
+            S::Connected => Err(ApiError::AlreadyConnected),
+        },
+    }
+}
+
+/// The result of an action: the viewer's status towards the target after the call, the event
+/// it produced (none for a retry), and the instant it wrote (for the event's `at`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Option<ConnectionStatus>,
+    pub event: Option<EventKind>,
+    /// Whether anything was written.
+    pub changed: bool,
+    /// "Now" of the action: UTC, whole seconds, in epoch microseconds.
+    pub at_us: i64,
+}
+
+/// "Now", truncated to whole seconds (what is stored is what is shown and exported).
+fn now_whole_seconds_us() -> i64 {
+    crate::store::time::now_us().div_euclid(1_000_000) * 1_000_000
+}
+
+/// Runs `action` of `viewer` on `target` (both existing, distinct users: the doors check the
+/// gates first, `admit_target`).
+pub async fn act(
+    source: &Source,
+    viewer: i64,
+    target: i64,
+    action: Action,
+) -> Result<Outcome, ApiError> {
+    if viewer == target {
+        return Err(ApiError::SelfConnection);
+    }
+    let store = source.store();
+    let outcome = retry_once(|| async {
+        let Some(tx) = store.lock_pair(viewer, target).await? else {
+            return Ok(Err(ApiError::NotFound));
+        };
+        let mut rows = tx.read(viewer, target).await?;
+        let (effect, event) = match decide(action, PairState::of(&rows)) {
+            Ok(decision) => decision,
+            // Dropping the transaction rolls it back.
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let now = now_whole_seconds_us();
+        let mut changed = true;
+        match effect {
+            Effect::Nothing => changed = false,
+            Effect::CreateRequest => {
+                rows.outgoing = Some(tx.create_request(viewer, target, now).await?);
+            }
+            Effect::Connect => {
+                tx.connect(viewer, target, now).await?;
+                rows = PairRows {
+                    connected_at_us: Some(now),
+                    ..PairRows::default()
+                };
+            }
+            Effect::Disconnect => {
+                tx.disconnect(viewer, target).await?;
+                rows.connected_at_us = None;
+            }
+            Effect::RejectIncoming => {
+                tx.set_rejected(target, viewer, Some(now)).await?;
+                if let Some(request) = rows.incoming.as_mut() {
+                    request.rejected_at_us = Some(now);
+                }
+            }
+            Effect::UnrejectIncoming => {
+                tx.set_rejected(target, viewer, None).await?;
+                if let Some(request) = rows.incoming.as_mut() {
+                    request.rejected_at_us = None;
+                }
+            }
+            Effect::DeleteOutgoing => {
+                tx.delete_request(viewer, target).await?;
+                rows.outgoing = None;
+            }
+            Effect::MarkIncomingSeen => match rows.incoming.as_mut() {
+                // The first time stays.
+                Some(request) if request.viewed_at_us.is_none() => {
+                    tx.set_viewed(target, viewer, now).await?;
+                    request.viewed_at_us = Some(now);
+                }
+                _ => changed = false,
+            },
+        }
+        if changed {
+            tx.commit().await?;
+        }
+        Ok(Ok(Outcome {
+            status: status_of(&rows),
+            event: if changed { event } else { None },
+            changed,
+            at_us: now,
+        }))
+    })
+    .await??;
+    if outcome.changed {
+        // Read-your-writes: this server's next read shows the write.
+        store.settle().await;
+    }
+    Ok(outcome)
+}
+
+/// `request`: the viewer asks the target to connect.
+pub async fn request(source: &Source, viewer: i64, target: i64) -> Result<Outcome, ApiError> {
+    act(source, viewer, target, Action::Request).await
+}
+
+/// `accept`: the viewer accepts the target's request.
+pub async fn accept(source: &Source, viewer: i64, target: i64) -> Result<Outcome, ApiError> {
+    act(source, viewer, target, Action::Accept).await
+}
+
+/// `reject`: the viewer declines the target's request.
+pub async fn reject(source: &Source, viewer: i64, target: i64) -> Result<Outcome, ApiError> {
+    act(source, viewer, target, Action::Reject).await
+}
+
+/// `cancel_reject`: the viewer takes back its rejection of the target's request.
+pub async fn cancel_reject(source: &Source, viewer: i64, target: i64) -> Result<Outcome, ApiError> {
+    act(source, viewer, target, Action::CancelReject).await
+}
+
+/// `cancel_request`: the viewer withdraws its request to the target.
+pub async fn cancel_request(
+    source: &Source,
+    viewer: i64,
+    target: i64,
+) -> Result<Outcome, ApiError> {
+    act(source, viewer, target, Action::CancelRequest).await
+}
+
+/// `remove`: the viewer ends its connection with the target.
+pub async fn remove(source: &Source, viewer: i64, target: i64) -> Result<Outcome, ApiError> {
+    act(source, viewer, target, Action::Remove).await
+}
+
+/// `mark_seen`: the viewer marks the target's request to it as seen.
+pub async fn mark_seen(source: &Source, viewer: i64, target: i64) -> Result<Outcome, ApiError> {
+    act(source, viewer, target, Action::MarkSeen).await
+}
+
+/// The viewer's `connection_status` towards each of `others` (stored data, whatever the
+/// settings; its own id: null).
+pub async fn connection_statuses(
+    source: &Source,
+    viewer: i64,
+    others: &[i64],
+) -> Result<Vec<(i64, Option<ConnectionStatus>)>, ApiError> {
+    let relations = retry_once(|| source.relations(viewer, others)).await?;
+    Ok(others
+        .iter()
+        .map(|other| {
+            let relation = relations.get(other).copied().unwrap_or_default();
+            (*other, ConnectionStatus::of(Some(viewer), *other, relation))
+        })
+        .collect())
+}
+
+/// The viewer's `connection_status` towards `target` (self: null).
+pub async fn connection_status(
+    source: &Source,
+    viewer: i64,
+    target: i64,
+) -> Result<Option<ConnectionStatus>, ApiError> {
+    let statuses = connection_statuses(source, viewer, &[target]).await?;
+    Ok(statuses.first().and_then(|(_, status)| *status))
+}
+
+/// Whether the viewer and `target` are connected (self: false).
+pub async fn is_connection(source: &Source, viewer: i64, target: i64) -> Result<bool, ApiError> {
+    Ok(connection_status(source, viewer, target).await? == Some(ConnectionStatus::Connected))
+}
+
+/// Check 1 of the lifecycle routes: credentials are required whatever
+/// `content_availability` says, and must name an existing user.
+pub async fn authenticate(source: &Source, claimed: Option<i64>) -> Result<Access, ApiError> {
+    if claimed.is_none() {
+        return Err(ApiError::NotAuthenticated);
+    }
+    identify(source, claimed).await
+}
+
+/// Check 3: friendship mode, for the routes that need it.
+pub fn check_friendship(access: &Access) -> Result<(), ApiError> {
+    if access.settings.connection_enabled {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied)
+    }
+}
+
+/// Check 4: the target exists (and, when `refuse_deleted`, is not soft-deleted).
+pub async fn admit_target(
+    source: &Source,
+    target: Target,
+    refuse_deleted: bool,
+) -> Result<i64, ApiError> {
+    let Target::Id(id) = target else {
+        return Err(ApiError::NotFound);
+    };
+    let ids = [id];
+    let users = retry_once(|| source.users_by_ids(&ids)).await?;
+    match users.get(&id) {
+        Some(user) if !(refuse_deleted && user.deleted) => Ok(id),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// Which of `ids` name existing users (soft-deleted ones included).
+pub async fn existing_users(source: &Source, ids: &[i64]) -> Result<Vec<i64>, ApiError> {
+    let users = retry_once(|| source.users_by_ids(ids)).await?;
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|id| users.contains_key(id))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATES: [PairState; 6] = [
+        PairState::Connected,
+        PairState::OutPending,
+        PairState::OutRejected,
+        PairState::InPending,
+        PairState::InRejected,
+        PairState::None,
+    ];
+
+    #[test]
+    fn only_request_and_retries_succeed_from_none() {
+        for action in [
+            Action::Accept,
+            Action::Reject,
+            Action::CancelReject,
+            Action::MarkSeen,
+        ] {
+            assert_eq!(
+                decide(action, PairState::None).unwrap_err().code(),
+                "no_request"
+            );
+        }
+        assert_eq!(
+            decide(Action::Request, PairState::None).unwrap(),
+            (Effect::CreateRequest, Some(EventKind::RequestReceived))
+        );
+        for action in [Action::CancelRequest, Action::Remove] {
+            assert_eq!(
+                decide(action, PairState::None).unwrap(),
+                (Effect::Nothing, None)
+            );
+        }
+    }
+
+    #[test]
+    fn remove_never_touches_requests() {
+        for state in STATES {
+            let decision = decide(Action::Remove, state);
+            match state {
+                PairState::Connected => assert_eq!(decision.unwrap().0, Effect::Disconnect),
+                PairState::None => assert_eq!(decision.unwrap().0, Effect::Nothing),
+                _ => assert_eq!(decision.unwrap_err().code(), "not_connected"),
+            }
+        }
+    }
+
+    #[test]
+    fn states_in_priority_order() {
+        let request = |from, to, rejected: Option<i64>| RequestRow {
+            from_user_id: from,
+            to_user_id: to,
+            created_at_us: 0,
+            id: 1,
+            rejected_at_us: rejected,
+            viewed_at_us: None,
+        };
+        let both = PairRows {
+            connected_at_us: None,
+            outgoing: Some(request(1, 2, Some(5))),
+            incoming: Some(request(2, 1, None)),
+        };
+        assert_eq!(PairState::of(&both), PairState::OutRejected);
+        assert_eq!(
+            status_of(&both),
+            Some(ConnectionStatus::SentConnectionRequest)
+        );
+        let rejected_in = PairRows {
+            incoming: Some(request(2, 1, Some(5))),
+            ..PairRows::default()
+        };
+        assert_eq!(PairState::of(&rejected_in), PairState::InRejected);
+        assert_eq!(status_of(&rejected_in), None);
+        assert_eq!(PairState::of(&PairRows::default()), PairState::None);
+    }
+}

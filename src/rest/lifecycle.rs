@@ -1,0 +1,245 @@
+//! The connection lifecycle's REST routes (`docs/rest.md`, "Connection lifecycle"): the
+//! actions (routes 1–7), one pair's status (8, 9) and several statuses (12). The checks run in
+//! the spec's order: authentication (always required), method, friendship mode (actions 1–6),
+//! target, self, state. Every route answers with or without its trailing slash.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::connections::{json_response, parse_user_id};
+use crate::auth;
+use crate::core::lifecycle::{self, Action};
+use crate::core::{Access, ConnectionStatus, Target};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The actions' routes, under `/api/v2/user/{id}/`, with their action.
+pub const ACTION_ROUTES: [(&str, Action); 7] = [
+    ("connection/request", Action::Request),
+    ("connection/accept", Action::Accept),
+    ("connection/reject", Action::Reject),
+    ("connection/cancel_reject", Action::CancelReject),
+    ("connection/cancel_request", Action::CancelRequest),
+    ("connection/remove", Action::Remove),
+    ("connection_requests/mark_seen", Action::MarkSeen),
+];
+
+/// Route 12.
+pub const STATUSES_PATH: &str = "/api/v2/user/connection/statuses/";
+
+/// The most ids route 12 takes (the maximum page size).
+pub const MAX_STATUS_IDS: usize = 100;
+
+const ALLOW_POST: &str = "POST, OPTIONS";
+const ALLOW_GET: &str = "GET, HEAD, OPTIONS";
+
+/// The lifecycle routes, each with and without its trailing slash.
+pub fn routes(router: Router<AppState>) -> Router<AppState> {
+    let mut router = router;
+    for (suffix, action) in ACTION_ROUTES {
+        let route = post(move |state, path, headers| run_action(state, path, headers, action))
+            .fallback(|state, method, headers| other_method(state, method, headers, ALLOW_POST));
+        router = both_forms(router, &format!("/api/v2/user/{{id}}/{suffix}/"), route);
+    }
+    let is_connection = get(|state, path, headers| read_pair(state, path, headers, true))
+        .fallback(|state, method, headers| other_method(state, method, headers, ALLOW_GET));
+    let status = get(|state, path, headers| read_pair(state, path, headers, false))
+        .fallback(|state, method, headers| other_method(state, method, headers, ALLOW_GET));
+    router = both_forms(router, "/api/v2/user/{id}/is_connection/", is_connection);
+    router = both_forms(router, "/api/v2/user/{id}/connection_status/", status);
+    let statuses = post(statuses)
+        .fallback(|state, method, headers| other_method(state, method, headers, ALLOW_POST));
+    both_forms(router, STATUSES_PATH, statuses)
+}
+
+/// `path` (slashed) and the same path without its slash, both answered by `route`.
+fn both_forms(
+    router: Router<AppState>,
+    path: &str,
+    route: MethodRouter<AppState>,
+) -> Router<AppState> {
+    router
+        .route(path, route.clone())
+        .route(path.trim_end_matches('/'), route)
+}
+
+/// Check 1: credentials are required and must name an existing user.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(i64, Access), ApiError> {
+    let credential =
+        auth::credential(headers.get(header::AUTHORIZATION), &state.config.jwt_secret)?;
+    let claimed = auth::claimed_user(credential, state.source.store()).await?;
+    let access = lifecycle::authenticate(&state.source, claimed).await?;
+    let viewer = access.viewer.ok_or(ApiError::NotAuthenticated)?;
+    Ok((viewer, access))
+}
+
+/// Check 2: another method, after authentication (as DRF does). OPTIONS answers which
+/// methods there are.
+async fn other_method(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    allow: &'static str,
+) -> Response {
+    if let Err(refusal) = authenticate(&state, &headers).await {
+        return refusal.into_response();
+    }
+    if method == Method::OPTIONS {
+        let allow = (header::ALLOW, HeaderValue::from_static(allow));
+        return (StatusCode::NO_CONTENT, [allow]).into_response();
+    }
+    ApiError::method_not_allowed(&method, allow).into_response()
+}
+
+fn target_of(path: &Result<Path<String>, PathRejection>) -> Target {
+    match path {
+        Ok(Path(raw)) => parse_user_id(raw),
+        Err(_) => Target::Malformed,
+    }
+}
+
+/// Routes 1–7. The body, whatever it is, is not read.
+async fn run_action(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    action: Action,
+) -> Result<Response, ApiError> {
+    let (viewer, access) = authenticate(&state, &headers).await?;
+    if action.needs_friendship() {
+        lifecycle::check_friendship(&access)?;
+    }
+    let target = lifecycle::admit_target(
+        &state.source,
+        target_of(&path),
+        action.refuses_deleted_target(),
+    )
+    .await?;
+    let outcome = lifecycle::act(&state.source, viewer, target, action).await?;
+    if action == Action::MarkSeen {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    Ok(json_response(
+        &json!({"connection_status": outcome.status.map(ConnectionStatus::as_str)}),
+    ))
+}
+
+/// Routes 8 (`is_connection`) and 9 (`connection_status`): stored data, whatever the
+/// settings; the viewer itself is not connected and has no status.
+async fn read_pair(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    is_connection: bool,
+) -> Result<Response, ApiError> {
+    let (viewer, _) = authenticate(&state, &headers).await?;
+    let target = lifecycle::admit_target(&state.source, target_of(&path), false).await?;
+    let body = if is_connection {
+        json!({"is_connection": lifecycle::is_connection(&state.source, viewer, target).await?})
+    } else {
+        let status = lifecycle::connection_status(&state.source, viewer, target).await?;
+        json!({"connection_status": status.map(ConnectionStatus::as_str)})
+    };
+    Ok(json_response(&body))
+}
+
+/// Route 12: `{"users": [...]}` → `{"connection_statuses": {"<id>": status}}` for the ids that
+/// name users.
+async fn statuses(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (viewer, _) = authenticate(&state, &headers).await?;
+    let ids = users_field(&headers, &body)?;
+    let existing = lifecycle::existing_users(&state.source, &ids).await?;
+    let statuses = lifecycle::connection_statuses(&state.source, viewer, &existing).await?;
+    let map: BTreeMap<String, Option<&str>> = statuses
+        .into_iter()
+        .map(|(id, status)| (id.to_string(), status.map(ConnectionStatus::as_str)))
+        .collect();
+    Ok(json_response(&json!({"connection_statuses": map})))
+}
+
+/// The ids of route 12's `users`, distinct, in the order given; valid ids above `i64::MAX`
+/// are dropped (no stored user can have them).
+fn users_field(headers: &HeaderMap, body: &[u8]) -> Result<Vec<i64>, ApiError> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let items: Vec<Value> = match media.as_str() {
+        "application/x-www-form-urlencoded" => form_users(body),
+        "" | "application/json" => {
+            let document: Value = if body.iter().all(u8::is_ascii_whitespace) {
+                json!({})
+            } else {
+                serde_json::from_slice(body)
+                    .map_err(|err| ApiError::BadRequest(format!("JSON parse error - {err}")))?
+            };
+            match document.get("users") {
+                Some(Value::Array(items)) if document.is_object() => items.clone(),
+                _ => return Err(invalid_users()),
+            }
+        }
+        other => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "Unsupported media type \"{other}\" in request."
+            )))
+        }
+    };
+    if items.len() > MAX_STATUS_IDS {
+        return Err(invalid_users());
+    }
+    let mut ids = Vec::with_capacity(items.len());
+    for item in &items {
+        let id = match item {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                s.parse::<u64>().ok()
+            }
+            _ => None,
+        };
+        let id = id.filter(|id| *id >= 1).ok_or_else(invalid_users)?;
+        // Valid, but above every stored id: no user to report.
+        if let Ok(id) = i64::try_from(id) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// `users=1&users=7`, as DRF's FormParser reads a list field.
+fn form_users(body: &[u8]) -> Vec<Value> {
+    url::form_urlencoded::parse(body)
+        .filter(|(key, _)| key == "users")
+        .map(|(_, value)| Value::String(value.into_owned()))
+        .collect()
+}
+
+fn invalid_users() -> ApiError {
+    ApiError::Invalid {
+        field: "users",
+        message: format!(
+            "users must be a list of at most {MAX_STATUS_IDS} user ids (positive integers)."
+        ),
+    }
+}

@@ -1,0 +1,282 @@
+//! The writes of the connection lifecycle (`docs/rest.md`, "Connection lifecycle"): one
+//! transaction per action on one pair of users, and the statements it runs.
+//!
+//! Atomic and serializable per pair, on every backend (`Store::lock_pair`):
+//!
+//! - PostgreSQL and MariaDB/MySQL: READ COMMITTED, then both users' rows locked
+//!   (`SELECT ... FOR UPDATE`), the smaller id first. Every action on a pair takes the same two
+//!   locks in the same order, so calls on one pair run one after the other and actions on
+//!   pairs that share a user never deadlock on them; once the locks are held, each later
+//!   statement reads what the previous holders committed (READ COMMITTED reads the latest
+//!   committed rows per statement, and takes no gap locks on MariaDB).
+//! - SQLite: one writer at a time for the whole file. The transaction's first statement is a
+//!   write (it touches the request-id counter), so it takes the write lock before it reads
+//!   anything, waiting for the busy timeout; a transaction that read first and wrote later
+//!   could fail with a stale snapshot in WAL mode.
+//!
+//! The caller (`core::lifecycle`) reads the pair's rows, decides, writes, commits, and runs
+//! the whole transaction again once when the database reports a conflict (`faults`).
+
+use sea_orm::{
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr,
+    EntityTrait, IsolationLevel, QueryFilter, QuerySelect, Statement, TransactionTrait,
+};
+
+use super::db::Store;
+use super::records::int;
+use crate::entity::{connection, connection_request, user};
+
+/// A request between the two users of a pair.
+pub type RequestRow = connection_request::Model;
+
+/// What links two users, read under the pair's locks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PairRows {
+    /// `connected_at_us` of the connection, if the two are connected.
+    pub connected_at_us: Option<i64>,
+    /// The request from the viewer to the target.
+    pub outgoing: Option<RequestRow>,
+    /// The request from the target to the viewer.
+    pub incoming: Option<RequestRow>,
+}
+
+/// An open transaction holding the locks of one pair of users.
+pub struct PairTx {
+    txn: DatabaseTransaction,
+}
+
+impl Store {
+    /// Opens the transaction of one action on the pair (`viewer`, `target`) and takes its
+    /// locks (module comment). `None` when one of the two users does not exist.
+    pub async fn lock_pair(&self, viewer: i64, target: i64) -> Result<Option<PairTx>, DbErr> {
+        let backend = self.backend();
+        let txn = match backend {
+            DatabaseBackend::Sqlite => self.connection().begin().await?,
+            _ => {
+                self.connection()
+                    .begin_with_config(
+                        Some(IsolationLevel::ReadCommitted),
+                        Some(AccessMode::ReadWrite),
+                    )
+                    .await?
+            }
+        };
+        match backend {
+            DatabaseBackend::Sqlite => {
+                // The write lock of the file (module comment).
+                txn.execute_unprepared(
+                    "UPDATE connection_request_ids SET last_id = last_id WHERE id = 1",
+                )
+                .await?;
+                let found = user::Entity::find()
+                    .filter(user::Column::Id.is_in([viewer, target]))
+                    .select_only()
+                    .column(user::Column::Id)
+                    .into_tuple::<i64>()
+                    .all(&txn)
+                    .await?;
+                if found.len() < 2 {
+                    return Ok(None);
+                }
+            }
+            _ => {
+                for id in [viewer.min(target), viewer.max(target)] {
+                    let locked: Option<i64> = user::Entity::find_by_id(id)
+                        .select_only()
+                        .column(user::Column::Id)
+                        .lock_exclusive()
+                        .into_tuple()
+                        .one(&txn)
+                        .await?;
+                    if locked.is_none() {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        Ok(Some(PairTx { txn }))
+    }
+}
+
+impl PairTx {
+    /// The connection and the requests between `viewer` and `target`.
+    pub async fn read(&self, viewer: i64, target: i64) -> Result<PairRows, DbErr> {
+        let connected_at_us = connection::Entity::find_by_id((viewer, target))
+            .one(&self.txn)
+            .await?
+            .map(|row| row.connected_at_us);
+        let requests = connection_request::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(
+                        connection_request::Column::FromUserId
+                            .eq(viewer)
+                            .and(connection_request::Column::ToUserId.eq(target)),
+                    )
+                    .add(
+                        connection_request::Column::FromUserId
+                            .eq(target)
+                            .and(connection_request::Column::ToUserId.eq(viewer)),
+                    ),
+            )
+            .all(&self.txn)
+            .await?;
+        let mut rows = PairRows {
+            connected_at_us,
+            ..PairRows::default()
+        };
+        for request in requests {
+            if request.from_user_id == viewer {
+                rows.outgoing = Some(request);
+            } else {
+                rows.incoming = Some(request);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Creates the pending request `from` → `to` at `at_us` with a new id (the high-water mark
+    /// of `connection_request_ids`, raised past every stored id); returns it.
+    pub async fn create_request(
+        &self,
+        from: i64,
+        to: i64,
+        at_us: i64,
+    ) -> Result<RequestRow, DbErr> {
+        let backend = self.txn.get_database_backend();
+        let greatest = match backend {
+            DatabaseBackend::Sqlite => "MAX",
+            _ => "GREATEST",
+        };
+        self.txn
+            .execute_unprepared(&format!(
+                "UPDATE connection_request_ids SET last_id = {greatest}(last_id, \
+                 (SELECT COALESCE(MAX(id), 0) FROM connection_requests)) + 1 WHERE id = 1"
+            ))
+            .await?;
+        let row = self
+            .txn
+            .query_one(Statement::from_string(
+                backend,
+                "SELECT last_id FROM connection_request_ids WHERE id = 1",
+            ))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("connection_request_ids row 1".into()))?;
+        let request = RequestRow {
+            from_user_id: from,
+            to_user_id: to,
+            created_at_us: at_us,
+            id: int(&row, "last_id")?,
+            rejected_at_us: None,
+            viewed_at_us: None,
+        };
+        connection_request::Entity::insert(connection_request::ActiveModel::from(request))
+            .exec_without_returning(&self.txn)
+            .await?;
+        Ok(request)
+    }
+
+    /// Connects `a` and `b` at `at_us` (both directed rows) and deletes every request between
+    /// them.
+    pub async fn connect(&self, a: i64, b: i64, at_us: i64) -> Result<(), DbErr> {
+        self.delete_requests(a, b).await?;
+        let rows = [(a, b), (b, a)].map(|(user_id, friend_id)| {
+            connection::ActiveModel::from(connection::Model {
+                user_id,
+                friend_id,
+                connected_at_us: at_us,
+            })
+        });
+        connection::Entity::insert_many(rows)
+            .exec_without_returning(&self.txn)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends the connection of `a` and `b` (both directed rows).
+    pub async fn disconnect(&self, a: i64, b: i64) -> Result<(), DbErr> {
+        connection::Entity::delete_many()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(
+                        connection::Column::UserId
+                            .eq(a)
+                            .and(connection::Column::FriendId.eq(b)),
+                    )
+                    .add(
+                        connection::Column::UserId
+                            .eq(b)
+                            .and(connection::Column::FriendId.eq(a)),
+                    ),
+            )
+            .exec(&self.txn)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the requests between `a` and `b`, both directions.
+    async fn delete_requests(&self, a: i64, b: i64) -> Result<(), DbErr> {
+        self.delete_request(a, b).await?;
+        self.delete_request(b, a).await
+    }
+
+    /// Deletes the request `from` → `to`.
+    pub async fn delete_request(&self, from: i64, to: i64) -> Result<(), DbErr> {
+        connection_request::Entity::delete_by_id((from, to))
+            .exec(&self.txn)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets (or clears) `rejected_at_us` of the request `from` → `to`.
+    pub async fn set_rejected(&self, from: i64, to: i64, at_us: Option<i64>) -> Result<(), DbErr> {
+        connection_request::Entity::update_many()
+            .col_expr(
+                connection_request::Column::RejectedAtUs,
+                sea_orm::sea_query::Expr::value(at_us),
+            )
+            .filter(connection_request::Column::FromUserId.eq(from))
+            .filter(connection_request::Column::ToUserId.eq(to))
+            .exec(&self.txn)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets `viewed_at_us` of the request `from` → `to`.
+    pub async fn set_viewed(&self, from: i64, to: i64, at_us: i64) -> Result<(), DbErr> {
+        connection_request::Entity::update_many()
+            .col_expr(
+                connection_request::Column::ViewedAtUs,
+                sea_orm::sea_query::Expr::value(at_us),
+            )
+            .filter(connection_request::Column::FromUserId.eq(from))
+            .filter(connection_request::Column::ToUserId.eq(to))
+            .exec(&self.txn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+impl Store {
+    /// Raises the request-id high-water mark to at least `id` (an import calls it with the
+    /// largest id of its file, so no id the file used is handed out again, even once those
+    /// requests are deleted).
+    pub async fn raise_request_ids(&self, id: i64) -> Result<(), DbErr> {
+        let greatest = match self.backend() {
+            DatabaseBackend::Sqlite => "MAX",
+            _ => "GREATEST",
+        };
+        let mut sql = super::sql::Sql::new(self.backend());
+        sql.push(&format!(
+            "UPDATE connection_request_ids SET last_id = {greatest}(last_id, "
+        ))
+        .bind(id)
+        .push(") WHERE id = 1");
+        self.connection().execute(sql.build()).await?;
+        Ok(())
+    }
+}
