@@ -257,20 +257,25 @@ pub fn openapi(config: &Config) -> OpenApi {
         )
         .schema(
             names::STATUSES_REQUEST,
-            closed_object(vec![(
-                "users",
-                ArrayBuilder::new()
-                    .items(
-                        ObjectBuilder::new()
-                            .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
-                            .description(Some(
-                                "A user id from 1 to 2^64 - 1: a JSON integer or a string of \
-                                 ASCII digits.",
-                            )),
-                    )
-                    .max_items(Some(MAX_STATUS_IDS))
-                    .into(),
-            )]),
+            // Other keys are ignored (DRF's serializer ignores unknown fields).
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "users",
+                    ArrayBuilder::new()
+                        .items(
+                            utoipa::openapi::schema::OneOfBuilder::new()
+                                .item(integer().minimum(Some(1)).maximum(Some(u64::MAX)))
+                                // At most 19 significant digits: below 2^64 whatever they are.
+                                .item(string().pattern(Some("^0*[1-9][0-9]{0,18}$")))
+                                .description(Some(
+                                    "A user id from 1 to 2^64 - 1: a JSON integer or a string \
+                                     of ASCII digits.",
+                                )),
+                        )
+                        .max_items(Some(MAX_STATUS_IDS)),
+                )
+                .required("users"),
         )
         .schema(
             names::CONFLICT,
