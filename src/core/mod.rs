@@ -7,6 +7,7 @@
 //! - `links`: DRF's `next`/`previous` URLs (GraphQL pages link to the equivalent REST request);
 //! - `status`: the viewer-relative status of a listed user;
 //! - `lifecycle`: the actions on a pair (request, accept, reject, ...) and one pair's status;
+//! - `requests`: a page of the viewer's received or sent connection requests;
 //! - `loaders`: the DataLoaders (users, tags, statuses, pages), so N users cost a fixed number
 //!   of statements.
 //!
@@ -17,6 +18,7 @@ pub mod lifecycle;
 mod links;
 mod loaders;
 mod pages;
+mod requests;
 mod status;
 
 pub use gates::{admit, check_content, check_settings, identify, Access, Target};
@@ -25,4 +27,5 @@ pub use loaders::{
     ConnectionPageLoader, LoadError, Page, PageKey, StatusLoader, TagLoader, UserLoader, Viewer,
 };
 pub use pages::{load as load_page, ConnectionPage, Listed, Offset, PageRequest};
+pub use requests::{request_page, ListedRequest, RequestPage, RequestUser};
 pub use status::ConnectionStatus;

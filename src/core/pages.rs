@@ -43,7 +43,7 @@ impl Offset {
     }
 
     /// The offset for the store: past `u64` a page is past the end of any list anyway.
-    fn saturated(&self) -> u64 {
+    pub(super) fn saturated(&self) -> u64 {
         self.0.parse().unwrap_or(u64::MAX)
     }
 }

@@ -1,8 +1,8 @@
-//! The JSON shapes of the REST route: the page and the User object, keys in the wire order of `docs/rest.md`.
+//! The JSON shapes of the REST routes: the pages, the User object and the connection request, keys in the wire order of `docs/rest.md`.
 
 use serde::Serialize;
 
-use crate::core::ConnectionStatus;
+use crate::core::{ConnectionStatus, ListedRequest, RequestUser};
 use crate::store::time::api_time;
 use crate::store::{Settings, TagRecord, UserRecord};
 
@@ -120,6 +120,41 @@ impl<'a> TagBody<'a> {
             created_at: api_time(tag.created_at_us),
             active: tag.active,
             deleted: tag.deleted,
+        }
+    }
+}
+
+/// A page of a request list (routes 10 and 11).
+#[derive(Serialize)]
+pub struct RequestPageBody<'a> {
+    pub count: u64,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub results: Vec<RequestBody<'a>>,
+}
+
+/// The SelfCommunity connection request object (`SCUserConnectionRequestType`).
+#[derive(Serialize)]
+pub struct RequestBody<'a> {
+    id: i64,
+    from_user: UserBody<'a>,
+    to_user: UserBody<'a>,
+    created: String,
+    rejected: Option<String>,
+    viewed: Option<String>,
+}
+
+impl<'a> RequestBody<'a> {
+    pub fn new(request: &'a ListedRequest, settings: &Settings) -> RequestBody<'a> {
+        let user =
+            |user: &'a RequestUser| UserBody::new(&user.record, &user.tags, user.status, settings);
+        RequestBody {
+            id: request.id,
+            from_user: user(&request.from_user),
+            to_user: user(&request.to_user),
+            created: api_time(request.created_us),
+            rejected: request.rejected_us.map(api_time),
+            viewed: request.viewed_us.map(api_time),
         }
     }
 }

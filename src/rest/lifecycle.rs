@@ -1,25 +1,28 @@
 //! The connection lifecycle's REST routes (`docs/rest.md`, "Connection lifecycle"): the
-//! actions (routes 1–7), one pair's status (8, 9) and several statuses (12). The checks run in
-//! the spec's order: authentication (always required), method, friendship mode (actions 1–6),
-//! target, self, state. Every route answers with or without its trailing slash.
+//! actions (routes 1–7), one pair's status (8, 9), the request lists (10, 11) and several
+//! statuses (12). The checks run in the spec's order: authentication (always required), method,
+//! friendship mode (actions 1–6, lists 10 and 11), target, self, state. Every route answers with or without its trailing slash.
 
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use serde_json::{json, Value};
 
+use super::body::{RequestBody, RequestPageBody};
 use super::connections::{json_response, parse_user_id};
+use super::params;
 use crate::auth;
 use crate::core::lifecycle::{self, Action};
-use crate::core::{Access, ConnectionStatus, Target};
+use crate::core::{self, Access, ConnectionStatus, Offset, Target};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::RequestBox;
 
 /// The actions' routes, under `/api/v2/user/{id}/`, with their action.
 pub const ACTION_ROUTES: [(&str, Action); 7] = [
@@ -31,6 +34,11 @@ pub const ACTION_ROUTES: [(&str, Action); 7] = [
     ("connection/remove", Action::Remove),
     ("connection_requests/mark_seen", Action::MarkSeen),
 ];
+
+/// Route 10: the viewer's pending received requests.
+pub const REQUESTS_PATH: &str = "/api/v2/user/connection/requests/";
+/// Route 11: the viewer's sent requests, pending and rejected.
+pub const REQUESTS_SENT_PATH: &str = "/api/v2/user/connection/requests_sent/";
 
 /// Route 12.
 pub const STATUSES_PATH: &str = "/api/v2/user/connection/statuses/";
@@ -55,6 +63,14 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
         .fallback(|state, method, headers| other_method(state, method, headers, ALLOW_GET));
     router = both_forms(router, "/api/v2/user/{id}/is_connection/", is_connection);
     router = both_forms(router, "/api/v2/user/{id}/connection_status/", status);
+    for (path, list) in [
+        (REQUESTS_PATH, RequestBox::Received),
+        (REQUESTS_SENT_PATH, RequestBox::Sent),
+    ] {
+        let route = get(move |state, uri, headers| request_list(state, uri, headers, path, list))
+            .fallback(|state, method, headers| other_method(state, method, headers, ALLOW_GET));
+        router = both_forms(router, path, route);
+    }
     let statuses = post(statuses)
         .fallback(|state, method, headers| other_method(state, method, headers, ALLOW_POST));
     both_forms(router, STATUSES_PATH, statuses)
@@ -147,6 +163,48 @@ async fn read_pair(
     } else {
         let status = lifecycle::connection_status(&state.source, viewer, target).await?;
         json!({"connection_status": status.map(ConnectionStatus::as_str)})
+    };
+    Ok(json_response(&body))
+}
+
+/// Routes 10 and 11: a page of the viewer's received or sent requests, paged and linked as
+/// the connections page (`path`: the slashed path, the base of the links).
+async fn request_list(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    path: &'static str,
+    list: RequestBox,
+) -> Result<Response, ApiError> {
+    let (_, access) = authenticate(&state, &headers).await?;
+    lifecycle::check_friendship(&access)?;
+    let config = &state.config;
+    let query = params::parse_query(uri.query());
+    let limit = params::limit(&query, config.default_limit, config.max_limit);
+    let offset = Offset::from_digits(&params::offset(&query).digits);
+    let page = core::request_page(
+        &state.source,
+        &access,
+        list,
+        limit,
+        config.max_limit,
+        &offset,
+    )
+    .await?;
+    let base = format!(
+        "{}{path}",
+        core::origin(config.public_base_url.as_deref(), &headers, Some(&uri))
+    );
+    let link = |position: &core::Position| core::url(&base, &query, page.limit, position);
+    let body = RequestPageBody {
+        count: page.count,
+        next: page.next.as_ref().map(link),
+        previous: page.previous.as_ref().map(link),
+        results: page
+            .results
+            .iter()
+            .map(|request| RequestBody::new(request, &access.settings))
+            .collect(),
     };
     Ok(json_response(&body))
 }

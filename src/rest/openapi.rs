@@ -34,7 +34,9 @@ use utoipa::openapi::{
 };
 
 use super::connections::CONNECTIONS_PATH;
-use super::lifecycle::{ACTION_ROUTES, MAX_STATUS_IDS, STATUSES_PATH};
+use super::lifecycle::{
+    ACTION_ROUTES, MAX_STATUS_IDS, REQUESTS_PATH, REQUESTS_SENT_PATH, STATUSES_PATH,
+};
 use crate::config::Config;
 use crate::core::lifecycle::Action;
 use crate::error::ApiError;
@@ -53,6 +55,8 @@ const JSON: &str = "application/json";
 pub mod names {
     pub const PAGE: &str = "UserConnectionsPage";
     pub const USER: &str = "User";
+    pub const REQUEST_PAGE: &str = "ConnectionRequestsPage";
+    pub const CONNECTION_REQUEST: &str = "ConnectionRequest";
     pub const TAG: &str = "Tag";
     pub const FIELD_ERRORS: &str = "FieldErrors";
     pub const UNAUTHORIZED: &str = "UnauthorizedErrors";
@@ -135,43 +139,8 @@ pub fn openapi(config: &Config) -> OpenApi {
                         .examples([1]),
                 )),
         )
-        .parameter(
-            ParameterBuilder::new()
-                .name("limit")
-                .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .description(Some(format!(
-                    "Page size: a strictly positive integer in Python `int()` syntax \
-                     (surrounding spaces, a sign, `_` between digits). Never an error: any \
-                     other value (missing, `0`, negative, not a number) means {}, and values \
-                     above {} are cut to {}. When repeated, the last value counts.",
-                    config.default_limit, config.max_limit, config.max_limit
-                )))
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
-                        .default(Some(json!(config.default_limit)))
-                        .examples([json!(config.default_limit)]),
-                )),
-        )
-        .parameter(
-            ParameterBuilder::new()
-                .name("offset")
-                .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .description(Some(
-                    "Index of the first result: a non-negative integer in Python `int()` \
-                     syntax. Never an error: any other value means 0. An offset past the end \
-                     gives an empty `results` with the full `count`. When repeated, the last \
-                     value counts.",
-                ))
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
-                        .default(Some(json!(0)))
-                        .examples([json!(0)]),
-                )),
-        )
+        .parameter(limit_parameter(config))
+        .parameter(offset_parameter())
         .parameter(
             ParameterBuilder::new()
                 .name("mutual")
@@ -215,6 +184,8 @@ pub fn openapi(config: &Config) -> OpenApi {
     let components = ComponentsBuilder::new()
         .schema(names::PAGE, page_schema())
         .schema(names::USER, user_schema())
+        .schema(names::REQUEST_PAGE, request_page_schema())
+        .schema(names::CONNECTION_REQUEST, connection_request_schema())
         .schema(names::TAG, tag_schema())
         .schema(names::FIELD_ERRORS, field_errors_schema())
         .schema(
@@ -447,10 +418,10 @@ pub fn openapi(config: &Config) -> OpenApi {
                      The same data is served through GraphQL at `/graphql`.",
                 )),
         )
-        .paths(lifecycle_paths(PathsBuilder::new().path(
-            CONNECTIONS_PATH,
-            PathItem::new(HttpMethod::Get, operation),
-        )))
+        .paths(lifecycle_paths(
+            PathsBuilder::new().path(CONNECTIONS_PATH, PathItem::new(HttpMethod::Get, operation)),
+            config,
+        ))
         .components(Some(components))
         // Behind a proxy with PUBLIC_BASE_URL, the API lives there (links use it too);
         // otherwise the default server, the document's own origin, is right.
@@ -621,7 +592,26 @@ fn user_schema() -> ObjectBuilder {
 }
 
 /// The lifecycle's routes (`docs/rest.md`, "Connection lifecycle").
-fn lifecycle_paths(mut paths: PathsBuilder) -> PathsBuilder {
+fn lifecycle_paths(mut paths: PathsBuilder, config: &Config) -> PathsBuilder {
+    for (path, id, summary, holds) in [
+        (
+            REQUESTS_PATH,
+            "userConnectionRequests",
+            "The connection requests the viewer received",
+            "The pending requests to the viewer (rejected ones leave the list until \
+             `cancel_reject`), the most recent first, then by sender id.",
+        ),
+        (
+            REQUESTS_SENT_PATH,
+            "userRequestConnectionsSent",
+            "The connection requests the viewer sent",
+            "The requests from the viewer, pending and rejected, the most recent first, then \
+             by recipient id.",
+        ),
+    ] {
+        let operation = request_list_operation(config, id, summary, holds);
+        paths = paths.path(path, PathItem::new(HttpMethod::Get, operation));
+    }
     for (suffix, action) in ACTION_ROUTES {
         let (id, summary) = match action {
             Action::Request => ("userRequestConnection", "Ask a user to connect"),
@@ -730,6 +720,138 @@ fn lifecycle_paths(mut paths: PathsBuilder) -> PathsBuilder {
         .response("429", response_ref("TooManyRequests"))
         .response("503", response_ref("ServiceUnavailable"));
     paths.path(STATUSES_PATH, PathItem::new(HttpMethod::Post, statuses))
+}
+
+/// `limit`, as DRF's `LimitOffsetPagination` reads it.
+fn limit_parameter(config: &Config) -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name("limit")
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(format!(
+            "Page size: a strictly positive integer in Python `int()` syntax \
+             (surrounding spaces, a sign, `_` between digits). Never an error: any \
+             other value (missing, `0`, negative, not a number) means {}, and values \
+             above {} are cut to {}. When repeated, the last value counts.",
+            config.default_limit, config.max_limit, config.max_limit
+        )))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
+                .default(Some(json!(config.default_limit)))
+                .examples([json!(config.default_limit)]),
+        ))
+}
+
+/// `offset`, as DRF's `LimitOffsetPagination` reads it.
+fn offset_parameter() -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name("offset")
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(
+            "Index of the first result: a non-negative integer in Python `int()` \
+             syntax. Never an error: any other value means 0. An offset past the end \
+             gives an empty `results` with the full `count`. When repeated, the last \
+             value counts.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
+                .default(Some(json!(0)))
+                .examples([json!(0)]),
+        ))
+}
+
+/// Routes 10 and 11: a page of the viewer's received or sent requests.
+fn request_list_operation(
+    config: &Config,
+    id: &str,
+    summary: &str,
+    holds: &str,
+) -> OperationBuilder {
+    OperationBuilder::new()
+        .operation_id(Some(id))
+        .tag("connections")
+        .summary(Some(summary))
+        .description(Some(format!(
+            "{holds} Paged as the connections page (DRF `LimitOffsetPagination`). Checks, \
+             in order: 401 (credentials are always required), 405 another method, 403 \
+             friendship mode off. Requests whose other user is soft-deleted are listed. The \
+             route also answers without the trailing slash."
+        )))
+        .parameter(limit_parameter(config))
+        .parameter(offset_parameter())
+        .securities(Some(required_security()))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("One page of connection requests.")
+                .content(JSON, json_content(names::REQUEST_PAGE)),
+        )
+        .response("401", response_ref("Unauthorized"))
+        .response("403", response_ref("Forbidden"))
+        .response("413", response_ref("PayloadTooLarge"))
+        .response("429", response_ref("TooManyRequests"))
+        .response("503", response_ref("ServiceUnavailable"))
+}
+
+fn request_page_schema() -> ObjectBuilder {
+    let link = |which: &str| {
+        nullable(Type::String)
+            .format(Some(SchemaFormat::Custom("uri".into())))
+            .description(Some(format!(
+                "Absolute URL of the {which} page (DRF's link: the request's URL with `limit` \
+                 and `offset` replaced, keys sorted), or null."
+            )))
+    };
+    closed_object(vec![
+        (
+            "count",
+            integer()
+                .minimum(Some(0))
+                .description(Some("How many requests the list holds, on all pages."))
+                .into(),
+        ),
+        ("next", link("next").into()),
+        ("previous", link("previous").into()),
+        (
+            "results",
+            ArrayBuilder::new()
+                .items(Ref::from_schema_name(names::CONNECTION_REQUEST))
+                .into(),
+        ),
+    ])
+    .description(Some("One page of the viewer's connection requests."))
+}
+
+fn connection_request_schema() -> ObjectBuilder {
+    let time_or_null = |what: &str| {
+        nullable(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some(format!(
+                "When the recipient {what} the request (RFC 3339, UTC, whole seconds, `Z`), \
+                 or null."
+            )))
+    };
+    closed_object(vec![
+        (
+            "id",
+            integer()
+                .minimum(Some(1))
+                .description(Some("The request's id: unique, stable, never reused."))
+                .into(),
+        ),
+        ("from_user", Ref::from_schema_name(names::USER).into()),
+        ("to_user", Ref::from_schema_name(names::USER).into()),
+        ("created", date_time().into()),
+        ("rejected", time_or_null("rejected").into()),
+        ("viewed", time_or_null("marked seen").into()),
+    ])
+    .description(Some(
+        "A connection request (`SCUserConnectionRequestType`): exactly these keys, in this \
+         order; both users' `connection_status` is relative to the viewer.",
+    ))
 }
 
 /// A lifecycle operation on user `id`, with the responses every one of them shares.

@@ -280,3 +280,64 @@ impl Store {
         Ok(())
     }
 }
+
+/// Which of a user's requests a request list holds (routes 10 and 11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestBox {
+    /// The pending requests to the user, by `created` descending, then sender id.
+    Received,
+    /// The requests from the user, pending and rejected, by `created` descending, then
+    /// recipient id.
+    Sent,
+}
+
+/// One page of a request list and the length of the whole list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestListRows {
+    pub count: u64,
+    pub rows: Vec<RequestRow>,
+}
+
+impl Store {
+    /// The page (`offset`, `limit`) of `owner`'s `list`, in the list's order, with its count.
+    /// Two statements in one read transaction, so the count and the page agree.
+    pub async fn request_list(
+        &self,
+        owner: i64,
+        list: RequestBox,
+        offset: u64,
+        limit: u64,
+    ) -> Result<RequestListRows, DbErr> {
+        use sea_orm::{PaginatorTrait, QueryOrder};
+        let (owner_column, other_column) = match list {
+            RequestBox::Received => (
+                connection_request::Column::ToUserId,
+                connection_request::Column::FromUserId,
+            ),
+            RequestBox::Sent => (
+                connection_request::Column::FromUserId,
+                connection_request::Column::ToUserId,
+            ),
+        };
+        let mut query = connection_request::Entity::find().filter(owner_column.eq(owner));
+        if list == RequestBox::Received {
+            query = query.filter(connection_request::Column::RejectedAtUs.is_null());
+        }
+        let txn = self.connection().begin().await?;
+        let count = query.clone().count(&txn).await?;
+        let rows = if offset >= count {
+            // Past the end: nothing to read (and no offset a backend could refuse).
+            Vec::new()
+        } else {
+            query
+                .order_by_desc(connection_request::Column::CreatedAtUs)
+                .order_by_asc(other_column)
+                .offset(offset)
+                .limit(limit)
+                .all(&txn)
+                .await?
+        };
+        txn.commit().await?;
+        Ok(RequestListRows { count, rows })
+    }
+}

@@ -18,6 +18,6 @@ pub mod time;
 
 pub use changes::{Change, RequestEnds};
 pub use db::{redact, CatchUp, Store};
-pub use lifecycle::{PairRows, PairTx, RequestRow};
+pub use lifecycle::{PairRows, PairTx, RequestBox, RequestListRows, RequestRow};
 pub use queries::{ConnectionPageRows, Gate, PageRow, PageSpec, Relation};
 pub use records::{Settings, TagRecord, UserRecord};

@@ -18,6 +18,7 @@ mod lifecycle;
 mod openapi;
 mod page_shapes;
 mod refusals;
+mod request_lists;
 mod requests;
 mod rest;
 mod rest_golden;

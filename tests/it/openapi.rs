@@ -70,7 +70,7 @@ const SPEC_TAG_KEYS: [&str; 10] = [
 const ROUTE: &str = "/api/v2/user/{id}/connections/";
 
 /// The lifecycle's routes and their methods.
-const LIFECYCLE_ROUTES: [(&str, &str); 10] = [
+const LIFECYCLE_ROUTES: [(&str, &str); 12] = [
     ("/api/v2/user/{id}/connection/request/", "post"),
     ("/api/v2/user/{id}/connection/accept/", "post"),
     ("/api/v2/user/{id}/connection/reject/", "post"),
@@ -81,6 +81,8 @@ const LIFECYCLE_ROUTES: [(&str, &str); 10] = [
     ("/api/v2/user/{id}/is_connection/", "get"),
     ("/api/v2/user/{id}/connection_status/", "get"),
     ("/api/v2/user/connection/statuses/", "post"),
+    ("/api/v2/user/connection/requests/", "get"),
+    ("/api/v2/user/connection/requests_sent/", "get"),
 ];
 
 /// A validator for `#/components/schemas/{name}` of `doc`, refs resolved inside the document.
@@ -703,6 +705,27 @@ async fn lifecycle_bodies_validate_against_the_document() {
         let response = send(verb, url, auth).await.unwrap();
         check_lifecycle(&doc, path, method, response, status).await;
     }
+    // The request lists, before the actions below change them: user 1 received one request
+    // and sent one in the example community.
+    for (path, _) in &LIFECYCLE_ROUTES[10..] {
+        let url = path.trim_start_matches("/api/v2/user/").to_string();
+        let response = send(Method::GET, format!("{url}?limit=1"), true)
+            .await
+            .unwrap();
+        let text = response.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).expect("JSON body");
+        assert_eq!(body["count"], 1, "{path}: {body}");
+        let v = validator(&doc, names::REQUEST_PAGE);
+        assert_valid(&v, &body, path);
+        for (verb, auth, status) in [
+            (Method::GET, true, 200),
+            (Method::GET, false, 401),
+            (Method::POST, true, 405),
+        ] {
+            let response = send(verb, url.clone(), auth).await.unwrap();
+            check_lifecycle(&doc, path, "get", response, status).await;
+        }
+    }
     // Successful actions, whatever the example community holds between users 1 and 2..=5.
     for target in 2..=5 {
         for route in [
@@ -736,4 +759,11 @@ async fn lifecycle_bodies_validate_against_the_document() {
         .await
         .unwrap();
     check_lifecycle(&doc, LIFECYCLE_ROUTES[9].0, "post", response, 400).await;
+    // Friendship mode off: the request lists answer 403.
+    common::set_settings(&db.store, false, false, true).await;
+    for (path, _) in &LIFECYCLE_ROUTES[10..] {
+        let url = path.trim_start_matches("/api/v2/user/").to_string();
+        let response = send(Method::GET, url, true).await.unwrap();
+        check_lifecycle(&doc, path, "get", response, 403).await;
+    }
 }
