@@ -268,7 +268,12 @@ fn users_field(headers: &HeaderMap, body: &[u8]) -> Result<Vec<i64>, ApiError> {
     let mut ids = Vec::with_capacity(items.len());
     for item in &items {
         let id = match item {
-            Value::Number(n) => n.as_u64(),
+            // DRF's IntegerField takes a whole float too (`1.0` is 1; `1.5` is refused).
+            Value::Number(n) => n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f < u64::MAX as f64)
+                    .map(|f| f as u64)
+            }),
             Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
                 s.parse::<u64>().ok()
             }

@@ -646,6 +646,21 @@ async fn statuses_of_several_users() {
         )
         .await;
         assert_eq!(status, 200);
+        // A whole float is an integer, as DRF's IntegerField reads it; unknown keys are ignored.
+        let (status, body) = post_statuses(
+            &api,
+            1,
+            "application/json",
+            r#"{"users": [1.0, 2.0], "other": 1}"#,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let keys: Vec<&String> = body["connection_statuses"]
+            .as_object()
+            .expect("an object")
+            .keys()
+            .collect();
+        assert_eq!(keys, ["1", "2"]);
         let too_many: Vec<i64> = (1..=101).collect();
         for bad in [
             json!({}).to_string(),
