@@ -37,6 +37,16 @@ pub enum Key {
     Settings,
 }
 
+impl Key {
+    /// The user the entry is about (None for the settings).
+    pub fn user(&self) -> Option<i64> {
+        match self {
+            Key::Adjacency(id) | Key::Requests(id) | Key::User(id) | Key::Tags(id) => Some(*id),
+            Key::Settings => None,
+        }
+    }
+}
+
 /// A user's connections: in the API's order, and sorted by id for membership tests.
 #[derive(Debug)]
 pub struct Adjacency {

@@ -145,7 +145,7 @@ impl Source {
         let keys: Vec<Key> = user_ids.iter().map(|id| Key::Tags(*id)).collect();
         let store = &self.store;
         let entries = through(graph, &keys, |missing| async move {
-            let ids: Vec<i64> = missing.iter().filter_map(tags_of).collect();
+            let ids: Vec<i64> = missing.iter().filter_map(Key::user).collect();
             let mut found = store.visible_tags(&ids).await?;
             Ok(ids
                 .iter()
@@ -221,7 +221,7 @@ impl Source {
         let keys: Vec<Key> = ids.iter().map(|id| Key::User(*id)).collect();
         let store = &self.store;
         let entries = through(graph, &keys, |missing| async move {
-            let ids: Vec<i64> = missing.iter().filter_map(user_of).collect();
+            let ids: Vec<i64> = missing.iter().filter_map(Key::user).collect();
             let mut found = store.users_by_ids(&ids).await?;
             Ok(ids
                 .iter()
@@ -247,7 +247,7 @@ impl Source {
         let keys: Vec<Key> = owners.iter().map(|id| Key::Adjacency(*id)).collect();
         let store = &self.store;
         let entries = through(graph, &keys, |missing| async move {
-            let ids: Vec<i64> = missing.iter().filter_map(adjacency_of).collect();
+            let ids: Vec<i64> = missing.iter().filter_map(Key::user).collect();
             let lists = store.adjacency(&ids).await?;
             Ok(lists
                 .into_iter()
@@ -316,10 +316,7 @@ where
     }
     let (claim, others) = graph.claim(&missing);
     if !claim.keys().is_empty() {
-        let ticket = graph.ticket();
-        let loaded = load(claim.keys().to_vec()).await?;
-        graph.put_many(ticket, loaded.clone());
-        entries.extend(loaded);
+        read_and_store(graph, claim.keys().to_vec(), &load, &mut entries).await?;
     }
     // Stored (or given up) before the waiters look.
     drop(claim);
@@ -333,12 +330,28 @@ where
     }
     let still = found(graph, &waited, &mut entries);
     if !still.is_empty() {
-        let ticket = graph.ticket();
-        let loaded = load(still).await?;
-        graph.put_many(ticket, loaded.clone());
-        entries.extend(loaded);
+        read_and_store(graph, still, &load, &mut entries).await?;
     }
     Ok(entries)
+}
+
+/// Reads `keys` with `load` under a ticket taken first, stores what the ticket allows, and
+/// adds every read entry to `entries`.
+async fn read_and_store<F, Fut>(
+    graph: &GraphCache,
+    keys: Vec<Key>,
+    load: &F,
+    entries: &mut HashMap<Key, Entry>,
+) -> Result<(), DbErr>
+where
+    F: Fn(Vec<Key>) -> Fut,
+    Fut: Future<Output = Result<Vec<(Key, Entry)>, DbErr>>,
+{
+    let ticket = graph.ticket();
+    let loaded = load(keys).await?;
+    graph.put_many(ticket, loaded.clone());
+    entries.extend(loaded);
+    Ok(())
 }
 
 /// Adds the cached entries of `keys` to `entries`; returns the keys not cached (sorted,
@@ -356,25 +369,4 @@ fn found(graph: &GraphCache, keys: &[Key], entries: &mut HashMap<Key, Entry>) ->
     missing.sort_unstable();
     missing.dedup();
     missing
-}
-
-fn tags_of(key: &Key) -> Option<i64> {
-    match key {
-        Key::Tags(id) => Some(*id),
-        _ => None,
-    }
-}
-
-fn user_of(key: &Key) -> Option<i64> {
-    match key {
-        Key::User(id) => Some(*id),
-        _ => None,
-    }
-}
-
-fn adjacency_of(key: &Key) -> Option<i64> {
-    match key {
-        Key::Adjacency(id) => Some(*id),
-        _ => None,
-    }
 }

@@ -265,45 +265,6 @@ pub async fn act(
     Ok(outcome)
 }
 
-/// `request`: the viewer asks the target to connect.
-pub async fn request(source: &Source, viewer: i64, target: i64) -> Result<Outcome, ApiError> {
-    act(source, viewer, target, Action::Request).await
-}
-
-/// `accept`: the viewer accepts the target's request.
-pub async fn accept(source: &Source, viewer: i64, target: i64) -> Result<Outcome, ApiError> {
-    act(source, viewer, target, Action::Accept).await
-}
-
-/// `reject`: the viewer declines the target's request.
-pub async fn reject(source: &Source, viewer: i64, target: i64) -> Result<Outcome, ApiError> {
-    act(source, viewer, target, Action::Reject).await
-}
-
-/// `cancel_reject`: the viewer takes back its rejection of the target's request.
-pub async fn cancel_reject(source: &Source, viewer: i64, target: i64) -> Result<Outcome, ApiError> {
-    act(source, viewer, target, Action::CancelReject).await
-}
-
-/// `cancel_request`: the viewer withdraws its request to the target.
-pub async fn cancel_request(
-    source: &Source,
-    viewer: i64,
-    target: i64,
-) -> Result<Outcome, ApiError> {
-    act(source, viewer, target, Action::CancelRequest).await
-}
-
-/// `remove`: the viewer ends its connection with the target.
-pub async fn remove(source: &Source, viewer: i64, target: i64) -> Result<Outcome, ApiError> {
-    act(source, viewer, target, Action::Remove).await
-}
-
-/// `mark_seen`: the viewer marks the target's request to it as seen.
-pub async fn mark_seen(source: &Source, viewer: i64, target: i64) -> Result<Outcome, ApiError> {
-    act(source, viewer, target, Action::MarkSeen).await
-}
-
 /// The viewer's `connection_status` towards each of `others` (stored data, whatever the
 /// settings; its own id: null).
 pub async fn connection_statuses(

@@ -106,19 +106,12 @@ impl PairTx {
             .await?
             .map(|row| row.connected_at_us);
         let requests = connection_request::Entity::find()
-            .filter(
-                sea_orm::Condition::any()
-                    .add(
-                        connection_request::Column::FromUserId
-                            .eq(viewer)
-                            .and(connection_request::Column::ToUserId.eq(target)),
-                    )
-                    .add(
-                        connection_request::Column::FromUserId
-                            .eq(target)
-                            .and(connection_request::Column::ToUserId.eq(viewer)),
-                    ),
-            )
+            .filter(either_way(
+                connection_request::Column::FromUserId,
+                connection_request::Column::ToUserId,
+                viewer,
+                target,
+            ))
             .all(&self.txn)
             .await?;
         let mut rows = PairRows {
@@ -196,19 +189,12 @@ impl PairTx {
     /// Ends the connection of `a` and `b` (both directed rows).
     pub async fn disconnect(&self, a: i64, b: i64) -> Result<(), DbErr> {
         connection::Entity::delete_many()
-            .filter(
-                sea_orm::Condition::any()
-                    .add(
-                        connection::Column::UserId
-                            .eq(a)
-                            .and(connection::Column::FriendId.eq(b)),
-                    )
-                    .add(
-                        connection::Column::UserId
-                            .eq(b)
-                            .and(connection::Column::FriendId.eq(a)),
-                    ),
-            )
+            .filter(either_way(
+                connection::Column::UserId,
+                connection::Column::FriendId,
+                a,
+                b,
+            ))
             .exec(&self.txn)
             .await?;
         Ok(())
@@ -340,4 +326,11 @@ impl Store {
         txn.commit().await?;
         Ok(RequestListRows { count, rows })
     }
+}
+
+/// Rows linking `a` and `b` in either direction (`from`/`to` columns of a directed table).
+fn either_way<C: sea_orm::ColumnTrait>(from: C, to: C, a: i64, b: i64) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(from.eq(a).and(to.eq(b)))
+        .add(from.eq(b).and(to.eq(a)))
 }
