@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Starts a server on a fresh SQLite database holding the spec's example community and runs the
-# JS client tests in tests/client against it: the SelfCommunity REST client, the GraphQL-over-HTTP
-# audit, Apollo Client with persisted queries, and the GraphiQL playground in headless Chromium.
+# Runs the JS client tests in tests/client against real servers: the SelfCommunity REST client,
+# the connection lifecycle through that client, the GraphQL-over-HTTP audit, Apollo Client with
+# persisted queries, and the GraphiQL playground in headless Chromium.
+#
+# Two servers are started, each on its own fresh SQLite database holding the spec's example
+# community (tests/fixtures/example-community.json), on a free port:
+# - BASE_URL: read-only tests; they assert the example data, so nothing may change it;
+# - LIFECYCLE_BASE_URL: tests that change connections (node --test runs files in parallel, so
+#   they must not share a server with the read-only ones). Files sharing it keep to disjoint
+#   users: lifecycle.test.mjs acts on pairs among users 1, 2 and 7 only; users 3, 4, 5 and 8
+#   are left to the subscription test.
+# Also exported: GATEWAY_BIN (the built binary) and JWT_SECRET (the servers' secret), so a test
+# can mint a token with `"$GATEWAY_BIN" token --user N --ttl 1h`. Both servers stop on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v node >/dev/null 2>&1 || { echo "node is required for the client tests" >&2; exit 1; }
@@ -15,24 +25,58 @@ if [[ ! -x /usr/bin/chromium ]]; then
 fi
 
 work=$(mktemp -d)
-port=$((20000 + RANDOM % 20000))
 bin=${CARGO_TARGET_DIR:-target}/debug/community-gateway
+[[ $bin == /* ]] || bin="$PWD/$bin"
 cargo build --quiet --bin community-gateway
-export DATABASE_URL="sqlite://$work/client.db?mode=rwc"
-"$bin" import tests/fixtures/example-community.json
-JWT_SECRET=client-test-secret-0123456789 "$bin" serve --bind "127.0.0.1:$port" --no-demo >"$work/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
-up=""
-for _ in $(seq 1 100); do
-  if curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; then up=1; break; fi
-  sleep 0.2
-done
-if [[ -z "$up" ]]; then
-  echo "the server did not start:" >&2
-  cat "$work/server.log" >&2
-  exit 1
-fi
+export GATEWAY_BIN="$bin"
+export JWT_SECRET=client-test-secret-0123456789
+
+server_pids=()
+stop_servers() {
+  local pid
+  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap stop_servers EXIT
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_server NAME: imports the example community into a fresh SQLite database
+# ($work/NAME.db), starts a server for it on a free port and waits until /healthz answers.
+# Sets server_url; the server's pid joins server_pids (stopped on exit). A port taken between
+# the probe and the bind is retried with another one.
+start_server() {
+  local name=$1 db="sqlite://$work/$1.db?mode=rwc" port pid attempt
+  DATABASE_URL="$db" "$bin" import tests/fixtures/example-community.json
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    DATABASE_URL="$db" "$bin" serve --bind "127.0.0.1:$port" --no-demo >"$work/$name.log" 2>&1 &
+    pid=$!
+    server_pids+=("$pid")
+    for _ in $(seq 1 100); do
+      if curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; then
+        server_url="http://127.0.0.1:$port"
+        echo "$name server on $server_url"
+        return 0
+      fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill "$pid" 2>/dev/null || true
+    echo "the $name server did not start (attempt $attempt):" >&2
+    cat "$work/$name.log" >&2
+  done
+  return 1
+}
+
+start_server main
+export BASE_URL="$server_url"
+start_server lifecycle
+export LIFECYCLE_BASE_URL="$server_url"
+
 # CI keeps the committed screenshot as it is; run tests/client/run.sh by hand to refresh docs/.
 export PLAYGROUND_SCREENSHOT="${PLAYGROUND_SCREENSHOT:-$work/playground.png}"
-BASE_URL="http://127.0.0.1:$port" tests/client/run.sh
+tests/client/run.sh
