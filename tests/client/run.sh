@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# End-to-end client tests against a running server (every *.test.mjs here):
+# End-to-end client tests against running servers (every *.test.mjs here):
 # - connections.test.mjs: GET /api/v2/user/{id}/connections/ through the official
 #   @selfcommunity/api-services package;
+# - lifecycle.test.mjs: the connection lifecycle routes (request, accept, reject, cancel_reject,
+#   cancel_request, remove, mark_seen, is_connection, connection_status, the two request lists,
+#   statuses) through the same package, acting on pairs among users 1, 2 and 7 only;
 # - graphql-audit.test.mjs: the graphql-http GraphQL-over-HTTP audit of /graphql;
 # - graphql-client.test.mjs: Apollo Client with automatic persisted queries;
 # - playground.test.mjs: the GraphiQL playground in headless Chromium (/usr/bin/chromium,
 #   or CHROMIUM_PATH), offline; writes docs/playground.png.
 # Expects BASE_URL (e.g. http://127.0.0.1:8080) to point at a running server
-# loaded with tests/fixtures/example-community.json.
+# loaded with tests/fixtures/example-community.json; the tests there only read.
+# Tests that change data use a second server, LIFECYCLE_BASE_URL, loaded with the same file
+# (node --test runs the files in parallel). They mint tokens with "$GATEWAY_BIN" token, so
+# GATEWAY_BIN (the community-gateway binary) and JWT_SECRET (that server's secret) are needed
+# too. Without LIFECYCLE_BASE_URL those tests are skipped, with a message saying so; they never
+# fall back to BASE_URL, whose data the other tests assert. .ci/client.sh sets all of this up.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
