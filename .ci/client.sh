@@ -39,6 +39,8 @@ stop_servers() {
   rm -rf "$work"
 }
 trap stop_servers EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM # so that the EXIT trap runs on these too
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
