@@ -23,8 +23,8 @@ const IAT_FUTURE_SKEW_SECS: i64 = 300;
 /// Credentials as they arrived, checked for form and signature but not yet against users.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    /// A valid JWT naming this user id.
-    Jwt { user_id: i64 },
+    /// A valid JWT naming this user id, valid until `exp` (epoch seconds).
+    Jwt { user_id: i64, exp: i64 },
     /// An opaque token, by the lower-case hex SHA-256 of its bytes.
     Opaque { sha256: String },
 }
@@ -57,9 +57,9 @@ pub fn credential(
     let token =
         std::str::from_utf8(token).map_err(|_| ApiError::AuthenticationFailed(BAD_CREDENTIALS))?;
     if token.bytes().filter(|b| *b == b'.').count() == 2 {
-        let user_id = verify_jwt(token, secret, time::now_us() / 1_000_000)
+        let (user_id, exp) = verify_jwt_claims(token, secret, time::now_us() / 1_000_000)
             .ok_or(ApiError::AuthenticationFailed(BAD_CREDENTIALS))?;
-        Ok(Some(Credential::Jwt { user_id }))
+        Ok(Some(Credential::Jwt { user_id, exp }))
     } else {
         Ok(Some(Credential::Opaque {
             sha256: sha256_hex(token),
@@ -72,17 +72,44 @@ pub async fn claimed_user(
     credential: Option<Credential>,
     store: &Store,
 ) -> Result<Option<i64>, ApiError> {
+    Ok(claimed_session(credential, store)
+        .await?
+        .map(|claimed| claimed.user_id))
+}
+
+/// Who a credential stands for, and until when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    pub user_id: i64,
+    /// When the credential expires (epoch microseconds): a JWT's `exp`, a stored token's
+    /// `expires_at`.
+    pub expires_at_us: i64,
+}
+
+/// `claimed_user`, with the credential's expiry (a live subscription ends when it passes).
+pub async fn claimed_session(
+    credential: Option<Credential>,
+    store: &Store,
+) -> Result<Option<Claimed>, ApiError> {
     match credential {
         None => Ok(None),
-        Some(Credential::Jwt { user_id }) => Ok(Some(user_id)),
+        Some(Credential::Jwt { user_id, exp }) => Ok(Some(Claimed {
+            user_id,
+            expires_at_us: exp.saturating_mul(1_000_000),
+        })),
         Some(Credential::Opaque { sha256 }) => {
-            let Some((stored, user_id)) = store.token_owner(&sha256, time::now_us()).await? else {
+            let Some((stored, user_id, expires_at_us)) =
+                store.token_owner(&sha256, time::now_us()).await?
+            else {
                 return Err(ApiError::AuthenticationFailed(BAD_CREDENTIALS));
             };
             // The lookup was by hash; compare again without an early exit so no timing
             // difference depends on how much of the hash matched.
             if bool::from(stored.as_bytes().ct_eq(sha256.as_bytes())) {
-                Ok(Some(user_id))
+                Ok(Some(Claimed {
+                    user_id,
+                    expires_at_us,
+                }))
             } else {
                 Err(ApiError::AuthenticationFailed(BAD_CREDENTIALS))
             }
@@ -108,6 +135,11 @@ struct AccessClaims {
 
 /// Verifies an HS256 JWT at time `now` (seconds); the user id it names, or None.
 pub fn verify_jwt(token: &str, secret: &[u8], now: i64) -> Option<i64> {
+    verify_jwt_claims(token, secret, now).map(|(user_id, _)| user_id)
+}
+
+/// `verify_jwt`, with the token's `exp` (epoch seconds).
+fn verify_jwt_claims(token: &str, secret: &[u8], now: i64) -> Option<(i64, i64)> {
     // The algorithm is pinned: the header's `alg` must be HS256 (`none`, RS256... are refused).
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
@@ -124,7 +156,7 @@ pub fn verify_jwt(token: &str, secret: &[u8], now: i64) -> Option<i64> {
         .is_some_and(|iat| iat <= now + IAT_FUTURE_SKEW_SECS);
     let jti_ok = !claims.jti.is_null();
     (claims.token_type == "access" && claims.exp > now && iat_ok && jti_ok)
-        .then_some(claims.user_id)
+        .then_some((claims.user_id, claims.exp))
 }
 
 /// Signs an access token for `user_id` valid for `ttl_secs` (the `token` subcommand and tests).
@@ -197,10 +229,15 @@ mod tests {
 
     #[test]
     fn accepts_a_valid_access_token_with_either_keyword_in_any_case() {
-        let token = sign(good_claims(), Algorithm::HS256, SECRET);
+        let claims = good_claims();
+        let token = sign(claims.clone(), Algorithm::HS256, SECRET);
         for kw in ["Bearer", "bearer", "BEARER", "Token", "token"] {
             let got = credential(Some(&header(&format!("{kw} {token}"))), SECRET).unwrap();
-            assert_eq!(got, Some(Credential::Jwt { user_id: 7 }), "{kw}");
+            let exp = claims["exp"].as_i64();
+            assert!(
+                matches!(got, Some(Credential::Jwt { user_id: 7, exp: e }) if Some(e) == exp),
+                "{kw}: {got:?}"
+            );
         }
         assert_eq!(
             issue_jwt(7, 60, SECRET)

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::cache::{self, FeedOptions, Follower, GraphCache, Source};
+use crate::cache::{self, EventHub, FeedOptions, Follower, GraphCache, Source};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -17,35 +17,35 @@ pub struct AppState {
     pub source: Source,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
-    /// Stops the cache's feed follower when the last handle on the state goes.
+    /// Stops the feed follower when the last handle on the state goes.
     _feed: Option<Arc<Follower>>,
 }
 
 impl AppState {
-    /// The state of a server on `store`; with the cache on, starts following the change feed
-    /// (on a thread of its own).
+    /// The state of a server on `store`: starts following the change feed (on a thread of its
+    /// own), for the graph cache when it is on and for the live connection events always.
     pub fn new(store: Store, config: Config) -> AppState {
-        let graph = config.cache.enabled.then(|| {
-            Arc::new(GraphCache::new(
-                config.cache.budget_bytes,
-                config.cache.lease,
-            ))
-        });
-        let feed = graph.as_ref().and_then(|graph| {
-            let options = FeedOptions {
-                poll: config.cache.poll_interval(store.backend()),
-            };
-            match cache::start(&store, graph.clone(), options) {
-                Ok(follower) => Some(Arc::new(follower)),
-                // Without a follower the cache never serves: every read goes to SQL.
-                Err(err) => {
-                    tracing::error!(error = %err, "graph cache: cannot start the feed follower; serving from SQL");
-                    None
-                }
+        let graph = Arc::new(GraphCache::new(
+            config.cache.budget_bytes,
+            config.cache.lease,
+        ));
+        let events = Arc::new(EventHub::new());
+        let options = FeedOptions {
+            poll: config.cache.poll_interval(store.backend()),
+        };
+        let feed = match cache::start(&store, graph.clone(), events.clone(), options) {
+            Ok(follower) => Some(Arc::new(follower)),
+            // Without a follower the cache never serves (every read goes to SQL) and no
+            // event is delivered.
+            Err(err) => {
+                tracing::error!(error = %err, "cannot start the change feed follower: serving from SQL, without live events");
+                None
             }
-        });
+        };
+        // With the cache off, the follower's invalidations land in a cache nobody reads.
+        let graph = config.cache.enabled.then_some(graph);
         AppState {
-            source: Source::new(store.clone(), graph),
+            source: Source::new(store.clone(), graph, events),
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),

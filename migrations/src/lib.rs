@@ -18,6 +18,7 @@ mod m20261126_000001_init;
 pub mod m20261202_000001_change_feed;
 mod m20261202_000002_request_lifecycle;
 mod m20261202_000003_request_ids;
+mod m20261202_000004_connection_events;
 
 /// The change feed the graph cache follows (see the migration).
 pub use m20261202_000001_change_feed as change_feed;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_change_feed::Migration),
             Box::new(m20261202_000002_request_lifecycle::Migration),
             Box::new(m20261202_000003_request_ids::Migration),
+            Box::new(m20261202_000004_connection_events::Migration),
         ]
     }
 }

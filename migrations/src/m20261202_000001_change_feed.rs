@@ -33,6 +33,9 @@ pub mod kind {
     /// A user deleted: its connections, requests and tag links go with it by cascade, which
     /// MySQL runs without firing triggers, so followers forget everything.
     pub const USER_DELETED: i16 = 7;
+    /// A connection event (`connection_events`, written by the lifecycle actions in their
+    /// transaction): `a` = the event's id, `b` = the user it is for. Changes nothing cached.
+    pub const EVENT: i16 = 8;
     /// Everything changed (an import; a TRUNCATE on PostgreSQL, whose statement trigger
     /// reports it; MySQL/MariaDB fire no trigger on TRUNCATE, so there one is not seen): followers
     /// forget everything.

@@ -12,6 +12,9 @@
 //!   forgets everything, and the follower starts again from the feed's end.
 //! - Writers in this process call `Store::settle` after they commit: the follower polls at
 //!   once and answers when the write is applied (read-your-writes on the writing server).
+//! - Change rows of kind `EVENT` name a connection event: the follower reads the events whose
+//!   target subscribes here and hands them to the `EventHub` (after applying the batch's
+//!   evictions, so a subscriber reading the actor's record sees the write).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -24,6 +27,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::events::EventHub;
 use super::graph::{GraphCache, Invalidation, Key};
 use crate::store::{Change, Store};
 
@@ -39,8 +43,10 @@ const MAX_GAPS: usize = 1_000;
 const BATCH: u64 = 5_000;
 /// Change rows kept for followers that fall behind; older ones are deleted.
 const RETAIN: i64 = 100_000;
-/// How often a follower deletes the rows past `RETAIN`.
+/// How often a follower deletes the rows past `RETAIN`, and old events.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// How long an event row is kept (delivery takes milliseconds; nothing replays events).
+const EVENTS_KEPT_US: i64 = 10 * 60 * 1_000_000;
 
 /// How the follower reads the feed.
 #[derive(Clone, Copy, Debug)]
@@ -61,6 +67,7 @@ pub struct Follower {
 pub fn start(
     store: &Store,
     graph: Arc<GraphCache>,
+    hub: Arc<EventHub>,
     options: FeedOptions,
 ) -> std::io::Result<Follower> {
     let (catch_up, requests) = mpsc::unbounded_channel();
@@ -75,7 +82,7 @@ pub fn start(
         .spawn(move || {
             runtime.block_on(async move {
                 tokio::select! {
-                    _ = follow(url, backend, graph, options, requests) => {}
+                    _ = follow(url, backend, graph, hub, options, requests) => {}
                     // The sender dropped: the server that owned this cache is gone.
                     _ = stopped => {}
                 }
@@ -90,12 +97,13 @@ async fn follow(
     url: String,
     backend: DatabaseBackend,
     graph: Arc<GraphCache>,
+    hub: Arc<EventHub>,
     options: FeedOptions,
     mut catch_ups: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
 ) {
     let mut pause = Duration::from_millis(100);
     loop {
-        match Session::open(&url, backend, &graph).await {
+        match Session::open(&url, backend, &graph, &hub).await {
             Ok(mut session) => {
                 pause = Duration::from_millis(100);
                 let err = session.run(options, &mut catch_ups).await;
@@ -130,6 +138,7 @@ enum Wake {
 /// One stretch of following the feed on one connection.
 struct Session<'a> {
     graph: &'a GraphCache,
+    hub: &'a EventHub,
     feed: Store,
     /// Highest id seen.
     cursor: i64,
@@ -138,6 +147,15 @@ struct Session<'a> {
     /// PostgreSQL: the listener's messages (and the task, stopped with the session).
     wakes: Option<(mpsc::Receiver<Wake>, AbortOnDrop)>,
     last_prune: Instant,
+}
+
+/// What a batch of changes leaves to tell the subscribers.
+#[derive(Debug, Default)]
+struct Applied {
+    /// Ids of the events whose target subscribes here, in change order.
+    events: Vec<i64>,
+    /// The settings may have changed.
+    settings: bool,
 }
 
 #[derive(Debug)]
@@ -164,6 +182,7 @@ impl<'a> Session<'a> {
         url: &str,
         backend: DatabaseBackend,
         graph: &'a GraphCache,
+        hub: &'a EventHub,
     ) -> anyhow::Result<Session<'a>> {
         let feed = Store::connect_with(url, 1, Duration::from_secs(2)).await?;
         let wakes = match backend {
@@ -192,8 +211,11 @@ impl<'a> Session<'a> {
             }
         }
         graph.invalidate(Invalidation::All);
+        // The settings may have changed while nobody followed.
+        hub.settings_changed();
         Ok(Session {
             graph,
+            hub,
             feed,
             cursor,
             gaps,
@@ -258,19 +280,22 @@ impl<'a> Session<'a> {
                 .await
                 .map_err(Lost::Db)?;
             let full = changes.len() as u64 == BATCH;
-            self.apply(&changes)?;
+            let applied = self.apply(&changes)?;
+            self.deliver(applied).await?;
             if !full {
                 return Ok(());
             }
         }
     }
 
-    /// Applies one batch of changes as one invalidation.
-    fn apply(&mut self, changes: &[Change]) -> Result<(), Lost> {
+    /// Applies one batch of changes as one invalidation; returns what is left to tell the
+    /// subscribers.
+    fn apply(&mut self, changes: &[Change]) -> Result<Applied, Lost> {
         let now = Instant::now();
         let mut keys = Vec::new();
         let mut all = false;
         let mut all_tags = false;
+        let mut applied = Applied::default();
         for change in changes {
             if change.id > self.cursor {
                 let skipped = (change.id - self.cursor - 1) as usize;
@@ -291,7 +316,17 @@ impl<'a> Session<'a> {
                 kind::USER => keys.extend(ends.map(Key::User)),
                 kind::USER_TAG => keys.extend(change.a.map(Key::Tags)),
                 kind::TAG => all_tags = true,
-                kind::SETTINGS => keys.push(Key::Settings),
+                kind::SETTINGS => {
+                    keys.push(Key::Settings);
+                    applied.settings = true;
+                }
+                kind::EVENT => {
+                    if let (Some(event), Some(target)) = (change.a, change.b) {
+                        if self.hub.wants(target) {
+                            applied.events.push(event);
+                        }
+                    }
+                }
                 // A user deleted, an import, a TRUNCATE, or a kind this version does not know.
                 _ => all = true,
             }
@@ -304,7 +339,8 @@ impl<'a> Session<'a> {
             .fetch_add(changes.len() as u64, Ordering::Relaxed);
         if all {
             self.graph.invalidate(Invalidation::All);
-            return Ok(());
+            applied.settings = true;
+            return Ok(applied);
         }
         if all_tags {
             self.graph.invalidate(Invalidation::AllTags);
@@ -314,17 +350,44 @@ impl<'a> Session<'a> {
             keys.dedup();
             self.graph.invalidate(Invalidation::Keys(keys));
         }
+        Ok(applied)
+    }
+
+    /// Tells this server's subscribers what a batch brought: its events (read now, in id
+    /// order) and whether the settings may have changed.
+    async fn deliver(&mut self, applied: Applied) -> Result<(), Lost> {
+        if applied.settings {
+            self.hub.settings_changed();
+        }
+        if applied.events.is_empty() {
+            return Ok(());
+        }
+        let events = self
+            .feed
+            .events_by_ids(&applied.events)
+            .await
+            .map_err(Lost::Db)?;
+        for event in events {
+            self.hub.publish(event);
+        }
         Ok(())
     }
 
-    /// Deletes change rows every follower has long read (best effort: any server may).
+    /// Deletes change rows every follower has long read, and old events (best effort: any
+    /// server may).
     async fn prune(&mut self) {
-        if self.last_prune.elapsed() < PRUNE_EVERY || self.cursor <= RETAIN {
+        if self.last_prune.elapsed() < PRUNE_EVERY {
             return;
         }
         self.last_prune = Instant::now();
-        if let Err(err) = self.feed.prune_changes(self.cursor - RETAIN).await {
-            tracing::debug!(error = %err, "graph cache: pruning the change feed failed");
+        if self.cursor > RETAIN {
+            if let Err(err) = self.feed.prune_changes(self.cursor - RETAIN).await {
+                tracing::debug!(error = %err, "graph cache: pruning the change feed failed");
+            }
+        }
+        let before = crate::store::time::now_us() - EVENTS_KEPT_US;
+        if let Err(err) = self.feed.prune_events(before).await {
+            tracing::debug!(error = %err, "pruning connection events failed");
         }
     }
 }

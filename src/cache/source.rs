@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use sea_orm::DbErr;
 
+use super::events::EventHub;
 use super::graph::{Adjacency, Entry, GraphCache, Key, Requests};
 use super::pages::{page, Perspective};
 use crate::store::{
@@ -23,12 +24,23 @@ use crate::store::{
 pub struct Source {
     store: Store,
     graph: Option<Arc<GraphCache>>,
+    /// The live connection events, as the feed follower reads them.
+    events: Arc<EventHub>,
 }
 
 impl Source {
     /// Reads through `graph` when given (and following the feed), else from `store`.
-    pub fn new(store: Store, graph: Option<Arc<GraphCache>>) -> Source {
-        Source { store, graph }
+    pub fn new(store: Store, graph: Option<Arc<GraphCache>>, events: Arc<EventHub>) -> Source {
+        Source {
+            store,
+            graph,
+            events,
+        }
+    }
+
+    /// This server's subscribers to live connection events.
+    pub fn events(&self) -> &Arc<EventHub> {
+        &self.events
     }
 
     pub fn store(&self) -> &Store {

@@ -10,7 +10,7 @@
 use crate::cache::Source;
 use crate::error::ApiError;
 use crate::store::faults::retry_once;
-use crate::store::{PairRows, Relation, RequestRow};
+use crate::store::{EventRow, PairRows, Relation, RequestRow};
 
 use super::gates::{identify, Access, Target};
 use super::status::ConnectionStatus;
@@ -41,14 +41,51 @@ impl Action {
 }
 
 /// What the target's `connectionEvents` subscription receives after an action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(name = "ConnectionEventKind", rename_items = "SCREAMING_SNAKE_CASE")]
 pub enum EventKind {
+    /// The user asked the subscriber to connect (`connection_request`).
     RequestReceived,
+    /// The user withdrew its request to the subscriber (`connection_cancel_request`).
     RequestCancelled,
+    /// The user accepted the subscriber's request, or asked back: they are connected
+    /// (`connection_accept`).
     Accepted,
+    /// The user declined the subscriber's request (`connection_reject`).
     Rejected,
+    /// The user took back its rejection: the subscriber's request is pending again
+    /// (`connection_cancel_reject`).
     RejectionCancelled,
+    /// The user ended the connection (`connection_remove`).
     Removed,
+}
+
+impl EventKind {
+    const ALL: [EventKind; 6] = [
+        EventKind::RequestReceived,
+        EventKind::RequestCancelled,
+        EventKind::Accepted,
+        EventKind::Rejected,
+        EventKind::RejectionCancelled,
+        EventKind::Removed,
+    ];
+
+    /// The code stored in `connection_events.kind`.
+    pub fn code(self) -> i16 {
+        match self {
+            EventKind::RequestReceived => 1,
+            EventKind::RequestCancelled => 2,
+            EventKind::Accepted => 3,
+            EventKind::Rejected => 4,
+            EventKind::RejectionCancelled => 5,
+            EventKind::Removed => 6,
+        }
+    }
+
+    /// The kind a stored code names (None: written by a newer version).
+    pub fn from_code(code: i16) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|kind| kind.code() == code)
+    }
 }
 
 /// The state of the pair, from the viewer's side: the first that holds.
@@ -72,6 +109,26 @@ impl PairState {
             (None, None, Some(inc)) if rejected(inc) => PairState::InRejected,
             (None, None, Some(_)) => PairState::InPending,
             (None, None, None) => PairState::None,
+        }
+    }
+}
+
+impl PairRows {
+    /// The same pair seen from the other user.
+    fn mirrored(&self) -> PairRows {
+        PairRows {
+            connected_at_us: self.connected_at_us,
+            outgoing: self.incoming,
+            incoming: self.outgoing,
+        }
+    }
+
+    /// The request that decides the pair's state from the viewer's side (the first row of
+    /// the state table that holds), if a request links the pair.
+    fn deciding_request(&self) -> Option<RequestRow> {
+        match self.connected_at_us {
+            Some(_) => None,
+            None => self.outgoing.or(self.incoming),
         }
     }
 }
@@ -170,6 +227,8 @@ pub fn decide(action: Action, state: PairState) -> Result<(Effect, Option<EventK
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outcome {
     pub status: Option<ConnectionStatus>,
+    /// The request between the pair after the call (the one deciding its state), if any.
+    pub request: Option<RequestRow>,
     pub event: Option<EventKind>,
     /// Whether anything was written.
     pub changed: bool,
@@ -248,10 +307,15 @@ pub async fn act(
             },
         }
         if changed {
+            if let Some(kind) = event {
+                tx.record_event(event_row(kind, viewer, target, now, &rows))
+                    .await?;
+            }
             tx.commit().await?;
         }
         Ok(Ok(Outcome {
             status: status_of(&rows),
+            request: rows.deciding_request(),
             event: if changed { event } else { None },
             changed,
             at_us: now,
@@ -263,6 +327,33 @@ pub async fn act(
         store.settle().await;
     }
     Ok(outcome)
+}
+
+/// The event of `kind` for `target`, whom `actor` acted on at `at_us`, leaving the pair's
+/// rows (from the actor's side) as `rows`: a snapshot, so the subscriber sees the pair as the
+/// action left it, whatever happens to it before delivery.
+fn event_row(kind: EventKind, actor: i64, target: i64, at_us: i64, rows: &PairRows) -> EventRow {
+    // The request concerned, as the action left it: the actor's own new request, or the
+    // target's request the actor rejected or took back into its inbox; none once deleted.
+    let request = match kind {
+        EventKind::RequestReceived => rows.outgoing,
+        EventKind::Rejected | EventKind::RejectionCancelled => rows.incoming,
+        EventKind::RequestCancelled | EventKind::Accepted | EventKind::Removed => None,
+    };
+    EventRow {
+        id: 0,
+        kind: kind.code(),
+        actor_id: actor,
+        target_id: target,
+        at_us,
+        target_status: status_of(&rows.mirrored()).map(ConnectionStatus::code),
+        request_id: request.map(|r| r.id),
+        request_from_id: request.map(|r| r.from_user_id),
+        request_to_id: request.map(|r| r.to_user_id),
+        request_created_us: request.map(|r| r.created_at_us),
+        request_rejected_us: request.and_then(|r| r.rejected_at_us),
+        request_viewed_us: request.and_then(|r| r.viewed_at_us),
+    }
 }
 
 /// The viewer's `connection_status` towards each of `others` (stored data, whatever the

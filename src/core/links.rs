@@ -4,6 +4,7 @@
 //! re-encoded with keys sorted by `urlencode(..., doseq=True)` (Python's `quote_plus`).
 //! GraphQL pages link to the equivalent REST request, so both doors build links here.
 
+use crate::store::RequestBox;
 use axum::http::{header, HeaderMap, Uri};
 
 /// The decoded query string: pairs in order, `+` as space, bad UTF-8 replaced (as Python's
@@ -144,6 +145,19 @@ pub fn links(
     Links {
         next: next.map(|p| url(base, query, limit, &p)),
         previous: previous.map(|p| url(base, query, limit, &p)),
+    }
+}
+
+/// Route 10: the viewer's pending received requests.
+pub const REQUESTS_PATH: &str = "/api/v2/user/connection/requests/";
+/// Route 11: the viewer's sent requests, pending and rejected.
+pub const REQUESTS_SENT_PATH: &str = "/api/v2/user/connection/requests_sent/";
+
+/// The canonical path of a request list (routes 10 and 11), the base of its links.
+pub fn requests_path(list: RequestBox) -> &'static str {
+    match list {
+        RequestBox::Received => REQUESTS_PATH,
+        RequestBox::Sent => REQUESTS_SENT_PATH,
     }
 }
 

@@ -22,7 +22,10 @@ mod requests;
 mod status;
 
 pub use gates::{admit, check_content, check_settings, identify, Access, Target};
-pub use links::{connections_path, links, origin, parse_query, positions, url, Links, Position};
+pub use links::{
+    connections_path, links, origin, parse_query, positions, requests_path, url, Links, Position,
+    REQUESTS_PATH, REQUESTS_SENT_PATH,
+};
 pub use loaders::{
     ConnectionPageLoader, LoadError, Page, PageKey, StatusLoader, TagLoader, UserLoader, Viewer,
 };

@@ -30,6 +30,25 @@ impl ConnectionStatus {
         }
     }
 
+    /// The code stored with a connection event (`connection_events.target_status`).
+    pub fn code(self) -> i16 {
+        match self {
+            ConnectionStatus::Connected => 1,
+            ConnectionStatus::SentConnectionRequest => 2,
+            ConnectionStatus::ReceivedConnectionRequest => 3,
+        }
+    }
+
+    /// The status a stored code names (an unknown code: none).
+    pub fn from_code(code: i16) -> Option<ConnectionStatus> {
+        match code {
+            1 => Some(ConnectionStatus::Connected),
+            2 => Some(ConnectionStatus::SentConnectionRequest),
+            3 => Some(ConnectionStatus::ReceivedConnectionRequest),
+            _ => None,
+        }
+    }
+
     /// The REST spelling.
     pub fn as_str(self) -> &'static str {
         match self {

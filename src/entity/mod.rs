@@ -10,6 +10,7 @@
 pub mod access_token;
 pub mod community_settings;
 pub mod connection;
+pub mod connection_event;
 pub mod connection_request;
 pub mod prelude;
 pub mod tag;

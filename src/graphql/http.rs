@@ -69,17 +69,18 @@ pub async fn get(State(state): State<GraphqlState>, headers: HeaderMap, uri: Uri
     let Some(kind) = negotiate(&headers) else {
         return refuse(ApiError::NotAcceptable, None);
     };
-    let mut request = match params.into_request() {
+    let request = match params.into_request() {
         Ok(request) => request,
         Err(rejection) => return refuse(rejection, Some(kind)),
     };
-    if matches!(
-        operation_type(&mut request),
-        Some(OperationType::Mutation | OperationType::Subscription)
-    ) {
-        return refuse(mutation_over_get(), Some(kind));
-    }
-    execute(&state, &headers, request, kind).await
+    execute(&state, &headers, request, kind, Method::Get).await
+}
+
+/// The method a GraphQL request came by: over GET only queries run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
 }
 
 /// `POST /graphql` with an `application/json` body.
@@ -96,7 +97,7 @@ pub async fn post(
         .and_then(|body| body_params(&body))
         .and_then(Params::into_request);
     match request {
-        Ok(request) => execute(&state, &headers, request, kind).await,
+        Ok(request) => execute(&state, &headers, request, kind, Method::Post).await,
         Err(rejection) => refuse(rejection, Some(kind)),
     }
 }
@@ -107,7 +108,23 @@ async fn execute(
     headers: &HeaderMap,
     request: async_graphql::Request,
     kind: ResponseType,
+    method: Method,
 ) -> Response {
+    // Checked on the prepared document, so a persisted mutation sent by hash alone is
+    // refused too; before the permit: a refusal runs nothing.
+    let request = match state.documents.prepare(request) {
+        Ok(mut request) => {
+            let mutates = matches!(
+                operation_type(&mut request),
+                Some(OperationType::Mutation | OperationType::Subscription)
+            );
+            if method == Method::Get && mutates {
+                return refuse(mutation_over_get(), Some(kind));
+            }
+            Ok(request)
+        }
+        Err(error) => Err(error),
+    };
     // Wait for a permit: under a burst, operations queue here instead of all holding their
     // working memory at once. The semaphore is never closed, so acquiring cannot fail.
     let Ok(_permit) = state.permits.acquire().await else {
@@ -118,7 +135,7 @@ async fn execute(
     let credential = auth::credential(headers.get(header::AUTHORIZATION), &config.jwt_secret);
     let origin = core::origin(config.public_base_url.as_deref(), headers, None);
     let context = RequestContext::new(state.app.source.clone(), config.clone(), credential, origin);
-    let response = match state.documents.prepare(request) {
+    let response = match request {
         Ok(request) => state.schema.execute(request.data(context)).await,
         Err(error) => async_graphql::Response::from_errors(vec![error]),
     };
@@ -428,14 +445,10 @@ fn json_object_param(text: &str, name: &str) -> Result<Option<Map<String, Value>
     object_param(Some(value), name)
 }
 
-/// The type of the operation the request would run, when its document parses and names it
-/// (else execution reports the problem). A hash-only persisted query is not looked at here:
-/// its document is in `documents::Documents`' cache, and the schema has no mutations to run
-/// anyway.
+/// The type of the operation a prepared request (`documents::Documents::prepare`: its
+/// document is parsed) would run, when its document names one (else execution reports the
+/// problem).
 fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
-    if request.query.trim().is_empty() {
-        return None;
-    }
     let name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
     let operation = match (&document.operations, name) {

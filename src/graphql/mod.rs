@@ -5,18 +5,24 @@
 //!   request's DataLoaders, so an operation costs a fixed number of SQL statements however
 //!   many users it touches;
 //! - `state`: the door's state; `request`: each request's viewer and loaders;
+//! - `lifecycle`: the mutations and request lists of the connection lifecycle;
+//! - `events`: the `connectionEvents` subscription;
 //! - `http`: GraphQL over HTTP, our own (see its module comment for why);
+//! - `ws`: GraphQL over WebSocket (`graphql-transport-ws`), for the subscription;
 //! - `documents`: persisted queries and document limits, applied before the schema runs;
 //! - `schema`: building the schema and printing its SDL;
 //! - `playground`: GraphiQL, served from files embedded in the binary.
 
 pub mod documents;
+mod events;
 pub mod http;
+mod lifecycle;
 pub mod playground;
 mod request;
 mod schema;
 mod state;
 mod types;
+mod ws;
 
 use axum::routing::get;
 use axum::Router;
@@ -42,7 +48,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             PATH,
-            get(http::get)
+            get(ws::get)
                 .post(http::post)
                 .fallback(http::method_not_allowed),
         )

@@ -99,6 +99,26 @@ impl RequestContext {
     }
 }
 
+impl RequestContext {
+    /// The viewer, for what requires credentials whatever `content_availability` says (the
+    /// lifecycle): UNAUTHENTICATED when anonymous.
+    pub async fn viewer_required(&self) -> async_graphql::Result<i64> {
+        match self.access().await?.viewer {
+            Some(viewer) => Ok(viewer),
+            None => Err(ApiError::NotAuthenticated.extend()),
+        }
+    }
+
+    /// Forgets what the loaders cached: a live subscription serves many events with one
+    /// context, and each must read the data as it is when it is delivered.
+    pub fn forget(&self) {
+        self.users.clear::<i64>();
+        self.tags.clear::<i64>();
+        self.statuses.clear::<i64>();
+        self.pages.clear::<PageKey>();
+    }
+}
+
 /// The resolvers' reads. While the graph cache serves, each goes straight to its loader: an
 /// in-memory read gains nothing from a batching window, and the window's timer (a thread of
 /// its own), task and channel cost a GraphQL page about a fifth of its CPU (measured with

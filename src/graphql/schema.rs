@@ -1,15 +1,17 @@
 //! The schema: built once per server, printed as `schema.graphql`.
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use async_graphql::Schema;
 
+use super::events::Subscription;
+use super::lifecycle::Mutation;
 use super::types::Query;
 use crate::config::GraphqlLimits;
 
-pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type GatewaySchema = Schema<Query, Mutation, Subscription>;
 
 /// Builds the schema (without per-request data).
 pub fn schema(limits: GraphqlLimits) -> GatewaySchema {
-    let mut builder = Schema::build(Query, EmptyMutation, EmptySubscription)
+    let mut builder = Schema::build(Query, Mutation, Subscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     // No schema extensions (they would wrap every field resolution): persisted queries and

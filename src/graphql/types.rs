@@ -7,17 +7,20 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use super::request::RequestContext;
-use crate::core::{self, ConnectionPage, ConnectionStatus, Listed, Offset, PageRequest};
+use crate::core::lifecycle;
+use crate::core::{
+    self, ConnectionPage, ConnectionStatus, Listed, ListedRequest, Offset, PageRequest, RequestPage,
+};
 use crate::error::{ApiError, GraphqlResult};
 use crate::store::time::api_time;
-use crate::store::{TagRecord, UserRecord};
+use crate::store::{RequestBox, RequestRow, TagRecord, UserRecord};
 
 fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
 }
 
 /// Parses a GraphQL `ID` as a user id; anything that is not a positive 64-bit integer names no user.
-fn user_id(id: &ID) -> Option<i64> {
+pub(super) fn user_id(id: &ID) -> Option<i64> {
     let raw = id.as_str();
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -101,6 +104,31 @@ impl User {
             record: OnceCell::new_with(Some(record)),
             tags: None,
             status: None,
+        }
+    }
+
+    /// A user whose status towards the viewer is known (an action's answer, an event);
+    /// its record is read on first use.
+    pub(super) fn with_status(id: i64, status: Option<ConnectionStatus>) -> User {
+        User {
+            id,
+            record: OnceCell::new(),
+            tags: None,
+            status: Some(status),
+        }
+    }
+
+    /// A user read ahead with its record, tags and status (a request list).
+    pub(super) fn preloaded(
+        record: Arc<UserRecord>,
+        tags: Vec<TagRecord>,
+        status: Option<ConnectionStatus>,
+    ) -> User {
+        User {
+            id: record.id,
+            record: OnceCell::new_with(Some(record)),
+            tags: Some(tags),
+            status: Some(status),
         }
     }
 
@@ -199,6 +227,33 @@ impl User {
         let rc = request(ctx);
         rc.access().await?;
         Ok(rc.status(self.id).await.or_graphql()?.flatten())
+    }
+    /// Whether this user and the viewer are connected (false for anonymous requests and for
+    /// the viewer themself). Stored data, whatever friendship mode says.
+    async fn is_connection(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(self.connection_status(ctx).await? == Some(ConnectionStatus::Connected))
+    }
+    /// The viewer's pending received requests, newest first. Only on the viewer
+    /// (`me { connectionRequests { ... } }`): on another user, FORBIDDEN.
+    async fn connection_requests(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, at least 1 (default 20, cut to the maximum, 100).")]
+        limit: Option<i32>,
+        #[graphql(desc = "How many requests to skip, at least 0 (default 0).")] offset: Option<i32>,
+    ) -> async_graphql::Result<ConnectionRequestPage> {
+        request_list(ctx, self.id, RequestBox::Received, limit, offset).await
+    }
+    /// The viewer's sent requests, pending and rejected, newest first. Only on the viewer:
+    /// on another user, FORBIDDEN.
+    async fn connection_requests_sent(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, at least 1 (default 20, cut to the maximum, 100).")]
+        limit: Option<i32>,
+        #[graphql(desc = "How many requests to skip, at least 0 (default 0).")] offset: Option<i32>,
+    ) -> async_graphql::Result<ConnectionRequestPage> {
+        request_list(ctx, self.id, RequestBox::Sent, limit, offset).await
     }
     /// Number of categories followed.
     async fn categories_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
@@ -315,16 +370,7 @@ impl User {
         let rc = request(ctx);
         let access = rc.access().await?;
         core::check_settings(&access).or_graphql()?;
-        let limit = match limit {
-            None => rc.config.default_limit,
-            Some(l) if l < 1 => return bad_input("limit", "limit must be at least 1."),
-            Some(l) => l as u64,
-        };
-        let offset = match offset {
-            None => 0,
-            Some(o) if o < 0 => return bad_input("offset", "offset must not be negative."),
-            Some(o) => o as u64,
-        };
+        let (limit, offset) = page_arguments(rc, limit, offset)?;
         let request = PageRequest::new(
             self.id,
             limit,
@@ -355,6 +401,26 @@ impl User {
             mutual,
         ))
     }
+}
+
+/// The `limit` and `offset` arguments of a page: absent is the default, out of range is an
+/// error (`BAD_USER_INPUT`).
+pub(super) fn page_arguments(
+    rc: &RequestContext,
+    limit: Option<i32>,
+    offset: Option<i32>,
+) -> async_graphql::Result<(u64, u64)> {
+    let limit = match limit {
+        None => rc.config.default_limit,
+        Some(l) if l < 1 => return bad_input("limit", "limit must be at least 1."),
+        Some(l) => l as u64,
+    };
+    let offset = match offset {
+        None => 0,
+        Some(o) if o < 0 => return bad_input("offset", "offset must not be negative."),
+        Some(o) => o as u64,
+    };
+    Ok((limit, offset))
 }
 
 impl UserConnectionPage {
@@ -484,5 +550,138 @@ impl Tag {
     /// Whether the tag is deleted.
     async fn deleted(&self) -> bool {
         self.0.deleted
+    }
+}
+
+/// A connection request, pending or rejected.
+pub struct ConnectionRequest {
+    id: i64,
+    from_user: User,
+    to_user: User,
+    created_us: i64,
+    rejected_us: Option<i64>,
+    viewed_us: Option<i64>,
+}
+
+impl ConnectionRequest {
+    /// A request as stored, its users' statuses given by `status` (relative to the viewer).
+    pub fn of_row(
+        row: &RequestRow,
+        status: impl Fn(i64) -> Option<ConnectionStatus>,
+    ) -> ConnectionRequest {
+        ConnectionRequest {
+            id: row.id,
+            from_user: User::with_status(row.from_user_id, status(row.from_user_id)),
+            to_user: User::with_status(row.to_user_id, status(row.to_user_id)),
+            created_us: row.created_at_us,
+            rejected_us: row.rejected_at_us,
+            viewed_us: row.viewed_at_us,
+        }
+    }
+
+    fn listed(request: &ListedRequest) -> ConnectionRequest {
+        let user = |listed: &core::RequestUser| {
+            User::preloaded(listed.record.clone(), listed.tags.clone(), listed.status)
+        };
+        ConnectionRequest {
+            id: request.id,
+            from_user: user(&request.from_user),
+            to_user: user(&request.to_user),
+            created_us: request.created_us,
+            rejected_us: request.rejected_us,
+            viewed_us: request.viewed_us,
+        }
+    }
+}
+
+#[Object]
+impl ConnectionRequest {
+    /// The request's id: unique, never reused.
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+    /// Who asked.
+    async fn from_user(&self) -> &User {
+        &self.from_user
+    }
+    /// Who was asked.
+    async fn to_user(&self) -> &User {
+        &self.to_user
+    }
+    /// When it was sent (RFC 3339, UTC, whole seconds).
+    async fn created(&self) -> String {
+        api_time(self.created_us)
+    }
+    /// When `toUser` declined it, or null while pending.
+    async fn rejected(&self) -> Option<String> {
+        self.rejected_us.map(api_time)
+    }
+    /// When `toUser` marked it seen, or null.
+    async fn viewed(&self) -> Option<String> {
+        self.viewed_us.map(api_time)
+    }
+}
+
+/// One page of the viewer's received or sent requests.
+#[derive(SimpleObject)]
+pub struct ConnectionRequestPage {
+    /// How many requests the list holds, over all pages.
+    pub count: i32,
+    /// REST URL of the next page, or null on the last page.
+    pub next: Option<String>,
+    /// REST URL of the previous page, or null on the first page.
+    pub previous: Option<String>,
+    /// The requests on this page.
+    pub results: Vec<ConnectionRequest>,
+}
+
+/// `User.connectionRequests` and `User.connectionRequestsSent`: a page of `list` of `owner`,
+/// who must be the viewer (authentication is checked first), in friendship mode.
+pub async fn request_list(
+    ctx: &Context<'_>,
+    owner: i64,
+    list: RequestBox,
+    limit: Option<i32>,
+    offset: Option<i32>,
+) -> async_graphql::Result<ConnectionRequestPage> {
+    let rc = request(ctx);
+    let viewer = rc.viewer_required().await?;
+    if viewer != owner {
+        return Err(ApiError::PermissionDenied).or_graphql();
+    }
+    let access = rc.access().await?;
+    lifecycle::check_friendship(&access).or_graphql()?;
+    let (limit, offset) = page_arguments(rc, limit, offset)?;
+    let page = core::request_page(
+        &rc.source,
+        &access,
+        list,
+        limit,
+        rc.config.max_limit,
+        &Offset::from_u64(offset),
+    )
+    .await
+    .or_graphql()?;
+    Ok(render_page(&page, rc, list, offset))
+}
+
+/// The page as GraphQL renders it, with the links of the equivalent REST request.
+fn render_page(
+    page: &RequestPage,
+    rc: &RequestContext,
+    list: RequestBox,
+    offset: u64,
+) -> ConnectionRequestPage {
+    let mut query = vec![("limit".to_string(), page.limit.to_string())];
+    if offset > 0 {
+        query.push(("offset".to_string(), offset.to_string()));
+    }
+    let base = format!("{}{}", rc.link_origin, core::requests_path(list));
+    let link = |position: &core::Position| core::url(&base, &query, page.limit, position);
+    ConnectionRequestPage {
+        count: page.count.min(i32::MAX as u64) as i32,
+        next: page.next.as_ref().map(link),
+        previous: page.previous.as_ref().map(link),
+        results: page.results.iter().map(ConnectionRequest::listed).collect(),
     }
 }

@@ -35,10 +35,8 @@ pub const ACTION_ROUTES: [(&str, Action); 7] = [
     ("connection_requests/mark_seen", Action::MarkSeen),
 ];
 
-/// Route 10: the viewer's pending received requests.
-pub const REQUESTS_PATH: &str = "/api/v2/user/connection/requests/";
-/// Route 11: the viewer's sent requests, pending and rejected.
-pub const REQUESTS_SENT_PATH: &str = "/api/v2/user/connection/requests_sent/";
+/// Routes 10 and 11.
+pub use crate::core::{REQUESTS_PATH, REQUESTS_SENT_PATH};
 
 /// Route 12.
 pub const STATUSES_PATH: &str = "/api/v2/user/connection/statuses/";

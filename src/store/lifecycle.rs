@@ -42,7 +42,7 @@ pub struct PairRows {
 
 /// An open transaction holding the locks of one pair of users.
 pub struct PairTx {
-    txn: DatabaseTransaction,
+    pub(super) txn: DatabaseTransaction,
 }
 
 impl Store {

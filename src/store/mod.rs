@@ -8,6 +8,7 @@
 
 mod changes;
 mod db;
+mod events;
 pub mod faults;
 mod lifecycle;
 mod pages;
@@ -18,6 +19,7 @@ pub mod time;
 
 pub use changes::{Change, RequestEnds};
 pub use db::{redact, CatchUp, Store};
+pub use events::EventRow;
 pub use lifecycle::{PairRows, PairTx, RequestBox, RequestListRows, RequestRow};
 pub use queries::{ConnectionPageRows, Gate, PageRow, PageSpec, Relation};
 pub use records::{Settings, TagRecord, UserRecord};

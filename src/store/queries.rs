@@ -99,20 +99,21 @@ impl Store {
         })
     }
 
-    /// The user an unexpired stored token belongs to, by the token's SHA-256 (hex). The row's
-    /// hash is returned too so the caller can compare it in constant time.
+    /// The user an unexpired stored token belongs to, by the token's SHA-256 (hex), and when
+    /// the token expires. The row's hash is returned too so the caller can compare it in
+    /// constant time.
     pub async fn token_owner(
         &self,
         token_sha256: &str,
         now_us: i64,
-    ) -> Result<Option<(String, i64)>, DbErr> {
+    ) -> Result<Option<(String, i64, i64)>, DbErr> {
         use access_token::Column;
         access_token::Entity::find()
             .inner_join(user::Entity)
             .filter(Column::TokenSha256.eq(token_sha256))
             .filter(Column::ExpiresAtUs.gt(now_us))
             .select_only()
-            .columns([Column::TokenSha256, Column::UserId])
+            .columns([Column::TokenSha256, Column::UserId, Column::ExpiresAtUs])
             .into_tuple()
             .one(self.connection())
             .await

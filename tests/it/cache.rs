@@ -638,10 +638,11 @@ async fn a_killed_listener_falls_back_to_sql_and_recovers() {
         "SELECT count(*) FROM pg_stat_activity \
          WHERE application_name = '{LISTENER_NAME}' AND datname = current_database()"
     );
+    // Both servers follow the feed: the SQL-only one for the live connection events.
     assert_eq!(
         writer.pg_int(&listening).await,
-        1,
-        "one listener named {LISTENER_NAME} on this database"
+        2,
+        "one listener named {LISTENER_NAME} per server on this database"
     );
     let resets = servers.metric("gateway_cache_feed_resets_total").await;
     let name = {
@@ -672,7 +673,7 @@ async fn a_killed_listener_falls_back_to_sql_and_recovers() {
              WHERE application_name = '{LISTENER_NAME}' AND datname = current_database()"
         ))
         .await;
-    assert_eq!(killed, 1, "the listener was found and terminated");
+    assert_eq!(killed, 2, "the listeners were found and terminated");
     // (Should a check below fail, the test database is dropped with its setting.)
     wait_serving(&servers.client, &servers.cached, 0.0, START).await;
     assert!(
@@ -701,7 +702,8 @@ async fn a_killed_listener_falls_back_to_sql_and_recovers() {
 
     // The listener is back: the cache serves again, from memory.
     wait_serving(&servers.client, &servers.cached, 1.0, START).await;
-    assert_eq!(writer.pg_int(&listening).await, 1, "the listener is back");
+    // (The SQL-only server's listener may still be on its way back.)
+    assert!(writer.pg_int(&listening).await >= 1, "the listener is back");
     for probe in &probes {
         servers.warm(probe).await;
     }

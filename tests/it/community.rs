@@ -703,7 +703,8 @@ async fn the_demo_imports_everywhere_and_its_token_opens_alices_account() {
             .store
             .token_owner(&hash, community_gateway::store::time::now_us())
             .await
-            .unwrap();
+            .unwrap()
+            .map(|(hash, user, _expires)| (hash, user));
         assert_eq!(owner, Some((hash, 1)), "{:?}", db.backend);
     }
 }

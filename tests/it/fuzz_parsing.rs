@@ -558,7 +558,7 @@ proptest! {
         prop_assert_eq!(auth::verify_jwt(&token, SECRET, now()), want);
         let header = HeaderValue::from_str(&format!("Bearer {token}")).expect("header");
         match (auth::credential(Some(&header), SECRET), want) {
-            (Ok(Some(Credential::Jwt { user_id })), Some(w)) => prop_assert_eq!(user_id, w),
+            (Ok(Some(Credential::Jwt { user_id, .. })), Some(w)) => prop_assert_eq!(user_id, w),
             (Err(e), None) => prop_assert_eq!(e.code(), "authentication_failed"),
             (got, want) => prop_assert!(false, "{:?} vs {:?}", got.map_err(|e| e.code()), want),
         }

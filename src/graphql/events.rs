@@ -1,0 +1,171 @@
+//! The `connectionEvents` subscription: what happens to the subscriber's connections, live.
+//!
+//! Events come from the database (`connection_events`, written by each action in its
+//! transaction) through this server's feed follower and `cache::EventHub`: so a subscriber
+//! sees the actions of every server, after they commit, in commit order. Delivery starts when
+//! the subscription is registered (no replay) and ends when the client stops, when friendship
+//! mode is turned off (the stream completes), or with an error when the client reads too
+//! slowly to keep up.
+
+use async_graphql::{Context, Object, Subscription};
+use futures_util::stream::{self, Stream};
+
+use super::request::RequestContext;
+use super::types::{ConnectionRequest, User};
+use crate::cache::{self, Source};
+use crate::core::lifecycle::EventKind;
+use crate::core::ConnectionStatus;
+use crate::error::{ApiError, GraphqlResult};
+use crate::store::time::api_time;
+use crate::store::{EventRow, RequestRow};
+
+fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
+    ctx.data_unchecked::<RequestContext>()
+}
+
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// The subscriber's connection events: another user requested, withdrew, accepted,
+    /// rejected, took back a rejection, or removed a connection. Requires credentials and
+    /// friendship mode; completes when friendship mode is turned off.
+    async fn connection_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ConnectionEvent>>> {
+        let rc = request(ctx);
+        let viewer = rc.viewer_required().await?;
+        // Registered before the settings are read: an event committed from now on is not
+        // missed, and one that arrives before friendship mode is confirmed waits in the
+        // subscription's buffer.
+        let subscription = rc.source.events().subscribe(viewer);
+        let settings = rc.source.settings().await.or_graphql()?;
+        if !settings.connection_enabled {
+            return Err(ApiError::PermissionDenied).or_graphql();
+        }
+        Ok(live(rc.source.clone(), subscription))
+    }
+}
+
+/// The stream of one subscription.
+fn live(
+    source: Source,
+    subscription: cache::Subscription,
+) -> impl Stream<Item = async_graphql::Result<ConnectionEvent>> {
+    stream::unfold(Some((source, subscription)), |state| async move {
+        let (source, mut subscription) = state?;
+        let item = next_event(&source, &mut subscription).await?;
+        // After an error the stream ends.
+        let state = item.is_ok().then_some((source, subscription));
+        Some((item, state))
+    })
+}
+
+/// The next event to send; None when the subscription ends (friendship mode off, or the
+/// server stopping).
+async fn next_event(
+    source: &Source,
+    subscription: &mut cache::Subscription,
+) -> Option<async_graphql::Result<ConnectionEvent>> {
+    loop {
+        tokio::select! {
+            event = subscription.events.recv() => {
+                let Some(row) = event else {
+                    return subscription.overflowed().then(|| {
+                        Err(async_graphql::Error::new(
+                            "Events were dropped: the subscription fell too far behind. Subscribe again.",
+                        ))
+                    });
+                };
+                match ConnectionEvent::of_row(source, &row).await {
+                    Ok(Some(event)) => return Some(Ok(event)),
+                    // The actor was deleted for good before delivery: nobody to show.
+                    Ok(None) => continue,
+                    Err(err) => return Some(Err(err)),
+                }
+            }
+            changed = subscription.settings.changed() => {
+                changed.ok()?;
+                match source.settings().await {
+                    Ok(settings) if !settings.connection_enabled => return None,
+                    Ok(_) => continue,
+                    Err(err) => return Some(Err(err).or_graphql()),
+                }
+            }
+        }
+    }
+}
+
+/// What happened, who did it, when, and the request concerned.
+pub struct ConnectionEvent {
+    kind: EventKind,
+    user: User,
+    at_us: i64,
+    request: Option<ConnectionRequest>,
+}
+
+impl ConnectionEvent {
+    /// The event of a stored row, with the actor's record as it is now; None when the actor
+    /// no longer exists.
+    async fn of_row(
+        source: &Source,
+        row: &EventRow,
+    ) -> async_graphql::Result<Option<ConnectionEvent>> {
+        let Some(kind) = EventKind::from_code(row.kind) else {
+            return Ok(None);
+        };
+        let actors = source.users_by_ids(&[row.actor_id]).await.or_graphql()?;
+        if !actors.contains_key(&row.actor_id) {
+            return Ok(None);
+        }
+        // The subscriber's status with the actor as the action left it; the subscriber has
+        // none with itself.
+        let status = row.target_status.and_then(ConnectionStatus::from_code);
+        let status_of = |id: i64| if id == row.actor_id { status } else { None };
+        Ok(Some(ConnectionEvent {
+            kind,
+            user: User::with_status(row.actor_id, status),
+            at_us: row.at_us,
+            request: request_of(row).map(|r| ConnectionRequest::of_row(&r, status_of)),
+        }))
+    }
+}
+
+/// The request an event carries, as the action left it.
+fn request_of(row: &EventRow) -> Option<RequestRow> {
+    Some(RequestRow {
+        id: row.request_id?,
+        from_user_id: row.request_from_id?,
+        to_user_id: row.request_to_id?,
+        created_at_us: row.request_created_us?,
+        rejected_at_us: row.request_rejected_us,
+        viewed_at_us: row.request_viewed_us,
+    })
+}
+
+#[Object]
+impl ConnectionEvent {
+    /// What happened.
+    async fn kind(&self) -> EventKind {
+        self.kind
+    }
+    /// The user who acted; `connectionStatus` is the subscriber's status with them after the
+    /// event.
+    async fn user(&self, ctx: &Context<'_>) -> &User {
+        // Each event is resolved with the subscription's one context: what its loaders
+        // remember of earlier events is forgotten.
+        request(ctx).forget();
+        &self.user
+    }
+    /// When: the time the action wrote (RFC 3339, UTC, whole seconds).
+    async fn at(&self) -> String {
+        api_time(self.at_us)
+    }
+    /// The request concerned, as it is after the event; null once deleted (REQUEST_CANCELLED,
+    /// ACCEPTED, REMOVED).
+    async fn request(&self, ctx: &Context<'_>) -> Option<&ConnectionRequest> {
+        request(ctx).forget();
+        self.request.as_ref()
+    }
+}

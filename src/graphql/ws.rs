@@ -1,0 +1,400 @@
+//! GraphQL over WebSocket on `/graphql` (`graphql-transport-ws`, the protocol of the
+//! `graphql-ws` library): the transport of the `connectionEvents` subscription (operations of
+//! every type run on it too).
+//!
+//! `async-graphql-axum`'s `GraphQLWebSocket` speaks the protocol; this module adds what the
+//! spec asks beyond it:
+//!
+//! - credentials from the `connection_init` payload (`{"Authorization": "Bearer ..."}`, key in
+//!   any case), else from the upgrade request's `Authorization` header. A bad token closes
+//!   the socket with 4403 `Forbidden` (the library closes a refused init with 1002; the
+//!   outgoing sink turns that close into 4403). No credentials: acknowledged, anonymous;
+//! - when the credential expires (a JWT's `exp`, a stored token's `expires_at`), the server
+//!   closes the socket with 4401 `Unauthorized`;
+//! - an operation that fails as a whole (it does not validate, or the subscription is refused:
+//!   `data` is null) is answered with an `error` message rather than a `next` (the library
+//!   only sends `next`), and without the `complete` that would follow it;
+//! - persisted queries and document limits apply as on HTTP (`GatewayExecutor`).
+
+use std::any::TypeId;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::futures_util::stream::BoxStream;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Data, Executor};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{SplitSink, StreamExt};
+use futures_util::SinkExt;
+use serde_json::Value;
+use tokio::sync::{oneshot, Mutex};
+
+use super::documents::Documents;
+use super::http;
+use super::request::RequestContext;
+use super::schema::GatewaySchema;
+use super::state::GraphqlState;
+use crate::auth;
+use crate::core;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::time::now_us;
+
+/// The reason of a refused `connection_init` (turned into close code 4403).
+const FORBIDDEN: &str = "Forbidden";
+/// The reason of an init that failed on our side (close code 1011).
+const INTERNAL: &str = "Internal server error";
+/// The longest single wait for a credential's expiry (longer ones wait again).
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// `GET /graphql`: a WebSocket upgrade, else GraphQL over HTTP (or the playground).
+pub async fn get(State(state): State<GraphqlState>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    if !is_websocket_upgrade(&parts.headers) {
+        return http::get(State(state), parts.headers, parts.uri).await;
+    }
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
+        Ok(protocol) => protocol,
+        Err(_) => {
+            return http::refusal(
+                &parts.headers,
+                ApiError::BadRequest(
+                    "Sec-WebSocket-Protocol must name graphql-transport-ws.".to_string(),
+                ),
+            )
+        }
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let config = &state.app.config;
+    let session = Session {
+        header: parts.headers.get(header::AUTHORIZATION).cloned(),
+        origin: core::origin(config.public_base_url.as_deref(), &parts.headers, None),
+    };
+    upgrade
+        .max_message_size(config.max_body_bytes)
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(state, socket, protocol, session))
+}
+
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"))
+}
+
+/// What the upgrade request tells the socket.
+struct Session {
+    /// Its `Authorization` header (used when `connection_init` carries none).
+    header: Option<HeaderValue>,
+    /// Scheme + host for REST links.
+    origin: String,
+}
+
+/// Serves one socket until it closes or its credential expires.
+async fn serve(
+    state: GraphqlState,
+    socket: WebSocket,
+    protocol: GraphQLProtocol,
+    session: Session,
+) {
+    let (sink, stream) = socket.split();
+    let sink = Arc::new(Mutex::new(sink));
+    let (expiry_tx, expiry_rx) = oneshot::channel::<i64>();
+    let app = state.app.clone();
+    let outgoing = futures_util::sink::unfold(
+        Outgoing {
+            sink: sink.clone(),
+            rewriter: Rewriter::default(),
+        },
+        |mut out, message: Message| async move {
+            if let Some(message) = out.rewriter.rewrite(message) {
+                out.sink.lock().await.send(message).await?;
+            }
+            Ok::<_, axum::Error>(out)
+        },
+    );
+    let executor = GatewayExecutor {
+        schema: state.schema.clone(),
+        documents: state.documents.clone(),
+    };
+    let socket = GraphQLWebSocket::new_with_pair(outgoing, stream, executor, protocol)
+        .on_connection_init(move |payload| connection_init(app, session, payload, expiry_tx));
+    tokio::select! {
+        _ = socket.serve() => {}
+        _ = expiry(expiry_rx) => {
+            let close = Message::Close(Some(CloseFrame {
+                code: 4401,
+                reason: "Unauthorized".into(),
+            }));
+            let _ = sink.lock().await.send(close).await;
+        }
+    }
+}
+
+/// `connection_init`: authenticates the socket (the payload's credentials, else the upgrade
+/// request's) and admits its viewer once, so a `subscribe` registers without a round trip.
+async fn connection_init(
+    app: AppState,
+    session: Session,
+    payload: Value,
+    expiry: oneshot::Sender<i64>,
+) -> async_graphql::Result<Data> {
+    let header = match init_authorization(&payload) {
+        Some(value) => HeaderValue::from_str(value).ok(),
+        None => session.header,
+    };
+    let config = &app.config;
+    let refuse = |err: ApiError| match err {
+        ApiError::AuthenticationFailed(_) | ApiError::NotAuthenticated => {
+            async_graphql::Error::new(FORBIDDEN)
+        }
+        other => {
+            tracing::warn!(error = %other, "WebSocket connection_init failed");
+            async_graphql::Error::new(INTERNAL)
+        }
+    };
+    let credential = auth::credential(header.as_ref(), &config.jwt_secret).map_err(refuse)?;
+    if let Some(claimed) = auth::claimed_session(credential.clone(), app.source.store())
+        .await
+        .map_err(refuse)?
+    {
+        let _ = expiry.send(claimed.expires_at_us);
+    }
+    let context = RequestContext::new(
+        app.source.clone(),
+        config.clone(),
+        Ok(credential),
+        session.origin,
+    );
+    // A token whose user no longer exists is refused here too.
+    context
+        .access()
+        .await
+        .map_err(|_| async_graphql::Error::new(FORBIDDEN))?;
+    let mut data = Data::default();
+    data.insert(context);
+    Ok(data)
+}
+
+/// The `Authorization` entry of a `connection_init` payload (key in any case).
+fn init_authorization(payload: &Value) -> Option<&str> {
+    payload
+        .as_object()?
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))
+        .and_then(|(_, value)| value.as_str())
+}
+
+/// Resolves when the credential given at `connection_init` expires (never without one).
+async fn expiry(expires_at_us: oneshot::Receiver<i64>) {
+    let Ok(at_us) = expires_at_us.await else {
+        return std::future::pending().await;
+    };
+    loop {
+        let left = at_us.saturating_sub(now_us());
+        if left <= 0 {
+            return;
+        }
+        let wait = Duration::from_micros(left.unsigned_abs()).min(LONGEST_WAIT);
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// The socket's outgoing side, as the protocol library writes to it.
+struct Outgoing {
+    sink: Arc<Mutex<SplitSink<WebSocket, Message>>>,
+    rewriter: Rewriter,
+}
+
+/// Turns the library's messages into what the spec asks for (module comment).
+#[derive(Default)]
+struct Rewriter {
+    /// Operations answered with an `error` message: their `complete` is not sent.
+    failed: HashSet<String>,
+}
+
+impl Rewriter {
+    /// What is sent for a message of the library (None: nothing).
+    fn rewrite(&mut self, message: Message) -> Option<Message> {
+        let close = |code: u16, reason: &str| {
+            Some(Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            })))
+        };
+        match message {
+            Message::Close(Some(frame)) if frame.code == 1002 && frame.reason == FORBIDDEN => {
+                close(4403, FORBIDDEN)
+            }
+            Message::Close(Some(frame)) if frame.code == 1002 && frame.reason == INTERNAL => {
+                close(1011, INTERNAL)
+            }
+            Message::Text(text) => self
+                .rewrite_text(text.as_str())
+                .map(|text| Message::Text(text.into())),
+            other => Some(other),
+        }
+    }
+
+    fn rewrite_text(&mut self, text: &str) -> Option<String> {
+        // Most messages are events: only those that can need a change are parsed.
+        let may_fail = text.contains("\"errors\"");
+        let may_complete = text.starts_with("{\"type\":\"complete\"");
+        if !may_fail && !may_complete {
+            return Some(text.to_string());
+        }
+        let Ok(value) = serde_json::from_str::<Value>(text) else {
+            return Some(text.to_string());
+        };
+        let id = value.get("id").and_then(Value::as_str).unwrap_or_default();
+        match value.get("type").and_then(Value::as_str) {
+            Some("complete") if self.failed.remove(id) => None,
+            Some("next") => {
+                let payload = value.get("payload");
+                let no_data = payload
+                    .and_then(|p| p.get("data"))
+                    .is_none_or(Value::is_null);
+                match payload.and_then(|p| p.get("errors")) {
+                    Some(errors) if no_data => {
+                        self.failed.insert(id.to_string());
+                        let error =
+                            serde_json::json!({"type": "error", "id": id, "payload": errors});
+                        Some(error.to_string())
+                    }
+                    _ => Some(text.to_string()),
+                }
+            }
+            _ => Some(text.to_string()),
+        }
+    }
+}
+
+/// The schema behind the socket, with the document checks of the HTTP door (persisted
+/// queries, field limits) applied to every operation first.
+#[derive(Clone)]
+struct GatewayExecutor {
+    schema: GatewaySchema,
+    documents: Arc<Documents>,
+}
+
+impl Executor for GatewayExecutor {
+    async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        match self.documents.prepare(request) {
+            Ok(request) => self.schema.execute(request).await,
+            Err(error) => async_graphql::Response::from_errors(vec![error]),
+        }
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        // One context serves the socket's operations: each reads the data as it is now.
+        let context = session_data
+            .as_deref()
+            .and_then(|data| data.get(&TypeId::of::<RequestContext>()))
+            .and_then(|context| context.downcast_ref::<RequestContext>());
+        if let Some(context) = context {
+            context.forget();
+        }
+        match self.documents.prepare(request) {
+            Ok(request) => self
+                .schema
+                .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+                .boxed(),
+            Err(error) => futures_util::stream::once(async move {
+                async_graphql::Response::from_errors(vec![error])
+            })
+            .boxed(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(message: Option<Message>) -> Option<String> {
+        match message? {
+            Message::Text(text) => Some(text.to_string()),
+            other => panic!("not a text message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn init_authorization_takes_the_key_in_any_case() {
+        let payload = serde_json::json!({"authorization": "Bearer x"});
+        assert_eq!(init_authorization(&payload), Some("Bearer x"));
+        let payload = serde_json::json!({"AUTHORIZATION": "Bearer y"});
+        assert_eq!(init_authorization(&payload), Some("Bearer y"));
+        assert_eq!(init_authorization(&serde_json::json!({})), None);
+        assert_eq!(init_authorization(&serde_json::json!(null)), None);
+    }
+
+    #[test]
+    fn a_failed_operation_is_an_error_message_without_its_complete() {
+        let mut rewriter = Rewriter::default();
+        let next = r#"{"type":"next","id":"1","payload":{"data":null,"errors":[{"message":"no","extensions":{"code":"UNAUTHENTICATED"}}]}}"#;
+        let sent: Value =
+            serde_json::from_str(&text(rewriter.rewrite(Message::Text(next.into()))).unwrap())
+                .unwrap();
+        assert_eq!(sent["type"], "error");
+        assert_eq!(sent["id"], "1");
+        assert_eq!(sent["payload"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        let complete = r#"{"type":"complete","id":"1"}"#;
+        assert_eq!(rewriter.rewrite(Message::Text(complete.into())), None);
+        // Another operation's complete goes through.
+        let other = r#"{"type":"complete","id":"2"}"#;
+        assert_eq!(
+            text(rewriter.rewrite(Message::Text(other.into()))).as_deref(),
+            Some(other)
+        );
+    }
+
+    #[test]
+    fn events_and_partial_errors_stay_next_messages() {
+        let mut rewriter = Rewriter::default();
+        for message in [
+            r#"{"type":"next","id":"1","payload":{"data":{"connectionEvents":{"kind":"ACCEPTED"}}}}"#,
+            r#"{"type":"next","id":"2","payload":{"data":{"requestConnection":null},"errors":[{"message":"x"}]}}"#,
+        ] {
+            assert_eq!(
+                text(rewriter.rewrite(Message::Text(message.into()))).as_deref(),
+                Some(message)
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_init_closes_with_4403() {
+        let mut rewriter = Rewriter::default();
+        let refused = Message::Close(Some(CloseFrame {
+            code: 1002,
+            reason: FORBIDDEN.into(),
+        }));
+        match rewriter.rewrite(refused) {
+            Some(Message::Close(Some(frame))) => {
+                assert_eq!((frame.code, frame.reason.as_str()), (4403, FORBIDDEN))
+            }
+            other => panic!("{other:?}"),
+        }
+        // A protocol error keeps the library's code.
+        let malformed = Message::Close(Some(CloseFrame {
+            code: 1002,
+            reason: "missing field `type`".into(),
+        }));
+        match rewriter.rewrite(malformed) {
+            Some(Message::Close(Some(frame))) => assert_eq!(frame.code, 1002),
+            other => panic!("{other:?}"),
+        }
+    }
+}
