@@ -25,3 +25,4 @@ mod rest_golden;
 mod rest_paging;
 mod security;
 mod shutdown;
+mod subscription;

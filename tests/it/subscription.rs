@@ -1,0 +1,488 @@
+//! The `connectionEvents` subscription over WebSocket (`graphql-transport-ws`), with a real
+//! client (tokio-tungstenite) against served apps:
+//!
+//! 1. every event kind reaches the user acted upon, after commit, in order, with its snapshot
+//!    (`user.connectionStatus`, `at`, `request`); the actor, no-ops and `mark_seen` send
+//!    nothing; nothing is replayed (all three backends);
+//! 2. events written through one server reach a subscriber of another server on the same
+//!    database, in commit order, under concurrent writers (PostgreSQL, MariaDB);
+//! 3. the protocol's refusals: a bad token closes with 4403, anonymous and friendship-off
+//!    subscriptions answer an `error` message, an expiring token closes with 4401, friendship
+//!    mode turned off completes the subscription; credentials from the init payload (any key
+//!    case) or the upgrade request's header.
+
+use std::time::Duration;
+
+use community_gateway::store::Store;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::common::{self, plain_user, Backend, TestDb, TEST_SECRET};
+
+const EVENT_FIELDS: &str = "kind at user { id connectionStatus } \
+    request { id fromUser { id connectionStatus } toUser { id connectionStatus } created rejected viewed }";
+
+/// How long a test waits for a message that must come.
+const WITHIN: Duration = Duration::from_secs(5);
+
+fn jwt(user: i64) -> String {
+    community_gateway::auth::issue_jwt(user, 600, TEST_SECRET.as_bytes()).expect("jwt")
+}
+
+/// A community of `users` plain users, no links.
+async fn load(store: &Store, users: i64) {
+    let users: Vec<Value> = (1..=users).map(|id| plain_user(id, &[])).collect();
+    let text = json!({"settings": {}, "tags": [], "users": users, "connections": [],
+        "connection_requests": [], "access_tokens": []})
+    .to_string();
+    let file = community_gateway::community::parse(text.as_bytes()).expect("parses");
+    community_gateway::community::import(store, &file)
+        .await
+        .expect("imports");
+}
+
+/// What the server sent.
+#[derive(Debug, PartialEq)]
+enum Received {
+    Json(Value),
+    Closed(Option<u16>),
+}
+
+/// A `graphql-transport-ws` client.
+struct Socket {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Socket {
+    /// Opens a socket on `base` (`http://host:port`), with `header` as the upgrade request's
+    /// `Authorization`.
+    async fn open(base: &str, header: Option<&str>) -> Socket {
+        let url = format!("{}/graphql", base.replacen("http://", "ws://", 1));
+        let mut request = url.into_client_request().expect("request");
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        if let Some(header) = header {
+            request.headers_mut().insert(
+                "Authorization",
+                HeaderValue::from_str(header).expect("header"),
+            );
+        }
+        let (ws, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("upgrade");
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .map(|v| v.to_str().unwrap_or_default()),
+            Some("graphql-transport-ws")
+        );
+        Socket { ws }
+    }
+
+    /// Opens a socket and sends `connection_init` with `payload`.
+    async fn init(base: &str, payload: Value) -> Socket {
+        let mut socket = Socket::open(base, None).await;
+        socket
+            .send(json!({"type": "connection_init", "payload": payload}))
+            .await;
+        socket
+    }
+
+    /// A socket acknowledged for `user` (a JWT in the init payload).
+    async fn of(base: &str, user: i64) -> Socket {
+        let mut socket = Socket::init(
+            base,
+            json!({"Authorization": format!("Bearer {}", jwt(user))}),
+        )
+        .await;
+        socket.expect_ack().await;
+        socket
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.ws
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next message within `within`, or None.
+    async fn next(&mut self, within: Duration) -> Option<Received> {
+        loop {
+            let message = tokio::time::timeout(within, self.ws.next()).await.ok()?;
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(Received::Json(serde_json::from_str(&text).expect("json")))
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Some(Received::Closed(frame.map(|f| f.code.into())))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Some(Received::Closed(None)),
+            }
+        }
+    }
+
+    async fn expect_json(&mut self) -> Value {
+        match self.next(WITHIN).await {
+            Some(Received::Json(value)) => value,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    async fn expect_ack(&mut self) {
+        assert_eq!(self.expect_json().await, json!({"type": "connection_ack"}));
+    }
+
+    async fn subscribe(&mut self, id: &str) {
+        self.send(json!({"type": "subscribe", "id": id,
+            "payload": {"query": format!("subscription {{ connectionEvents {{ {EVENT_FIELDS} }} }}")}}))
+            .await;
+        // Registration happens when the server runs the resolver: a round trip on the same
+        // socket (ping → pong, handled after the subscribe message) makes sure it has.
+        self.send(json!({"type": "ping"})).await;
+        assert_eq!(self.expect_json().await["type"], "pong");
+    }
+
+    /// The next event of subscription `id`.
+    async fn event(&mut self, id: &str) -> Value {
+        let message = self.expect_json().await;
+        assert_eq!(message["type"], "next", "{message}");
+        assert_eq!(message["id"], id, "{message}");
+        assert!(message["payload"].get("errors").is_none(), "{message}");
+        message["payload"]["data"]["connectionEvents"].clone()
+    }
+
+    /// Nothing arrives within `quiet`.
+    async fn expect_silence(&mut self, quiet: Duration, why: &str) {
+        if let Some(message) = self.next(quiet).await {
+            panic!("{why}: expected nothing, got {message:?}");
+        }
+    }
+}
+
+/// REST actions.
+struct Rest {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Rest {
+    fn new(base: &str) -> Rest {
+        Rest {
+            http: reqwest::Client::new(),
+            base: base.to_string(),
+        }
+    }
+
+    async fn act(&self, viewer: i64, action: &str, target: i64) -> (u16, Value) {
+        let path = match action {
+            "mark_seen" => format!("{target}/connection_requests/mark_seen/"),
+            action => format!("{target}/connection/{action}/"),
+        };
+        let response = self
+            .http
+            .post(format!("{}/api/v2/user/{path}", self.base))
+            .bearer_auth(jwt(viewer))
+            .send()
+            .await
+            .expect("action");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    async fn ok(&self, viewer: i64, action: &str, target: i64) -> Value {
+        let (status, body) = self.act(viewer, action, target).await;
+        assert!(
+            status == 200 || status == 204,
+            "{action} {viewer}→{target}: {status} {body}"
+        );
+        body
+    }
+}
+
+/// `connected_at` of the connection of `user` and `friend`, as stored, in the API's form.
+async fn connected_at(store: &Store, user: i64, friend: i64) -> String {
+    use community_gateway::entity::connection;
+    use sea_orm::EntityTrait;
+    let row = connection::Entity::find_by_id((user, friend))
+        .one(store.connection())
+        .await
+        .expect("read")
+        .expect("connected");
+    community_gateway::store::time::api_time(row.connected_at_us)
+}
+
+fn user(id: i64, status: Option<&str>) -> Value {
+    json!({"id": id.to_string(), "connectionStatus": status})
+}
+
+/// Every kind, on every backend: subscriber 2 is acted upon by 1; 1 also subscribes and gets
+/// only what 2 does to it.
+#[tokio::test]
+async fn every_event_reaches_the_user_acted_upon_with_its_snapshot() {
+    for db in TestDb::all("subscription_kinds").await {
+        let backend = db.backend;
+        load(&db.store, 3).await;
+        let base = common::serve(db.store.clone()).await;
+        let rest = Rest::new(&base);
+        // A write before subscribing is not replayed.
+        rest.ok(1, "request", 2).await;
+        rest.ok(1, "cancel_request", 2).await;
+        let mut two = Socket::of(&base, 2).await;
+        two.subscribe("s").await;
+        let mut one = Socket::of(&base, 1).await;
+        one.subscribe("s").await;
+
+        // REQUEST_RECEIVED: the new request, pending.
+        rest.ok(1, "request", 2).await;
+        let event = two.event("s").await;
+        assert_eq!(event["kind"], "REQUEST_RECEIVED", "{backend:?}");
+        assert_eq!(event["user"], user(1, Some("RECEIVED_CONNECTION_REQUEST")));
+        let request = &event["request"];
+        assert_eq!(
+            request["fromUser"],
+            user(1, Some("RECEIVED_CONNECTION_REQUEST"))
+        );
+        assert_eq!(request["toUser"], user(2, None));
+        assert_eq!(event["at"], request["created"], "{backend:?}");
+        assert!(request["created"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z') && t.len() == 20));
+        assert_eq!(
+            (request["rejected"].clone(), request["viewed"].clone()),
+            (Value::Null, Value::Null)
+        );
+        let first_id = request["id"].clone();
+
+        // A retry and mark_seen send nothing; REQUEST_CANCELLED comes next, request gone.
+        rest.ok(1, "request", 2).await;
+        rest.ok(1, "cancel_request", 2).await;
+        let event = two.event("s").await;
+        assert_eq!(event["kind"], "REQUEST_CANCELLED", "{backend:?}");
+        assert_eq!(event["user"], user(1, None));
+        assert_eq!(event["request"], Value::Null);
+
+        // 2 asks 1: 1 hears it, 2 (the actor) does not.
+        rest.ok(2, "request", 1).await;
+        let event = one.event("s").await;
+        assert_eq!(event["kind"], "REQUEST_RECEIVED", "{backend:?}");
+        assert_eq!(event["user"], user(2, Some("RECEIVED_CONNECTION_REQUEST")));
+        assert_ne!(
+            event["request"]["id"], first_id,
+            "request ids are never reused"
+        );
+
+        // REJECTED: 2's request stays (sent), with its rejection time.
+        rest.ok(1, "mark_seen", 2).await;
+        rest.ok(1, "reject", 2).await;
+        let event = two.event("s").await;
+        assert_eq!(event["kind"], "REJECTED", "{backend:?}");
+        assert_eq!(event["user"], user(1, Some("SENT_CONNECTION_REQUEST")));
+        assert_eq!(event["request"]["fromUser"], user(2, None));
+        assert_eq!(
+            event["request"]["toUser"],
+            user(1, Some("SENT_CONNECTION_REQUEST"))
+        );
+        assert_eq!(event["at"], event["request"]["rejected"]);
+        assert!(
+            event["request"]["viewed"].is_string(),
+            "mark_seen's time is in the snapshot"
+        );
+
+        // REJECTION_CANCELLED: pending again.
+        rest.ok(1, "reject", 2).await;
+        rest.ok(1, "cancel_reject", 2).await;
+        let event = two.event("s").await;
+        assert_eq!(event["kind"], "REJECTION_CANCELLED", "{backend:?}");
+        assert_eq!(event["user"], user(1, Some("SENT_CONNECTION_REQUEST")));
+        assert_eq!(event["request"]["rejected"], Value::Null);
+
+        // ACCEPTED: connected; `at` is the connection's time.
+        rest.ok(1, "accept", 2).await;
+        let event = two.event("s").await;
+        assert_eq!(event["kind"], "ACCEPTED", "{backend:?}");
+        assert_eq!(event["user"], user(1, Some("CONNECTED")));
+        assert_eq!(event["request"], Value::Null);
+        assert_eq!(event["at"], connected_at(&db.store, 2, 1).await.as_str());
+
+        // REMOVED, by either side; a retry sends nothing.
+        rest.ok(1, "accept", 2).await;
+        rest.ok(1, "remove", 2).await;
+        let event = two.event("s").await;
+        assert_eq!(event["kind"], "REMOVED", "{backend:?}");
+        assert_eq!(event["user"], user(1, None));
+        rest.ok(1, "remove", 2).await;
+
+        // A request that is answered by asking back: ACCEPTED to the first asker.
+        rest.ok(3, "request", 2).await;
+        rest.ok(2, "request", 3).await;
+        let event = two.event("s").await;
+        assert_eq!(event["kind"], "REQUEST_RECEIVED", "{backend:?}");
+        assert_eq!(event["user"]["id"], "3");
+
+        two.expect_silence(Duration::from_millis(300), "after the last event")
+            .await;
+        one.expect_silence(Duration::from_millis(100), "the actor hears nothing")
+            .await;
+    }
+}
+
+/// Events of writes through one server reach the subscribers of another, in commit order,
+/// each once, with many writers at once.
+#[tokio::test]
+async fn events_cross_servers_in_commit_order() {
+    for backend in [Backend::Postgres, Backend::MySql] {
+        let Some(db) = TestDb::new(backend, "subscription_servers").await else {
+            continue;
+        };
+        const ASKERS: i64 = 40;
+        load(&db.store, ASKERS + 1).await;
+        let writer = common::serve(db.store.clone()).await;
+        let other = Store::connect(&db.url, 4).await.expect("connect");
+        let reader = common::serve(other).await;
+        let mut subscriber = Socket::of(&reader, 1).await;
+        subscriber.subscribe("s").await;
+
+        let rest = Rest::new(&writer);
+        let askers = (2..=ASKERS + 1).map(|asker| {
+            let rest = &rest;
+            async move { rest.ok(asker, "request", 1).await }
+        });
+        futures_util::future::join_all(askers).await;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut last_request = 0;
+        for _ in 2..=ASKERS + 1 {
+            let event = subscriber.event("s").await;
+            assert_eq!(event["kind"], "REQUEST_RECEIVED", "{backend:?}");
+            assert!(
+                seen.insert(event["user"]["id"].to_string()),
+                "{backend:?}: once each"
+            );
+            // Request ids are handed out under one counter row, so in commit order.
+            let id: i64 = event["request"]["id"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("int");
+            assert!(id > last_request, "{backend:?}: commit order");
+            last_request = id;
+        }
+        subscriber
+            .expect_silence(Duration::from_millis(300), "each event once")
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn refusals_follow_the_protocol() {
+    let Some(db) = TestDb::new(Backend::Sqlite, "subscription_refusals").await else {
+        return;
+    };
+    load(&db.store, 2).await;
+    let base = common::serve(db.store.clone()).await;
+
+    // A bad token: closed with 4403.
+    let mut bad = Socket::init(&base, json!({"Authorization": "Bearer not-a-token"})).await;
+    assert_eq!(bad.next(WITHIN).await, Some(Received::Closed(Some(4403))));
+    // A JWT of a user who does not exist: 4403 too.
+    let mut ghost = Socket::init(
+        &base,
+        json!({"authorization": format!("Bearer {}", jwt(99))}),
+    )
+    .await;
+    assert_eq!(ghost.next(WITHIN).await, Some(Received::Closed(Some(4403))));
+
+    // Anonymous: acknowledged; subscribing answers an `error` message, without `complete`.
+    let mut anonymous = Socket::init(&base, json!({})).await;
+    anonymous.expect_ack().await;
+    anonymous
+        .send(json!({"type": "subscribe", "id": "a",
+            "payload": {"query": "subscription { connectionEvents { kind } }"}}))
+        .await;
+    let error = anonymous.expect_json().await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["id"], "a");
+    assert_eq!(error["payload"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    anonymous
+        .expect_silence(Duration::from_millis(200), "no complete after an error")
+        .await;
+    // The socket stays usable: a query runs on it.
+    anonymous
+        .send(json!({"type": "subscribe", "id": "q",
+            "payload": {"query": "{ user(id: \"1\") { id } }"}}))
+        .await;
+    let next = anonymous.expect_json().await;
+    assert_eq!(next["type"], "next", "{next}");
+    assert_eq!(next["payload"]["data"], json!({"user": {"id": "1"}}));
+    assert_eq!(
+        anonymous.expect_json().await,
+        json!({"type": "complete", "id": "q"})
+    );
+
+    // Credentials in the upgrade request's header, with an empty init payload.
+    let header = format!("Bearer {}", jwt(2));
+    let mut by_header = Socket::open(&base, Some(&header)).await;
+    by_header.send(json!({"type": "connection_init"})).await;
+    by_header.expect_ack().await;
+    by_header.subscribe("h").await;
+    Rest::new(&base).ok(1, "request", 2).await;
+    assert_eq!(by_header.event("h").await["kind"], "REQUEST_RECEIVED");
+
+    // Friendship mode off at subscribe time: an `error` with FORBIDDEN.
+    common::set_settings(&db.store, false, false, true).await;
+    let mut off = Socket::of(&base, 2).await;
+    off.send(json!({"type": "subscribe", "id": "f",
+        "payload": {"query": "subscription { connectionEvents { kind } }"}}))
+        .await;
+    let error = off.expect_json().await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["payload"][0]["extensions"]["code"], "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn friendship_mode_turned_off_completes_the_subscription() {
+    for db in TestDb::all("subscription_settings").await {
+        load(&db.store, 2).await;
+        let base = common::serve(db.store.clone()).await;
+        let mut socket = Socket::of(&base, 2).await;
+        socket.subscribe("s").await;
+        // A settings change that keeps friendship mode on does not end it.
+        common::set_settings(&db.store, true, true, true).await;
+        Rest::new(&base).ok(1, "request", 2).await;
+        assert_eq!(socket.event("s").await["kind"], "REQUEST_RECEIVED");
+        common::set_settings(&db.store, false, false, true).await;
+        assert_eq!(
+            socket.expect_json().await,
+            json!({"type": "complete", "id": "s"}),
+            "{:?}",
+            db.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_expiring_token_closes_the_socket_with_4401() {
+    let Some(db) = TestDb::new(Backend::Sqlite, "subscription_expiry").await else {
+        return;
+    };
+    load(&db.store, 2).await;
+    let base = common::serve(db.store.clone()).await;
+    let short = community_gateway::auth::issue_jwt(2, 2, TEST_SECRET.as_bytes()).expect("jwt");
+    let mut socket = Socket::init(&base, json!({"Authorization": format!("Bearer {short}")})).await;
+    socket.expect_ack().await;
+    socket.subscribe("s").await;
+    assert_eq!(
+        socket.next(Duration::from_secs(6)).await,
+        Some(Received::Closed(Some(4401)))
+    );
+}
