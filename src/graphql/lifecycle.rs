@@ -6,7 +6,7 @@
 use async_graphql::{Context, Object, ID};
 
 use super::request::RequestContext;
-use super::types::{user_id, ConnectionRequest, User};
+use super::types::{nullable, user_id, ConnectionRequest, User};
 use crate::core::lifecycle::{self, Action, Outcome};
 use crate::core::Target;
 use crate::error::GraphqlResult;
@@ -83,8 +83,17 @@ impl Mutation {
 }
 
 /// One mutation: the checks in the REST routes' order (authentication, friendship mode,
-/// target, self, state), the action, and its payload.
+/// target, self, state), the action, and its payload; a failure is this field's null and
+/// one error.
 async fn run(
+    ctx: &Context<'_>,
+    user: &ID,
+    action: Action,
+) -> async_graphql::Result<Option<ConnectionPayload>> {
+    nullable(ctx, act(ctx, user, action).await)
+}
+
+async fn act(
     ctx: &Context<'_>,
     user: &ID,
     action: Action,

@@ -19,6 +19,23 @@ fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
 }
 
+/// A nullable field's own failure, as the GraphQL spec has it: the field is null and the
+/// error is reported, and the rest of the response stands. (async-graphql 7.0.17 turns a
+/// resolver's error into `data: null` for the whole response instead; it nulls the nearest
+/// nullable field only for errors raised below it.)
+pub(super) fn nullable<T>(
+    ctx: &Context<'_>,
+    result: async_graphql::Result<Option<T>>,
+) -> async_graphql::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(err) => {
+            ctx.add_error(ctx.set_error_path(err.into_server_error(ctx.item.pos)));
+            Ok(None)
+        }
+    }
+}
+
 /// Parses a GraphQL `ID` as a user id; anything that is not a positive 64-bit integer names no user.
 pub(super) fn user_id(id: &ID) -> Option<i64> {
     let raw = id.as_str();
@@ -42,12 +59,15 @@ impl Query {
         ctx: &Context<'_>,
         #[graphql(desc = "The user's id.")] id: ID,
     ) -> async_graphql::Result<Option<User>> {
-        let rc = request(ctx);
-        core::check_content(&rc.access().await?).or_graphql()?;
-        let Some(id) = user_id(&id) else {
-            return Ok(None);
+        let user = async {
+            let rc = request(ctx);
+            core::check_content(&rc.access().await?).or_graphql()?;
+            let Some(id) = user_id(&id) else {
+                return Ok(None);
+            };
+            Ok(rc.user(id).await.or_graphql()?.map(User::new))
         };
-        Ok(rc.user(id).await.or_graphql()?.map(User::new))
+        nullable(ctx, user.await)
     }
 
     /// Users by id, in the order asked, with null for unknown ids (at most 500 ids).
@@ -77,11 +97,14 @@ impl Query {
 
     /// The viewer (the user the request's token names), or null for anonymous requests.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let rc = request(ctx);
-        let Some(viewer) = rc.access().await?.viewer else {
-            return Ok(None);
+        let me = async {
+            let rc = request(ctx);
+            let Some(viewer) = rc.access().await?.viewer else {
+                return Ok(None);
+            };
+            Ok(rc.user(viewer).await.or_graphql()?.map(User::new))
         };
-        Ok(rc.user(viewer).await.or_graphql()?.map(User::new))
+        nullable(ctx, me.await)
     }
 }
 

@@ -152,6 +152,17 @@ async fn example_community_over_graphql() {
         common::set_settings(&db.store, true, true, false).await;
         let r = post(&base, None, r#"{ user(id: "1") { id } }"#).await;
         assert_eq!(codes(&r), ["UNAUTHENTICATED"]);
+        // A nullable field's own failure nulls that field only (GraphQL spec): the rest of
+        // the response stands.
+        let r = post(&base, None, r#"{ __typename user(id: "1") { id } }"#).await;
+        assert_eq!(
+            r["data"],
+            json!({"__typename": "Query", "user": null}),
+            "{r}"
+        );
+        assert_eq!(r["errors"][0]["path"], json!(["user"]), "{r}");
+        let r = post(&base, Some("not-a-token"), r#"{ __typename me { id } }"#).await;
+        assert_eq!(r["data"], json!({"__typename": "Query", "me": null}), "{r}");
         let r = post(
             &base,
             Some("alice-demo-token"),
