@@ -98,9 +98,11 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn render_metrics(State(state): State<AppState>) -> Response {
-    state
-        .metrics
-        .render(&state.store, state.source.graph().map(|g| g.as_ref()))
+    state.metrics.render(
+        &state.store,
+        state.source.graph().map(|g| g.as_ref()),
+        state.source.events(),
+    )
 }
 
 /// `err` in the shape of the door `path` belongs to.

@@ -17,7 +17,7 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::cache::GraphCache;
+use crate::cache::{EventHub, GraphCache};
 use crate::error::ApiError;
 use crate::store::Store;
 use std::sync::atomic::Ordering::Relaxed;
@@ -32,6 +32,9 @@ pub struct Metrics {
     pool_idle: IntGauge,
     cache: Vec<(CacheFigure, IntGauge)>,
     cache_feed_lag: Gauge,
+    /// Live `connectionEvents` subscriptions, and the events handed to them.
+    subscriptions: IntGauge,
+    events_delivered: IntGauge,
 }
 
 /// The graph cache's figures, read at each scrape.
@@ -160,6 +163,16 @@ impl Metrics {
             let _ = registry.register(Box::new(gauge.1.clone()));
         }
         let _ = registry.register(Box::new(cache_feed_lag.clone()));
+        let subscriptions = IntGauge::new(
+            "live_subscriptions",
+            "connectionEvents subscriptions open on this server",
+        )
+        .expect("static metric definition");
+        let events_delivered = IntGauge::new(
+            "live_events_delivered_total",
+            "Connection events handed to this server's subscribers",
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -167,6 +180,8 @@ impl Metrics {
             Box::new(sql_statements.clone()),
             Box::new(pool_size.clone()),
             Box::new(pool_idle.clone()),
+            Box::new(subscriptions.clone()),
+            Box::new(events_delivered.clone()),
         ] {
             // Names are distinct constants: registration cannot collide.
             let _ = registry.register(collector);
@@ -181,6 +196,8 @@ impl Metrics {
             pool_idle,
             cache,
             cache_feed_lag,
+            subscriptions,
+            events_delivered,
         }
     }
 
@@ -244,8 +261,12 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 
 impl Metrics {
     /// The text of `GET /metrics`, with the pool and statement figures of `store` read now.
-    pub fn render(&self, store: &Store, graph: Option<&GraphCache>) -> Response {
+    pub fn render(&self, store: &Store, graph: Option<&GraphCache>, events: &EventHub) -> Response {
         self.sql_statements.set(store.statement_count() as i64);
+        self.subscriptions.set(events.subscribers() as i64);
+        let delivered = events.delivered.load(Relaxed);
+        self.events_delivered
+            .set(delivered.min(i64::MAX as u64) as i64);
         if let Some(graph) = graph {
             self.read_cache(graph);
         }

@@ -332,6 +332,15 @@ async fn every_event_reaches_the_user_acted_upon_with_its_snapshot() {
 
         two.expect_silence(Duration::from_millis(300), "after the last event")
             .await;
+        // Two subscriptions open; every event above was handed over and counted.
+        let metrics = reqwest::get(format!("{base}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        assert!(metrics.contains("gateway_live_subscriptions 2"), "{metrics}");
+        assert!(metrics.contains("gateway_live_events_delivered_total 8"), "{metrics}");
         one.expect_silence(Duration::from_millis(100), "the actor hears nothing")
             .await;
     }
