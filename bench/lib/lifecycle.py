@@ -22,7 +22,7 @@ import base64
 import datetime
 import hashlib
 import hmac
-import http.client
+import http.client as httpclient
 import json
 import os
 import random
@@ -38,7 +38,7 @@ _argv, sys.argv = sys.argv, sys.argv[:1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402  (the serving benchmark's helpers: processes, server, database, pgbench)
 from bench import (CHILDREN, CLEANUPS, CpuSampler, Postgres, Server, check, cleanup, first_line,  # noqa: E402
-                   free_port, http, loadavg, log, percentile, proc_status, run_pgbench, scrape_metrics,
+                   free_port, loadavg, log, percentile, proc_status, run_pgbench, scrape_metrics,
                    spawn, sql_lines, stop)
 
 sys.argv = _argv
@@ -136,7 +136,7 @@ class Client:
     """One keep-alive HTTP connection to the server."""
 
     def __init__(self, port):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.conn = httpclient.HTTPConnection("127.0.0.1", port, timeout=30)
 
     def post(self, path, token):
         self.conn.request("POST", path, body=b"", headers={"Authorization": f"Bearer {token}"})
