@@ -5,9 +5,10 @@
 -- only after its request was answered. wrk's Lua API has no per-connection state, so with
 -- several connections per thread the two calls of a pair could not be ordered.
 --
--- BENCH_PAIRS names a file of pairs, one a line, tab-separated: A <tab> B <tab> A's JWT <tab>
--- B's JWT. Thread t of BENCH_THREADS uses lines t, t + N, t + 2N, ... in order (each pair
--- once): A requests B (POST /api/v2/user/B/connection/request/ with A's token), then B
+-- Thread t (1-based) reads the file BENCH_PAIRS.t: pairs, one a line, tab-separated: A <tab> B
+-- <tab> A's JWT <tab> B's JWT (one file per thread: wrk runs init() of every thread one after
+-- the other while the threads already started send, so init must be quick). It uses its lines
+-- in order, each pair once: A requests B (POST /api/v2/user/B/connection/request/ with A's token), then B
 -- accepts A (POST /api/v2/user/A/connection/accept/ with B's token).
 --
 -- Answers are checked: request must be 200 {"connection_status":"sent_connection_request"},
@@ -62,18 +63,13 @@ local function split(line)
 end
 
 function init(args)
-  local nthreads = tonumber(os.getenv("BENCH_THREADS"))
-  local path = os.getenv("BENCH_PAIRS")
-  local f = assert(io.open(path, "r"), "cannot open BENCH_PAIRS=" .. tostring(path))
-  local i = 0
+  local path = os.getenv("BENCH_PAIRS") .. "." .. tid
+  local f = assert(io.open(path, "r"), "cannot open " .. path)
   for line in f:lines() do
     if #line > 0 then
-      if i % nthreads == tid - 1 then
-        local p = split(line)
-        n = n + 1
-        pairs_a[n], pairs_b[n], tok_a[n], tok_b[n] = p[1], p[2], p[3], p[4]
-      end
-      i = i + 1
+      local p = split(line)
+      n = n + 1
+      pairs_a[n], pairs_b[n], tok_a[n], tok_b[n] = p[1], p[2], p[3], p[4]
     end
   end
   f:close()
@@ -112,6 +108,7 @@ local function note_bad(status, body)
 end
 
 function response(status, headers, body)
+  if exhausted == 1 then return end -- the thread is stopping: no pair was left for this call
   local us = now_us() - started
   if inflight == "request" then
     lat_request[#lat_request + 1] = us

@@ -61,12 +61,17 @@ CFG = {
     "concurrency": [int(c) for c in env("BENCH_LC_CONCURRENCY", "1,8,32").split(",")],
     "duration": int(env("BENCH_LC_DURATION", "10")),
     "warmup": int(env("BENCH_LC_WARMUP", "3")),
+    "rounds": int(env("BENCH_LC_ROUNDS", "2")),
     "count_pairs": int(env("BENCH_LC_COUNT_PAIRS", "200")),
     "budget": int(env("BENCH_LC_PAIRS_PER_RUN", "30000")),
     "bin": env("BENCH_BIN", str(REPO / "target" / "release" / "community-gateway")),
     "keep": env("BENCH_KEEP", "0") not in ("0", ""),
     "results": env("BENCH_RESULTS", str(REPO / "bench" / "RESULTS.md")),
     "pg_log": env("BENCH_PG_LOG", "/var/log/postgresql/postgresql-15-main.log"),
+    "waits": env("BENCH_LC_WAITS", "0") not in ("0", ""),
+    # "off": the bench database commits without waiting for the WAL flush (ALTER DATABASE ...
+    # SET synchronous_commit = off; that database only), to see the CPU cost apart from fsync.
+    "sync_commit": env("BENCH_LC_SYNC_COMMIT", "on"),
 }
 SECRET = bench.JWT_SECRET
 
@@ -246,18 +251,55 @@ def count_statements(server, pairs, tokens):
 # Load
 
 
+class WaitSampler:
+    """BENCH_LC_WAITS=1 (a diagnostic; it costs CPU): what the bench database's active backends
+    wait for, sampled every 0.25 s from pg_stat_activity during a run."""
+
+    def __init__(self, db):
+        import threading
+
+        self.db, self.counts, self.samples = db, {}, 0
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        if CFG["waits"]:
+            self.thread.start()
+
+    def _loop(self):
+        sql = ("SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU'), count(*) FROM pg_stat_activity "
+               f"WHERE datname = '{self.db.dbname}' AND state = 'active' AND pid <> pg_backend_pid() "
+               "AND backend_type = 'client backend' GROUP BY 1")
+        while not self.stop_event.wait(0.25):
+            try:
+                rows = self.db.query(sql)
+            except Exception:
+                continue
+            self.samples += 1
+            for event, n in rows:
+                self.counts[event] = self.counts.get(event, 0) + int(n)
+
+    def finish(self):
+        if not CFG["waits"]:
+            return None
+        self.stop_event.set()
+        self.thread.join()
+        return {k: round(v / max(1, self.samples), 2) for k, v in sorted(self.counts.items(), key=lambda kv: -kv[1])}
+
+
 def run_wrk(server, db, pairs, tokens, conns, duration, workdir, tag):
     pf = workdir / f"pairs_{tag}.tsv"
-    with open(pf, "w") as f:
-        for a, b in pairs:
-            f.write(f"{a}\t{b}\t{tokens[a]}\t{tokens[b]}\n")
+    files = [open(f"{pf}.{t}", "w") for t in range(1, conns + 1)]
+    for i, (a, b) in enumerate(pairs):
+        files[i % conns].write(f"{a}\t{b}\t{tokens[a]}\t{tokens[b]}\n")
+    for f in files:
+        f.close()
     out_file = workdir / f"wrk_{tag}.json"
-    environ = dict(os.environ, BENCH_PAIRS=str(pf), BENCH_WRK_OUT=str(out_file), BENCH_THREADS=str(conns))
+    environ = dict(os.environ, BENCH_PAIRS=str(pf), BENCH_WRK_OUT=str(out_file))
     cmd = ["wrk", "-t", str(conns), "-c", str(conns), "-d", f"{duration}s", "--timeout", "10s",
            "-s", str(LIB / "lifecycle.lua"), f"http://127.0.0.1:{server.port}"]
     before = statements_metric(server.port)
     proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
     sampler = CpuSampler(server.pid, db.dbname, proc.pid)
+    waits = WaitSampler(db)
     la = loadavg()
     try:
         out, err = proc.communicate(timeout=duration + 120)
@@ -266,6 +308,7 @@ def run_wrk(server, db, pairs, tokens, conns, duration, workdir, tag):
         raise RuntimeError("wrk did not finish in time")
     CHILDREN.remove(proc)
     cpu = sampler.finish()
+    waits = waits.finish()
     (workdir / f"wrk_{tag}.out").write_text(out + "\n" + err)
     if proc.returncode != 0 or not out_file.exists():
         raise RuntimeError(f"wrk failed ({proc.returncode}):\n{out[-2000:]}\n{err[-2000:]}")
@@ -274,7 +317,8 @@ def run_wrk(server, db, pairs, tokens, conns, duration, workdir, tag):
     time.sleep(1.0)
     after = statements_metric(server.port)
     r = json.loads(out_file.read_text())
-    pf.unlink()
+    for t in range(1, conns + 1):
+        Path(f"{pf}.{t}").unlink()
     secs = r["duration_us"] / 1e6
     lr, la_ = sorted(r["lat_request_us"]), sorted(r["lat_accept_us"])
     sockets = r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
@@ -285,7 +329,7 @@ def run_wrk(server, db, pairs, tokens, conns, duration, workdir, tag):
         "req_p50": percentile(lr, 50) / 1000, "req_p99": percentile(lr, 99) / 1000,
         "acc_p50": percentile(la_, 50) / 1000, "acc_p99": percentile(la_, 99) / 1000,
         "sql_per_call": (after - before) / max(1, r["requests_ok"] + r["accepts_ok"]),
-        "cpu": cpu, "load": la, "used": r["requests_ok"] + (r["bad"] or 0),
+        "cpu": cpu, "load": la, "waits": waits,
     }
 
 
@@ -400,6 +444,8 @@ def main():
     seed_out = check([str(binary), "seed"] + seed_args, env=environ, timeout=1800, both=True)
     seed_s = time.monotonic() - t0
     check(["psql", "-X", "-q", db.url, "-c", "VACUUM ANALYZE"], timeout=1800)
+    if CFG["sync_commit"] != "on":
+        db.sql_admin(f'ALTER DATABASE "{db.dbname}" SET synchronous_commit = {CFG["sync_commit"]}')
     users = [int(r[0]) for r in db.query("SELECT id FROM users WHERE NOT deleted ORDER BY id")]
     linked = set()
     for a, b in db.query("SELECT user_id, friend_id FROM connections WHERE user_id < friend_id "
@@ -423,51 +469,62 @@ def main():
     log("tracing the statements of a request and an accept")
     traced = trace(str(binary), db, tmp, pairs.take(3), tokens)
 
-    # 2 + 3. The server, default settings (graph cache on).
+    # 2. Statements per action, on the server as benchmarked (default settings: graph cache on).
     server = Server(str(binary), db, tmp / "server.log", "warn")
     log(f"server on port {server.port}; counting statements per action over "
         f"{CFG['count_pairs']} sequential pairs")
     counted = count_statements(server, pairs.take(CFG["count_pairs"]), tokens)
     log(f"statements per action (/metrics): request {counted['request']['statements']:.2f}, "
         f"accept {counted['accept']['statements']:.2f}; idle drift {counted['idle_2s']:.0f} in 2 s")
-    runs = []
-    if CFG["warmup"] > 0:
-        log(f"warm-up: {CFG['warmup']} s at 8 connections")
-        w = run_wrk(server, db, pairs.take(CFG["budget"]), tokens, 8, CFG["warmup"], tmp, "warmup")
-        if w["bad"] or w["socket_errors"]:
-            raise RuntimeError(f"warm-up: {w['bad']} bad answers, {w['socket_errors']} socket errors: {w['bad_bodies']}")
-    for c in CFG["concurrency"]:
-        r = run_wrk(server, db, pairs.take(CFG["budget"]), tokens, c, CFG["duration"], tmp, f"c{c}")
-        r["kind"] = "gateway"
-        runs.append(r)
-        log(f"gateway c={c}: {r['pairs_s']:.0f} pairs/s, request p50/p99 {fmt_ms(r['req_p50'])}/"
-            f"{fmt_ms(r['req_p99'])} ms, accept p50/p99 {fmt_ms(r['acc_p50'])}/{fmt_ms(r['acc_p99'])} ms, "
-            f"bad {r['bad']}, socket errors {r['socket_errors']}, CPU {r['cpu']}")
-        if r["bad"] or r["socket_errors"] or r["exhausted"]:
-            raise RuntimeError(f"c={c}: {r['bad']} bad answers, {r['socket_errors']} socket errors, "
-                               f"{r['exhausted']} threads out of pairs: {r['bad_bodies']}")
-    rss = (proc_status(server.pid, "VmHWM") or 0) / 1024
     server.stop()
 
-    # 4. The floor: the server stopped, the same database.
+    # 3 + 4. Per round and concurrency, back to back so that they see the same machine: the
+    # gateway (a fresh server, warmed up), then, with the server stopped (its feed follower would
+    # otherwise read every floor commit), the two floors on the same database.
     check(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", db.url,
            "-c", "CREATE TABLE lc_pairs (k bigint PRIMARY KEY, a bigint NOT NULL, b bigint NOT NULL)",
            "-c", "CREATE SEQUENCE lc_pair_seq",
            "-c", "CREATE SEQUENCE lc_request_id_seq START 100000000"], timeout=60)
     scripts = floor_scripts(tmp, now * 1_000_000)
-    for c in CFG["concurrency"]:
-        for name in ("same", "minimal"):
-            load_floor_pairs(db, tmp, pairs.take(CFG["budget"]))
-            r = run_pgbench(db, scripts[name], c, CFG["duration"], tmp, f"{name}_c{c}", None)
-            used, wrong = floor_check(db)
-            if r["errors"] or wrong:
-                raise RuntimeError(f"floor {name} c={c}: {r['errors']} failed transactions, {wrong} pairs not connected")
-            if used >= CFG["budget"]:
-                raise RuntimeError(f"floor {name} c={c}: out of pairs")
-            r.update(kind=f"floor_{name}", conns=c, pairs_s=r["rps"])
+    runs, rss = [], 0
+    for rnd in range(1, CFG["rounds"] + 1):
+        for c in CFG["concurrency"]:
+            server = Server(str(binary), db, tmp / f"server_r{rnd}_c{c}.log", "warn")
+            # Pairs for a run: 3 × what the warm-up's rate would use (a small file keeps wrk's
+            # start quick), at most BENCH_LC_PAIRS_PER_RUN.
+            budget = CFG["budget"]
+            if CFG["warmup"] > 0:
+                w = run_wrk(server, db, pairs.take(min(budget, 2000 * CFG["warmup"])), tokens, c, CFG["warmup"], tmp,
+                            f"warmup_r{rnd}_c{c}")
+                if w["bad"] or w["socket_errors"]:
+                    raise RuntimeError(f"warm-up: {w['bad']} bad answers, {w['socket_errors']} socket errors: {w['bad_bodies']}")
+                budget = min(budget, max(1000, int(3 * w["pairs_s"] * CFG["duration"])))
+            r = run_wrk(server, db, pairs.take(budget), tokens, c, CFG["duration"], tmp, f"r{rnd}_c{c}")
+            r.update(kind="gateway", round=rnd)
             runs.append(r)
-            log(f"floor {name} c={c}: {r['rps']:.0f} pairs/s, pair p50/p99 {fmt_ms(r['p50_ms'])}/"
-                f"{fmt_ms(r['p99_ms'])} ms, CPU {r['cpu']}")
+            log(f"round {rnd} gateway c={c}: {r['pairs_s']:.0f} pairs/s, request p50/p99 {fmt_ms(r['req_p50'])}/"
+                f"{fmt_ms(r['req_p99'])} ms, accept p50/p99 {fmt_ms(r['acc_p50'])}/{fmt_ms(r['acc_p99'])} ms, "
+                f"bad {r['bad']}, socket errors {r['socket_errors']}, CPU {r['cpu']}"
+                + (f", waits {r['waits']}" if r["waits"] else ""))
+            if r["bad"] or r["socket_errors"] or r["exhausted"]:
+                raise RuntimeError(f"c={c}: {r['bad']} bad answers, {r['socket_errors']} socket errors, "
+                                   f"{r['exhausted']} threads out of pairs: {r['bad_bodies']}")
+            rss = max(rss, (proc_status(server.pid, "VmHWM") or 0) / 1024)
+            server.stop()
+            for name in ("same", "minimal"):
+                load_floor_pairs(db, tmp, pairs.take(CFG["budget"]))
+                waits = WaitSampler(db)
+                r = run_pgbench(db, scripts[name], c, CFG["duration"], tmp, f"{name}_r{rnd}_c{c}", None)
+                r["waits"] = waits.finish()
+                used, wrong = floor_check(db)
+                if r["errors"] or wrong:
+                    raise RuntimeError(f"floor {name} c={c}: {r['errors']} failed transactions, {wrong} pairs not connected")
+                if used >= CFG["budget"]:
+                    raise RuntimeError(f"floor {name} c={c}: out of pairs")
+                r.update(kind=f"floor_{name}", conns=c, pairs_s=r["rps"], round=rnd)
+                runs.append(r)
+                log(f"round {rnd} floor {name} c={c}: {r['rps']:.0f} pairs/s, pair p50/p99 {fmt_ms(r['p50_ms'])}/"
+                    f"{fmt_ms(r['p99_ms'])} ms, CPU {r['cpu']}" + (f", waits {r['waits']}" if r["waits"] else ""))
 
     with open("/proc/meminfo") as f:
         mem_kb = int(f.readline().split()[1])
@@ -483,7 +540,7 @@ def main():
         "date": started.strftime("%Y-%m-%d %H:%M UTC"), "commit": commit, "sha": bin_sha,
         "command": " ".join(set_vars + ["bench/lifecycle"]),
         "machine": f"{NCPU} cores ({cpu_model}), {mem_kb / 1024 / 1024:.1f} GiB, Linux {os.uname().release}",
-        "pg": db.version(), "wrk": first_line(["wrk", "-v"]).split(" Copyright")[0],
+        "pg": db.version(), "sync_commit": db.query("SHOW synchronous_commit")[0][0], "wrk": first_line(["wrk", "-v"]).split(" Copyright")[0],
         "pgbench": first_line(["pgbench", "--version"]), "load_before": load_before, "load_after": loadavg(),
         "seed": " ".join(seed_args), "seed_s": seed_s, "counts": counts, "rss": rss,
     }
@@ -502,7 +559,9 @@ def render(meta, traced, counted, runs):
     L.append(f"- command: `{meta['command']}`")
     L.append(f"- machine: {meta['machine']}; shared with other work (load average {meta['load_before']:.1f} "
              f"before the run, {meta['load_after']:.1f} after): compare the ratios within this run")
-    L.append(f"- {meta['pg']} on the same machine (default settings: `synchronous_commit = on`, fsync on); "
+    L.append(f"- {meta['pg']} on the same machine, `synchronous_commit = {meta['sync_commit']}` for the bench database"
+             + (" (the server's default: every commit waits for its WAL flush)" if meta['sync_commit'] == 'on'
+                else " (commits do not wait for the WAL flush: the CPU cost apart from fsync)") + "; "
              f"{meta['wrk']}; {meta['pgbench']}")
     c = meta["counts"]
     L.append(f"- community: `seed {meta['seed']}` ({meta['seed_s']:.1f} s): {c[0]} users, {c[1]} connection rows, "
@@ -547,19 +606,20 @@ def render(meta, traced, counted, runs):
              "(both database transactions). `same` = the gateway's statements verbatim; `minimal` = lock both users "
              "in one statement + insert the request (id from a sequence), then lock + delete the request + insert "
              "both connection rows. "
-             f"Each run {CFG['duration']} s; every answer checked (0 bad answers, 0 socket errors, "
+             f"Per round and concurrency, back to back: a fresh server warmed up {CFG['warmup']} s at that "
+             f"concurrency, the gateway run, then the server stopped and the two floors. Each run {CFG['duration']} s; every answer checked (0 bad answers, 0 socket errors, "
              "0 failed transactions in every row).")
     L.append("")
-    L.append("| conc. | gateway pairs/s | request p50 / p99 ms | accept p50 / p99 ms | SQL/call under load | CPU % server / DB / wrk / other | floor `same` pairs/s (pair p50 / p99 ms) | floor `minimal` pairs/s (pair p50 / p99 ms) | gateway ÷ `same` | gateway ÷ `minimal` |")
-    L.append("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    L.append("| round | conc. | gateway pairs/s | request p50 / p99 ms | accept p50 / p99 ms | SQL/call under load | CPU % server / DB / wrk / other | floor `same` pairs/s (pair p50 / p99 ms) | floor `minimal` pairs/s (pair p50 / p99 ms) | gateway ÷ `same` | gateway ÷ `minimal` |")
+    L.append("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for r in runs:
         if r["kind"] != "gateway":
             continue
-        c = r["conns"]
-        same = next(x for x in runs if x["kind"] == "floor_same" and x["conns"] == c)
-        mini = next(x for x in runs if x["kind"] == "floor_minimal" and x["conns"] == c)
+        c, rnd = r["conns"], r["round"]
+        same = next(x for x in runs if x["kind"] == "floor_same" and x["conns"] == c and x["round"] == rnd)
+        mini = next(x for x in runs if x["kind"] == "floor_minimal" and x["conns"] == c and x["round"] == rnd)
         cpu = r["cpu"]
-        L.append(f"| {c} | **{r['pairs_s']:,.0f}** | {fmt_ms(r['req_p50'])} / {fmt_ms(r['req_p99'])} | "
+        L.append(f"| {rnd} | {c} | **{r['pairs_s']:,.0f}** | {fmt_ms(r['req_p50'])} / {fmt_ms(r['req_p99'])} | "
                  f"{fmt_ms(r['acc_p50'])} / {fmt_ms(r['acc_p99'])} | {r['sql_per_call']:.2f} | "
                  f"{cpu['server']} / {cpu['db']} / {cpu['loadgen']} / {cpu['other']} | "
                  f"{same['rps']:,.0f} ({fmt_ms(same['p50_ms'])} / {fmt_ms(same['p99_ms'])}) | "
@@ -567,8 +627,23 @@ def render(meta, traced, counted, runs):
                  f"**{r['pairs_s'] / same['rps']:.2f}** | **{r['pairs_s'] / mini['rps']:.2f}** |")
     L.append("")
     L.append("Floor CPU (% of one core, DB / pgbench / other): " + "; ".join(
-        f"{r['kind'].replace('floor_', '')} c={r['conns']}: {r['cpu']['db']} / {r['cpu']['loadgen']} / {r['cpu']['other']}"
+        f"{r['kind'].replace('floor_', '')} r{r['round']} c={r['conns']}: {r['cpu']['db']} / {r['cpu']['loadgen']} / {r['cpu']['other']}"
         for r in runs if r["kind"] != "gateway") + ".")
+    if any(r.get("waits") for r in runs):
+        L.append("")
+        L.append("What the bench database's active backends waited for (`BENCH_LC_WAITS=1`: pg_stat_activity "
+                 "every 0.25 s; mean number of backends per sample; `CPU` = active, not waiting):")
+        L.append("")
+        L.append("| round | conc. | gateway | floor `same` | floor `minimal` |")
+        L.append("|--:|--:|---|---|---|")
+        for r in runs:
+            if r["kind"] != "gateway":
+                continue
+            cells = []
+            for kind in ("gateway", "floor_same", "floor_minimal"):
+                x = next(x for x in runs if x["kind"] == kind and x["conns"] == r["conns"] and x["round"] == r["round"])
+                cells.append(", ".join(f"{k} {v:.1f}" for k, v in list((x.get("waits") or {}).items())[:5]) or "—")
+            L.append(f"| {r['round']} | {r['conns']} | " + " | ".join(cells) + " |")
     return "\n".join(L) + "\n"
 
 
