@@ -595,9 +595,16 @@ def render(meta, traced, counted, runs):
         for pid, _ in stmts:
             if pid not in pids:
                 pids.append(pid)
+        runs_of = []  # consecutive repeats of one statement on one connection, collapsed
         for pid, s in stmts:
+            if runs_of and runs_of[-1][0] == (pid, s):
+                runs_of[-1][1] += 1
+            else:
+                runs_of.append([(pid, s), 1])
+        for (pid, s), times in runs_of:
             tag = f"-- conn {pids.index(pid) + 1}: " if len(pids) > 1 else ""
-            L.append(f"{tag}{s}" if len(s) < 400 else f"{tag}{s[:400]} …")
+            line = f"{tag}{s}" if len(s) < 400 else f"{tag}{s[:400]} …"
+            L.append(line + (f"   -- × {times}" if times > 1 else ""))
         L.append("```")
         L.append("")
     L.append("Throughput: gateway = wrk (`bench/lib/lifecycle.lua`, one keep-alive connection per wrk thread, "
