@@ -226,10 +226,22 @@ def trace(binary, db, workdir, pairs, tokens):
     return out
 
 
+def wait_serving(server, timeout=30.0):
+    """Waits until the graph cache serves (`gateway_cache_serving` 1: its feed follower is
+    listening and polled within its lease); before that every read goes to SQL."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if scrape_metrics(server.port).get("gateway_cache_serving", 1) >= 1:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the graph cache did not start serving within {timeout:.0f} s")
+
+
 def count_statements(server, pairs, tokens):
     """sql_statements_total per action: N requests one after the other on one connection, then
     the N accepts; the counter is read around each batch (and while idle, to see drift)."""
     client = Client(server.port)
+    wait_serving(server)
     time.sleep(1.0)
     s0 = statements_metric(server.port)
     time.sleep(2.0)
@@ -490,6 +502,7 @@ def main():
     for rnd in range(1, CFG["rounds"] + 1):
         for c in CFG["concurrency"]:
             server = Server(str(binary), db, tmp / f"server_r{rnd}_c{c}.log", "warn")
+            wait_serving(server)
             # Pairs for a run: 3 × what the warm-up's rate would use (a small file keeps wrk's
             # start quick), at most BENCH_LC_PAIRS_PER_RUN.
             budget = CFG["budget"]
@@ -584,7 +597,9 @@ def render(meta, traced, counted, runs):
                  f"{counted[kind]['ms_per_call']:.2f} ms |")
     L.append("")
     L.append(f"(`/metrics` over {counted['n']} requests, then their {counted['n']} accepts; the counter moved by "
-             f"{counted['idle_2s']:.0f} while the server was idle for 2 s.)")
+             f"{counted['idle_2s']:.0f} while the server was idle for 2 s. The listings show what PostgreSQL "
+             "logged from the call until 0.5 s after its answer: the change feed's reads, on its own connection, "
+             "are the two right after the commit plus its 100 ms poll.)")
     L.append("")
     for kind in ("request", "accept"):
         L.append(f"{kind.capitalize()}, as PostgreSQL logged it:")
