@@ -7,6 +7,9 @@
 //! mode is turned off (the stream completes), or with an error when the client reads too
 //! slowly to keep up.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use async_graphql::{Context, Object, Subscription};
 use futures_util::stream::{self, Stream};
 
@@ -23,6 +26,46 @@ fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
 }
 
+/// Most `connectionEvents` subscriptions one socket may hold at once (each is a buffer on the
+/// server; a client needs one).
+pub const MAX_PER_SOCKET: usize = 16;
+
+/// The subscriptions open on one socket (in the socket's connection data).
+#[derive(Clone, Default)]
+pub struct SocketSubscriptions(Arc<AtomicUsize>);
+
+/// One of a socket's subscriptions: counted while it lives.
+struct Counted(Option<SocketSubscriptions>);
+
+impl Counted {
+    /// Counts a new subscription on the socket of `ctx`, or refuses it past the maximum.
+    fn open(ctx: &Context<'_>) -> async_graphql::Result<Counted> {
+        let Some(socket) = ctx.data_opt::<SocketSubscriptions>() else {
+            return Ok(Counted(None));
+        };
+        let open = socket.0.fetch_add(1, Ordering::Relaxed);
+        let counted = Counted(Some(socket.clone()));
+        if open >= MAX_PER_SOCKET {
+            return Err(ApiError::Invalid {
+                field: "connectionEvents",
+                message: format!(
+                    "A socket may hold at most {MAX_PER_SOCKET} connectionEvents subscriptions."
+                ),
+            })
+            .or_graphql();
+        }
+        Ok(counted)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if let Some(socket) = &self.0 {
+            socket.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 pub struct Subscription;
 
 #[Subscription]
@@ -36,6 +79,7 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ConnectionEvent>>> {
         let rc = request(ctx);
         let viewer = rc.viewer_required().await?;
+        let counted = Counted::open(ctx)?;
         // Registered before the settings are read: an event committed from now on is not
         // missed, and one that arrives before friendship mode is confirmed waits in the
         // subscription's buffer.
@@ -44,7 +88,7 @@ impl Subscription {
         if !settings.connection_enabled {
             return Err(ApiError::PermissionDenied).or_graphql();
         }
-        Ok(live(rc.source.clone(), subscription))
+        Ok(live(rc.source.clone(), subscription, counted))
     }
 }
 
@@ -52,12 +96,13 @@ impl Subscription {
 fn live(
     source: Source,
     subscription: cache::Subscription,
+    counted: Counted,
 ) -> impl Stream<Item = async_graphql::Result<ConnectionEvent>> {
-    stream::unfold(Some((source, subscription)), |state| async move {
-        let (source, mut subscription) = state?;
+    stream::unfold(Some((source, subscription, counted)), |state| async move {
+        let (source, mut subscription, counted) = state?;
         let item = next_event(&source, &mut subscription).await?;
         // After an error the stream ends.
-        let state = item.is_ok().then_some((source, subscription));
+        let state = item.is_ok().then_some((source, subscription, counted));
         Some((item, state))
     })
 }

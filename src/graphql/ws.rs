@@ -35,6 +35,7 @@ use serde_json::Value;
 use tokio::sync::{oneshot, Mutex};
 
 use super::documents::Documents;
+use super::events::SocketSubscriptions;
 use super::http;
 use super::request::RequestContext;
 use super::schema::GatewaySchema;
@@ -181,6 +182,7 @@ async fn connection_init(
         .map_err(|_| async_graphql::Error::new(FORBIDDEN))?;
     let mut data = Data::default();
     data.insert(context);
+    data.insert(SocketSubscriptions::default());
     Ok(data)
 }
 

@@ -339,8 +339,14 @@ async fn every_event_reaches_the_user_acted_upon_with_its_snapshot() {
             .text()
             .await
             .expect("text");
-        assert!(metrics.contains("gateway_live_subscriptions 2"), "{metrics}");
-        assert!(metrics.contains("gateway_live_events_delivered_total 8"), "{metrics}");
+        assert!(
+            metrics.contains("gateway_live_subscriptions 2"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("gateway_live_events_delivered_total 8"),
+            "{metrics}"
+        );
         one.expect_silence(Duration::from_millis(100), "the actor hears nothing")
             .await;
     }
@@ -446,6 +452,37 @@ async fn refusals_follow_the_protocol() {
     by_header.subscribe("h").await;
     Rest::new(&base).ok(1, "request", 2).await;
     assert_eq!(by_header.event("h").await["kind"], "REQUEST_RECEIVED");
+
+    // At most 16 subscriptions per socket; one stopped makes room for another.
+    let mut many = Socket::of(&base, 1).await;
+    for n in 0..16 {
+        many.subscribe(&format!("m{n}")).await;
+    }
+    many.send(json!({"type": "subscribe", "id": "over",
+        "payload": {"query": "subscription { connectionEvents { kind } }"}}))
+        .await;
+    let error = many.expect_json().await;
+    assert_eq!(
+        (error["type"].as_str(), error["id"].as_str()),
+        (Some("error"), Some("over")),
+        "{error}"
+    );
+    assert_eq!(error["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    many.send(json!({"type": "complete", "id": "m0"})).await;
+    // (The library acknowledges a client's `complete` with its own, which clients ignore.)
+    assert_eq!(many.expect_json().await, json!({"type": "complete", "id": "m0"}));
+    many.subscribe("again").await;
+    Rest::new(&base).ok(2, "request", 1).await;
+    let mut heard = std::collections::BTreeSet::new();
+    for _ in 0..16 {
+        let message = many.expect_json().await;
+        assert_eq!(message["type"], "next", "{message}");
+        heard.insert(message["id"].as_str().unwrap_or_default().to_string());
+    }
+    assert!(
+        heard.contains("again") && !heard.contains("m0"),
+        "{heard:?}"
+    );
 
     // Friendship mode off at subscribe time: an `error` with FORBIDDEN.
     common::set_settings(&db.store, false, false, true).await;
