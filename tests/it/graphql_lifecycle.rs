@@ -204,15 +204,38 @@ fn errors(response: &Value) -> Vec<(String, Option<String>)> {
         .unwrap_or_default()
 }
 
-/// Asserts `response` is a refusal of `field`: null data and exactly one error `code`
-/// (with `reason`, for BAD_USER_INPUT).
-fn assert_refused(response: &Value, field: &str, code: &str, reason: Option<&str>, what: &str) {
-    assert_eq!(
-        errors(response),
-        [(code.to_string(), reason.map(str::to_string))],
-        "{what}: {response}"
-    );
-    assert_eq!(response["data"][field], Value::Null, "{what}: {response}");
+/// Checks refusals. The error list is asserted at once; the shape of `data` (the spec: `null`
+/// for the refused field, the document's other root fields still answered, so `data` is an
+/// object) is collected and asserted by `done`, so one shape problem does not hide the rest of
+/// a table.
+#[derive(Default)]
+struct Refusals(std::sync::Mutex<Vec<String>>);
+
+impl Refusals {
+    /// `response` refuses `field`: exactly one error `code` (with `reason`, for
+    /// BAD_USER_INPUT), and `data.<field>` null.
+    fn check(&self, response: &Value, field: &str, code: &str, reason: Option<&str>, what: &str) {
+        assert_eq!(
+            errors(response),
+            [(code.to_string(), reason.map(str::to_string))],
+            "{what}: {response}"
+        );
+        assert_eq!(response["data"][field], Value::Null, "{what}: {response}");
+        if response["data"].get(field) != Some(&Value::Null) {
+            self.0.lock().unwrap().push(format!("{what}: {response}"));
+        }
+    }
+
+    fn done(&self) {
+        let wrong = self.0.lock().unwrap();
+        assert!(
+            wrong.is_empty(),
+            "{} refusals without `data: {{<field>: null}}`, first: {}\nlast: {}",
+            wrong.len(),
+            wrong[0],
+            wrong[wrong.len() - 1]
+        );
+    }
 }
 
 /// A stored request: (id, from, to, created, rejected, viewed), times in epoch microseconds.
@@ -357,6 +380,7 @@ fn fresh(us: i64, start_us: i64, end_us: i64) -> bool {
 
 #[tokio::test]
 async fn every_row_of_every_action_table() {
+    let refusals = Refusals::default();
     for db in TestDb::all("graphql_lifecycle_tables").await {
         let backend = db.backend;
         let store = &db.store;
@@ -388,7 +412,7 @@ async fn every_row_of_every_action_table() {
             let (left, deciding) = state_of(v, t, &after);
             match expected(field, state) {
                 Err(reason) => {
-                    assert_refused(&response, field, "BAD_USER_INPUT", Some(reason), &what);
+                    refusals.check(&response, field, "BAD_USER_INPUT", Some(reason), &what);
                     assert_eq!(after, before, "{what}: a refusal changes nothing");
                 }
                 Ok(want_left) => {
@@ -444,10 +468,12 @@ async fn every_row_of_every_action_table() {
             assert_eq!(pair(store, v, t).await, first[i].1, "{what}");
         }
     }
+    refusals.done();
 }
 
 #[tokio::test]
 async fn requests_in_both_directions() {
+    let refusals = Refusals::default();
     for db in TestDb::all("graphql_lifecycle_both_directions").await {
         let backend = db.backend;
         let store = &db.store;
@@ -496,11 +522,11 @@ async fn requests_in_both_directions() {
             }
         };
         let refused = |v: i64, t: i64, field: &'static str, reason: &'static str| {
-            let api = &api;
+            let (api, refusals) = (&api, &refusals);
             async move {
                 let response = api.mutate(v, field, &t.to_string()).await;
                 let what = format!("{backend:?}: {v} {field} {t}");
-                assert_refused(&response, field, "BAD_USER_INPUT", Some(reason), &what);
+                refusals.check(&response, field, "BAD_USER_INPUT", Some(reason), &what);
             }
         };
         ok(1, 2, "requestConnection", "out_pending", r101).await;
@@ -539,10 +565,12 @@ async fn requests_in_both_directions() {
             "{backend:?}"
         );
     }
+    refusals.done();
 }
 
 #[tokio::test]
 async fn error_codes_in_order() {
+    let refusals = Refusals::default();
     for db in TestDb::all("graphql_lifecycle_errors").await {
         let backend = db.backend;
         let store = &db.store;
@@ -568,22 +596,22 @@ async fn error_codes_in_order() {
             let what = |case: &str| format!("{backend:?}: {field} {case}");
             for target in ["2", "999", "abc"] {
                 let r = api.gql_token(None, &mutation(field, target)).await;
-                assert_refused(&r, field, "UNAUTHENTICATED", None, &what(target));
+                refusals.check(&r, field, "UNAUTHENTICATED", None, &what(target));
                 let r = api
                     .gql_token(Some("not-a-valid-token"), &mutation(field, target))
                     .await;
-                assert_refused(&r, field, "UNAUTHENTICATED", None, &what("bad token"));
+                refusals.check(&r, field, "UNAUTHENTICATED", None, &what("bad token"));
             }
             let r = api
                 .gql_token(Some(&jwt(424242)), &mutation(field, "2"))
                 .await;
-            assert_refused(&r, field, "UNAUTHENTICATED", None, &what("no such viewer"));
+            refusals.check(&r, field, "UNAUTHENTICATED", None, &what("no such viewer"));
             for target in malformed {
                 let r = api.mutate(1, field, target).await;
-                assert_refused(&r, field, "NOT_FOUND", None, &what(target));
+                refusals.check(&r, field, "NOT_FOUND", None, &what(target));
             }
             let r = api.mutate(1, field, "1").await;
-            assert_refused(
+            refusals.check(
                 &r,
                 field,
                 "BAD_USER_INPUT",
@@ -600,18 +628,18 @@ async fn error_codes_in_order() {
             let what = |case: &str| format!("{backend:?}: {field} off, {case}");
             for target in ["2", "999", "abc", "1"] {
                 let r = api.mutate(1, field, target).await;
-                assert_refused(&r, field, "FORBIDDEN", None, &what(target));
+                refusals.check(&r, field, "FORBIDDEN", None, &what(target));
             }
             let r = api.gql_token(None, &mutation(field, "999")).await;
-            assert_refused(&r, field, "UNAUTHENTICATED", None, &what("anonymous"));
+            refusals.check(&r, field, "UNAUTHENTICATED", None, &what("anonymous"));
         }
         assert_eq!(pair(store, 1, 2).await, snapshot, "{backend:?}");
         // markConnectionRequestSeen works, and keeps its own checks.
         let field = "markConnectionRequestSeen";
         let r = api.mutate(1, field, "999").await;
-        assert_refused(&r, field, "NOT_FOUND", None, "mark_seen off, unknown");
+        refusals.check(&r, field, "NOT_FOUND", None, "mark_seen off, unknown");
         let r = api.mutate(1, field, "1").await;
-        assert_refused(
+        refusals.check(
             &r,
             field,
             "BAD_USER_INPUT",
@@ -619,7 +647,7 @@ async fn error_codes_in_order() {
             "off, self",
         );
         let r = api.gql_token(None, &mutation(field, "2")).await;
-        assert_refused(
+        refusals.check(
             &r,
             field,
             "UNAUTHENTICATED",
@@ -646,7 +674,7 @@ async fn error_codes_in_order() {
         // would otherwise connect); the other actions treat it as any user.
         for field in ["requestConnection", "acceptConnection"] {
             let r = api.mutate(1, field, "3").await;
-            assert_refused(
+            refusals.check(
                 &r,
                 field,
                 "NOT_FOUND",
@@ -672,11 +700,12 @@ async fn error_codes_in_order() {
                     assert_eq!(r["data"][field], payload(1, 3, state, deciding), "{what}");
                 }
                 Err(reason) => {
-                    assert_refused(&r, field, "BAD_USER_INPUT", Some(reason), &what);
+                    refusals.check(&r, field, "BAD_USER_INPUT", Some(reason), &what);
                 }
             }
         }
     }
+    refusals.done();
 }
 
 #[tokio::test]
@@ -719,6 +748,11 @@ async fn root_mutations_run_in_order() {
                 d: acceptConnection(userId: "1") {PAYLOAD} }}"#
         );
         let r = api.gql(1, &query).await;
+        let (state, deciding) = state_of(1, 2, &pair(store, 1, 2).await);
+        assert_eq!(
+            state, "out_pending",
+            "{backend:?}: `c` ran after the refused `b`: {r}"
+        );
         assert_eq!(
             errors(&r),
             [
@@ -735,8 +769,6 @@ async fn root_mutations_run_in_order() {
         assert_eq!(r["data"]["a"], payload(1, 2, "none", None), "{backend:?}");
         assert_eq!(r["data"]["b"], Value::Null);
         assert_eq!(r["data"]["d"], Value::Null);
-        let (state, deciding) = state_of(1, 2, &pair(store, 1, 2).await);
-        assert_eq!(state, "out_pending", "{backend:?}");
         assert_eq!(
             r["data"]["c"],
             payload(1, 2, state, deciding),
