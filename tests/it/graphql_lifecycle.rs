@@ -9,7 +9,8 @@
 //! 2. a data file holding requests in both directions: the request that decides the state;
 //! 3. the error codes and their order (UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, BAD_USER_INPUT),
 //!    a soft-deleted target, `markConnectionRequestSeen` with friendship mode off;
-//! 4. root mutations run in order;
+//! 4. root mutations run in order, and a refused one leaves the others to run (its field null,
+//!    `data` still an object, as for every refusal here);
 //! 5. `isConnection`, `connectionRequests` and `connectionRequestsSent`;
 //! 6. mutations over GET (plain and persisted by hash) are refused and run nothing.
 
@@ -590,7 +591,18 @@ async fn error_codes_in_order() {
         .await;
         let api = Api::new(store).await;
         let snapshot = pair(store, 1, 2).await;
-        let malformed = ["abc", "0", "-3", "18446744073709551616", "999"];
+        // Malformed, and well-formed but unknown (up to 2^64 - 1).
+        let malformed = [
+            "abc",
+            "0",
+            "-3",
+            "18446744073709551616",
+            "",
+            " 2",
+            "999",
+            "9223372036854775808",
+            "18446744073709551615",
+        ];
 
         for field in MUTATIONS {
             let what = |case: &str| format!("{backend:?}: {field} {case}");
@@ -632,6 +644,10 @@ async fn error_codes_in_order() {
             }
             let r = api.gql_token(None, &mutation(field, "999")).await;
             refusals.check(&r, field, "UNAUTHENTICATED", None, &what("anonymous"));
+            let r = api
+                .gql_token(Some("not-a-valid-token"), &mutation(field, "2"))
+                .await;
+            refusals.check(&r, field, "UNAUTHENTICATED", None, &what("bad token"));
         }
         assert_eq!(pair(store, 1, 2).await, snapshot, "{backend:?}");
         // markConnectionRequestSeen works, and keeps its own checks.
@@ -739,6 +755,64 @@ async fn root_mutations_run_in_order() {
             "{backend:?}: a new request, a new id: {r}"
         );
 
+        // The payload's users are whole User objects, as the call left them.
+        let r = api
+            .gql(
+                2,
+                r#"mutation { acceptConnection(userId: "1") {
+                    user { id username isConnection connectionStatus } request { id } } }"#,
+            )
+            .await;
+        let user = json!({"id": "1", "username": "u1", "isConnection": true,
+            "connectionStatus": "CONNECTED"});
+        assert_eq!(
+            r,
+            json!({"data": {"acceptConnection": {"user": user, "request": null}}}),
+            "{backend:?}"
+        );
+        let r = api
+            .gql(
+                1,
+                r#"mutation { removeConnection(userId: "2") {
+                    user { username isConnection connectionStatus } } }"#,
+            )
+            .await;
+        let user = json!({"username": "u2", "isConnection": false, "connectionStatus": null});
+        assert_eq!(
+            r,
+            json!({"data": {"removeConnection": {"user": user}}}),
+            "{backend:?}"
+        );
+        let r = api
+            .gql(
+                1,
+                r#"mutation { requestConnection(userId: "2") { request {
+                    fromUser { username isConnection connectionStatus }
+                    toUser { username isConnection connectionStatus } } } }"#,
+            )
+            .await;
+        let request = json!({
+            "fromUser": {"username": "u1", "isConnection": false, "connectionStatus": null},
+            "toUser": {"username": "u2", "isConnection": false,
+                "connectionStatus": "SENT_CONNECTION_REQUEST"}});
+        assert_eq!(
+            r,
+            json!({"data": {"requestConnection": {"request": request}}}),
+            "{backend:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refused_root_mutation_leaves_the_others() {
+    for db in TestDb::all("graphql_lifecycle_order_refusal").await {
+        let backend = db.backend;
+        let store = &db.store;
+        load(store, 2, &[], &[], vec![]).await;
+        let api = Api::new(store).await;
+        api.rest_act(1, 2, "connection/request").await;
+        let earlier = state_of(1, 2, &pair(store, 1, 2).await).1.unwrap();
+
         // A refusal in the middle: its field is null with an error at its path; the next one
         // still runs, after it.
         let query = format!(
@@ -774,7 +848,7 @@ async fn root_mutations_run_in_order() {
             payload(1, 2, state, deciding),
             "{backend:?}"
         );
-        assert!(deciding.unwrap().0 > last.0, "{backend:?}");
+        assert!(deciding.unwrap().0 > earlier.0, "{backend:?}");
     }
 }
 
