@@ -1091,6 +1091,7 @@ async fn mutations_over_get_run_nothing() {
         let query = mutation("requestConnection", "2");
         let response = get(vec![("query", query.clone())]).await.unwrap();
         assert_eq!(response.status(), 405, "{backend:?}");
+        assert_eq!(response.headers()["allow"], "POST", "{backend:?}");
         assert_eq!(pair(store, 1, 2).await, (false, vec![]), "{backend:?}: ran");
         assert_eq!(api.rest_status(1, 2).await, Value::Null);
 
