@@ -11,6 +11,7 @@ mod faults;
 mod fuzz_parsing;
 mod graphql;
 mod graphql_http;
+mod graphql_lifecycle;
 mod graphql_limits;
 mod import_swap;
 mod import_under_load;
