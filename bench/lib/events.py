@@ -115,9 +115,11 @@ def run_backend(kind, tmp):
                     EVENTS_TARGET_TOKEN=token(s), EVENTS_ACTOR_TOKEN=token(a), EVENTS_ROUNDS=str(ROUNDS))
         if os.environ.get("BENCH_EVENTS_MODULES"):
             cenv["EVENTS_MODULES"] = os.environ["BENCH_EVENTS_MODULES"]
+        load_before = os.getloadavg()[0]
         out = subprocess.run(["node", str(CLIENT)], env=cenv, check=True, capture_output=True, text=True,
                              timeout=max(600, ROUNDS))
         result = json.loads(out.stdout)
+        load_after = os.getloadavg()[0]
         still_loading = load.poll() is None
         load.send_signal(signal.SIGINT)
         load.wait(timeout=30)
@@ -129,7 +131,8 @@ def run_backend(kind, tmp):
                 "send": stats([r["send"] for r in rows]), "answer": stats([r["answer"] for r in rows]),
                 "http": stats([r["http"] for r in rows]),
                 "event_first": sum(1 for r in rows if r["answer"] < 0),
-                "load_rps": rps, "load_errors": errors, "load_whole_run": still_loading}
+                "load_rps": rps, "load_errors": errors, "load_whole_run": still_loading,
+                "loadavg": (load_before, load_after)}
     finally:
         for p in (load, server):
             if p and p.poll() is None:
@@ -170,6 +173,8 @@ def main():
             print(f"{first}| {label} | {s['p50']:.1f} | {s['p90']:.1f} | {s['p99']:.1f} | {s['max']:.1f} | {load} |")
         print(f"| | | event before answer | {r['event_first']} of {r['events']} | | | "
               f"min {r['answer']['min']:.1f} | |")
+        print(f"| | | {r['seconds']} s; load average (1 min) {r['loadavg'][0]:.1f} → {r['loadavg'][1]:.1f} "
+              f"| | | | | |")
 
 
 if __name__ == "__main__":
