@@ -190,6 +190,20 @@ function once(c, query) {
   });
 }
 
+/** Subscribes to connectionEvents on `c`; resolves with what the sink's `error` receives. */
+function subscriptionError(c) {
+  return new Promise((resolve, reject) => {
+    c.subscribe(
+      { query: SUBSCRIPTION },
+      {
+        next: (value) => reject(new Error(`unexpected event ${JSON.stringify(value)}`)),
+        error: resolve,
+        complete: () => reject(new Error('the subscription completed without an error')),
+      },
+    );
+  });
+}
+
 /**
  * A live `connectionEvents` subscription of `user` (by token in connectionParams, key as given),
  * collecting its events in arrival order. `next()` resolves with the next event not yet taken.
@@ -211,7 +225,10 @@ async function subscriber(user, params) {
         wake();
       },
       error: (err) => {
-        failure = err instanceof Error ? err : new Error(`subscription failed: ${JSON.stringify(err)} (close code ${closeCode(err)})`);
+        failure =
+          err instanceof Error
+            ? err
+            : new Error(`subscription failed: ${JSON.stringify(err)} (close code ${closeCode(err)})`);
         wake();
       },
       complete: () => {
@@ -235,7 +252,8 @@ async function subscriber(user, params) {
           new Promise((resolve) => waiters.push(resolve)),
           new Promise((_, reject) => {
             timer = setTimeout(
-              () => reject(new Error(`user ${user}: no event within ${EVENT_TIMEOUT_MS} ms (expected ${what})`)),
+              () =>
+                reject(new Error(`user ${user}: no event within ${EVENT_TIMEOUT_MS} ms (expected ${what})`)),
               EVENT_TIMEOUT_MS,
             );
           }),
@@ -272,7 +290,7 @@ describe('connectionEvents through graphql-ws', { skip: SKIP }, () => {
     for (const user of [CHIARA, DARIO, ELENA, HUGO]) TOKEN[user] = mint(user, '1h');
   });
 
-  test('every kind reaches the user acted upon, with its payload, in order; the actor, no-ops and mark_seen send nothing', async () => {
+  test('every kind reaches the user acted upon, with its payload, in order; nothing to the actor, from no-ops or mark_seen', async () => {
     // Both sides of the pair are subscribed, so "the actor receives nothing" is checked on
     // every action.
     const chiara = await subscriber(CHIARA);
@@ -300,11 +318,16 @@ describe('connectionEvents through graphql-ws', { skip: SKIP }, () => {
       // request.rejected; viewed stays. The first event dario gets: mark_seen sent him nothing.
       const rejected = await graphql(
         CHIARA,
-        'mutation($id: ID!) { rejectConnection(userId: $id) { user { id connectionStatus } request { id rejected } } }',
+        `mutation($id: ID!) {
+          rejectConnection(userId: $id) { user { id connectionStatus } request { id rejected } }
+        }`,
         { id: String(DARIO) },
       );
       assert.equal(rejected.errors, undefined, JSON.stringify(rejected.errors));
-      assert.deepStrictEqual(rejected.data.rejectConnection.user, { id: String(DARIO), connectionStatus: null });
+      assert.deepStrictEqual(rejected.data.rejectConnection.user, {
+        id: String(DARIO),
+        connectionStatus: null,
+      });
       const sentList = await listed(DARIO, 'requests_sent', CHIARA);
       assert.match(String(sentList.rejected), TIME);
       e = await expectEvent(dario, {
@@ -391,16 +414,20 @@ describe('connectionEvents through graphql-ws', { skip: SKIP }, () => {
         kinds.push(ev.kind);
         ids.push(ev.request?.id ?? null);
       }
-      assert.deepStrictEqual(kinds, ['REQUEST_RECEIVED', 'REQUEST_CANCELLED', 'REQUEST_RECEIVED', 'REQUEST_CANCELLED']);
+      assert.deepStrictEqual(kinds, [
+        'REQUEST_RECEIVED',
+        'REQUEST_CANCELLED',
+        'REQUEST_RECEIVED',
+        'REQUEST_CANCELLED',
+      ]);
       assert.equal(ids[2], third.id);
       assert.notEqual(ids[0], ids[2], 'each request has its own id');
       assert.equal((await dario.next('REQUEST_RECEIVED')).kind, 'REQUEST_RECEIVED');
       assert.equal((await dario.next('REQUEST_CANCELLED')).kind, 'REQUEST_CANCELLED');
 
       // The pair is back to nothing, and neither socket was closed.
-      assert.deepStrictEqual((await call(CHIARA, 'GET', `/api/v2/user/${DARIO}/connection_status/`)).body, {
-        connection_status: null,
-      });
+      const status = await call(CHIARA, 'GET', `/api/v2/user/${DARIO}/connection_status/`);
+      assert.deepStrictEqual(status.body, { connection_status: null });
       await sleep(50); // anything stray that was already on its way
       assert.deepStrictEqual(chiara.pending(), [], 'chiara: no unexpected event');
       assert.deepStrictEqual(dario.pending(), [], 'dario: no unexpected event');
@@ -423,7 +450,9 @@ describe('connectionEvents through graphql-ws', { skip: SKIP }, () => {
     }
     const { client: headerClient } = client(undefined, { webSocketImpl: WithHeader });
     try {
-      assert.deepStrictEqual(await once(headerClient, '{ me { id } }'), { data: { me: { id: String(DARIO) } } });
+      assert.deepStrictEqual(await once(headerClient, '{ me { id } }'), {
+        data: { me: { id: String(DARIO) } },
+      });
 
       await act(HUGO, 'request', ELENA, 'sent_connection_request');
       const r = await listed(ELENA, 'requests', HUGO);
@@ -456,9 +485,7 @@ describe('connectionEvents through graphql-ws', { skip: SKIP }, () => {
   test('a bad token: the server closes the socket with 4403', async () => {
     const { client: c, seen } = client({ Authorization: 'Bearer not-a-token' });
     try {
-      const err = await new Promise((resolve, reject) => {
-        c.subscribe({ query: SUBSCRIPTION }, { next: () => reject(new Error('got an event')), error: resolve, complete: () => reject(new Error('completed')) });
-      });
+      const err = await subscriptionError(c);
       assert.equal(closeCode(err), 4403, `closed with ${closeCode(err)} (${err?.reason})`);
       assert.equal(seen.connected, 0, 'never acknowledged');
       assert.deepStrictEqual(seen.closed, [4403]);
@@ -470,10 +497,11 @@ describe('connectionEvents through graphql-ws', { skip: SKIP }, () => {
   test('anonymous: acknowledged, but subscribing answers an error with UNAUTHENTICATED', async () => {
     const { client: c, seen } = client(undefined);
     try {
-      const err = await new Promise((resolve, reject) => {
-        c.subscribe({ query: SUBSCRIPTION }, { next: (v) => reject(new Error(`got ${JSON.stringify(v)}`)), error: resolve, complete: () => reject(new Error('completed without an error')) });
-      });
-      assert.ok(Array.isArray(err), `an error message (GraphQL errors), got ${err} (close code ${closeCode(err)})`);
+      const err = await subscriptionError(c);
+      assert.ok(
+        Array.isArray(err),
+        `an error message (GraphQL errors), got ${err} (close code ${closeCode(err)})`,
+      );
       assert.equal(err.length, 1);
       assert.equal(err[0].extensions?.code, 'UNAUTHENTICATED', JSON.stringify(err));
       assert.equal(seen.connected, 1, 'the connection was acknowledged');
@@ -490,9 +518,7 @@ describe('connectionEvents through graphql-ws', { skip: SKIP }, () => {
     const exp = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).exp;
     const { client: c, seen } = client({ Authorization: `Bearer ${token}` });
     try {
-      const closed = new Promise((resolve, reject) => {
-        c.subscribe({ query: SUBSCRIPTION }, { next: (v) => reject(new Error(`got ${JSON.stringify(v)}`)), error: resolve, complete: () => reject(new Error('completed')) });
-      });
+      const closed = subscriptionError(c);
       assert.deepStrictEqual(await once(c, '{ me { id } }'), { data: { me: { id: String(HUGO) } } });
       let timer;
       const err = await Promise.race([
