@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Runs the JS client tests in tests/client against real servers: the SelfCommunity REST client,
-# the connection lifecycle through that client, the GraphQL-over-HTTP audit, Apollo Client with
-# persisted queries, and the GraphiQL playground in headless Chromium.
+# the connection lifecycle through that client, the connectionEvents subscription through
+# graphql-ws, the GraphQL-over-HTTP audit, Apollo Client with persisted queries, and the GraphiQL
+# playground in headless Chromium.
 #
 # Two servers are started, each on its own fresh SQLite database holding the spec's example
 # community (tests/fixtures/example-community.json), on a free port:
 # - BASE_URL: read-only tests; they assert the example data, so nothing may change it;
 # - LIFECYCLE_BASE_URL: tests that change connections (node --test runs files in parallel, so
 #   they must not share a server with the read-only ones). Files sharing it keep to disjoint
-#   users: lifecycle.test.mjs acts on pairs among users 1, 2 and 7 only; users 3, 4, 5 and 8
-#   are left to the subscription test.
+#   users: lifecycle.test.mjs acts on pairs among users 1, 2 and 7 only, subscription.test.mjs
+#   on pairs among users 3, 4, 5 and 8 only.
 # Also exported: GATEWAY_BIN (the built binary) and JWT_SECRET (the servers' secret), so a test
 # can mint a token with `"$GATEWAY_BIN" token --user N --ttl 1h`. Both servers stop on exit.
 set -euo pipefail

@@ -1,6 +1,10 @@
 // The GraphiQL playground in a real browser, offline: Debian's Chromium (headless) driven by
-// playwright-core opens BASE_URL/graphql, runs a connections query and saves a screenshot to
-// docs/playground.png.
+// playwright-core opens BASE_URL/graphql, runs a connections query, then a mutation, and saves a
+// screenshot of the mutation and its answer to docs/playground.png.
+//
+// The mutation is a retry that changes nothing (the other tests on BASE_URL assert its data):
+// in the example community alice already has a pending request to giulia (7), so
+// requestConnection answers SENT_CONNECTION_REQUEST with that request, as it was.
 //
 // Needs BASE_URL pointing at a running server loaded with tests/fixtures/example-community.json,
 // and Chromium at /usr/bin/chromium (or CHROMIUM_PATH). PLAYGROUND_SCREENSHOT changes where the
@@ -49,6 +53,32 @@ query Connections {
 }
 `;
 
+/** The mutation run as alice (a retry: see the top of this file). */
+const MUTATION = `# alice asks giulia again: a retry.
+# Her request is pending: nothing changes.
+mutation RequestConnection {
+  requestConnection(userId: "7") {
+    user { username connectionStatus }
+    request { id created }
+  }
+}
+`;
+
+/** alice's sent requests, read over HTTP (before and after the mutation: unchanged). */
+async function aliceSentRequests() {
+  const res = await fetch(`${BASE_URL}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer alice-demo-token' },
+    body: JSON.stringify({
+      query: '{ me { connectionRequestsSent { count results { id toUser { id } created rejected viewed } } } }',
+    }),
+  });
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  return body.data.me.connectionRequestsSent;
+}
+
 const QUERY_EDITOR = '.graphiql-query-editor .CodeMirror';
 const HEADERS_EDITOR = '.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror';
 const RESPONSE_EDITOR = '.graphiql-response .CodeMirror';
@@ -60,7 +90,21 @@ const editorText = (page, selector) => page.$eval(selector, (el) => el.CodeMirro
 const setEditorText = (page, selector, text) =>
   page.$eval(selector, (el, value) => el.CodeMirror.setValue(value), text);
 
-test('GraphiQL renders, introspects and runs a query without the internet', async (t) => {
+/**
+ * Puts `text` in the query editor and waits until GraphiQL has parsed it: the active tab is
+ * named after its operation. Clicking "execute" before that would send the previous
+ * operation's name with the new document ("Unknown operation named ...").
+ */
+async function setQuery(page, text, operationName) {
+  await setEditorText(page, QUERY_EDITOR, text);
+  await page.waitForFunction(
+    (name) => document.querySelector('.graphiql-tab-active')?.textContent.trim() === name,
+    operationName,
+    { timeout: 15_000 },
+  );
+}
+
+test('GraphiQL renders, introspects, runs a query and a mutation without the internet', async (t) => {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -123,7 +167,7 @@ test('GraphiQL renders, introspects and runs a query without the internet', asyn
   // The example community has no demo-token-alice: ask as bruno.
   const bruno = { Authorization: 'Bearer bruno-demo-token' };
   await setEditorText(page, HEADERS_EDITOR, JSON.stringify(bruno, null, 2));
-  await setEditorText(page, QUERY_EDITOR, CONNECTIONS_QUERY);
+  await setQuery(page, CONNECTIONS_QUERY, 'Connections');
   await page.click('.graphiql-execute-button');
   await page.waitForFunction(
     (selector) => document.querySelector(selector)?.CodeMirror.getValue().includes('"count": 4'),
@@ -141,7 +185,32 @@ test('GraphiQL renders, introspects and runs a query without the internet', asyn
   );
   assert.equal(page1.results[0].connectionStatus, 'CONNECTED');
 
-  // The screenshot shows the editors and the result, not the docs.
+  // A mutation as alice: the retry of her pending request to giulia (request 2 of the data file).
+  const sentBefore = await aliceSentRequests();
+  assert.deepEqual(sentBefore, {
+    count: 1,
+    results: [{ id: '2', toUser: { id: '7' }, created: '2024-06-03T12:00:00Z', rejected: null, viewed: null }],
+  });
+  await setEditorText(page, HEADERS_EDITOR, JSON.stringify({ Authorization: 'Bearer alice-demo-token' }, null, 2));
+  await setQuery(page, MUTATION, 'RequestConnection');
+  await page.click('.graphiql-execute-button');
+  await page.waitForFunction(
+    (selector) => document.querySelector(selector)?.CodeMirror.getValue().includes('requestConnection'),
+    RESPONSE_EDITOR,
+    { timeout: 15_000 },
+  );
+  const mutation = JSON.parse(await editorText(page, RESPONSE_EDITOR));
+  assert.deepEqual(mutation, {
+    data: {
+      requestConnection: {
+        user: { username: 'giulia', connectionStatus: 'SENT_CONNECTION_REQUEST' },
+        request: { id: '2', created: '2024-06-03T12:00:00Z' },
+      },
+    },
+  });
+  assert.deepEqual(await aliceSentRequests(), sentBefore, 'the retry changed nothing');
+
+  // The screenshot shows the editors, the mutation and its answer, not the docs.
   await page.click('button[aria-label="Hide Documentation Explorer"]');
   await page.screenshot({ path: SCREENSHOT });
   const size = statSync(SCREENSHOT).size;

@@ -6,9 +6,13 @@
 #   cancel_request, remove, mark_seen, is_connection, connection_status, the two request lists,
 #   statuses) through the same package, acting on pairs among users 1, 2 and 7 only;
 # - graphql-audit.test.mjs: the graphql-http GraphQL-over-HTTP audit of /graphql;
+# - subscription.test.mjs: the connectionEvents subscription over WebSocket through the
+#   graphql-ws library (every event kind, credentials, 4403, 4401), acting on pairs among
+#   users 3, 4, 5 and 8 only;
 # - graphql-client.test.mjs: Apollo Client with automatic persisted queries;
 # - playground.test.mjs: the GraphiQL playground in headless Chromium (/usr/bin/chromium,
-#   or CHROMIUM_PATH), offline; writes docs/playground.png.
+#   or CHROMIUM_PATH), offline: a query, then a mutation that changes nothing (a retry);
+#   writes docs/playground.png.
 # Expects BASE_URL (e.g. http://127.0.0.1:8080) to point at a running server
 # loaded with tests/fixtures/example-community.json; the tests there only read.
 # Tests that change data use a second server, LIFECYCLE_BASE_URL, loaded with the same file
