@@ -4,15 +4,16 @@
 # graphql-ws, the GraphQL-over-HTTP audit, Apollo Client with persisted queries, and the GraphiQL
 # playground in headless Chromium.
 #
-# Two servers are started, each on its own fresh SQLite database holding the spec's example
+# Three servers are started, each on its own fresh SQLite database holding the spec's example
 # community (tests/fixtures/example-community.json), on a free port:
 # - BASE_URL: read-only tests; they assert the example data, so nothing may change it;
 # - LIFECYCLE_BASE_URL: tests that change connections (node --test runs files in parallel, so
 #   they must not share a server with the read-only ones). Files sharing it keep to disjoint
 #   users: lifecycle.test.mjs acts on pairs among users 1, 2 and 7 only, subscription.test.mjs
-#   on pairs among users 3, 4, 5 and 8 only.
+#   on pairs among users 3, 4, 5 and 8 only;
+# - LIVE_BASE_URL: the playground's subscription test (it removes alice and bruno's connection).
 # Also exported: GATEWAY_BIN (the built binary) and JWT_SECRET (the servers' secret), so a test
-# can mint a token with `"$GATEWAY_BIN" token --user N --ttl 1h`. Both servers stop on exit.
+# can mint a token with `"$GATEWAY_BIN" token --user N --ttl 1h`. The servers stop on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v node >/dev/null 2>&1 || { echo "node is required for the client tests" >&2; exit 1; }
@@ -79,7 +80,10 @@ start_server main
 export BASE_URL="$server_url"
 start_server lifecycle
 export LIFECYCLE_BASE_URL="$server_url"
+start_server live
+export LIVE_BASE_URL="$server_url"
 
 # CI keeps the committed screenshot as it is; run tests/client/run.sh by hand to refresh docs/.
 export PLAYGROUND_SCREENSHOT="${PLAYGROUND_SCREENSHOT:-$work/playground.png}"
+export PLAYGROUND_LIVE_SCREENSHOT="${PLAYGROUND_LIVE_SCREENSHOT:-$work/playground-subscription.png}"
 tests/client/run.sh

@@ -30,6 +30,11 @@ const SCREENSHOT =
   process.env.PLAYGROUND_SCREENSHOT ||
   fileURLToPath(new URL('../../docs/playground.png', import.meta.url));
 const SCREENSHOT_MAX_BYTES = 300 * 1024;
+/** A server of its own for the subscription test (it changes data), and its screenshot. */
+const LIVE_BASE_URL = (process.env.LIVE_BASE_URL || '').replace(/\/+$/, '');
+const LIVE_SCREENSHOT =
+  process.env.PLAYGROUND_LIVE_SCREENSHOT ||
+  fileURLToPath(new URL('../../docs/playground-subscription.png', import.meta.url));
 
 /** Hosts the page may reach: the server under test. */
 const ALLOWED_HOSTS = new Set([new URL(BASE_URL).hostname, '127.0.0.1', 'localhost', '[::1]']);
@@ -104,7 +109,11 @@ async function setQuery(page, text, operationName) {
   );
 }
 
-test('GraphiQL renders, introspects, runs a query and a mutation without the internet', async (t) => {
+/**
+ * Headless Chromium with one page, offline: anything not for the server under test is aborted
+ * and remembered in `external`; page errors, console errors and failed requests in `problems`.
+ */
+async function openBrowser(t) {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -115,8 +124,6 @@ test('GraphiQL renders, introspects, runs a query and a mutation without the int
     viewport: { width: 1280, height: 800 },
     serviceWorkers: 'block',
   });
-
-  // Offline: anything not for the server under test is aborted and remembered.
   const external = [];
   await context.route('**/*', (route) => {
     const url = new URL(route.request().url());
@@ -124,7 +131,6 @@ test('GraphiQL renders, introspects, runs a query and a mutation without the int
     external.push(url.href);
     return route.abort('blockedbyclient');
   });
-
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
@@ -134,6 +140,11 @@ test('GraphiQL renders, introspects, runs a query and a mutation without the int
   page.on('requestfailed', (req) =>
     problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`),
   );
+  return { context, page, external, problems };
+}
+
+test('GraphiQL renders, introspects, runs a query and a mutation without the internet', async (t) => {
+  const { context, page, external, problems } = await openBrowser(t);
 
   // GraphiQL introspects the schema as soon as it starts (for docs, completion and validation).
   const introspection = page.waitForResponse(
@@ -224,4 +235,58 @@ test('GraphiQL renders, introspects, runs a query and a mutation without the int
   const probe = await context.newPage();
   await assert.rejects(probe.goto('https://unpkg.com/graphiql/graphiql.min.js'), /BLOCKED_BY_CLIENT/);
   assert.deepEqual(external, ['https://unpkg.com/graphiql/graphiql.min.js']);
+});
+
+/** The subscription typed into the playground of the live server. */
+const SUBSCRIPTION = `# alice listens to what happens to her connections
+subscription Live {
+  connectionEvents {
+    kind
+    at
+    user { username connectionStatus }
+    request { id }
+  }
+}
+`;
+
+// On a server of its own (LIVE_BASE_URL), whose data it may change: alice subscribes in the
+// playground (over WebSocket, with the Headers tab's token), bruno removes their connection
+// through REST, and the event shows in the result pane.
+test('GraphiQL runs the connectionEvents subscription', { skip: !LIVE_BASE_URL && 'LIVE_BASE_URL is not set' }, async (t) => {
+  const { page, external, problems } = await openBrowser(t);
+  await page.goto(`${LIVE_BASE_URL}/graphql`);
+  await page.waitForSelector(QUERY_EDITOR);
+  await setEditorText(page, HEADERS_EDITOR, JSON.stringify({ Authorization: 'Bearer alice-demo-token' }, null, 2));
+  await setQuery(page, SUBSCRIPTION, 'Live');
+  const socket = page.waitForEvent('websocket');
+  await page.click('.graphiql-execute-button');
+  const ws = await socket;
+  assert.match(ws.url(), /^ws:\/\/.*\/graphql$/);
+  // The subscription is live once the server has acknowledged the socket and had a moment to
+  // register the operation.
+  await ws.waitForEvent('framereceived', { predicate: (f) => String(f.payload).includes('connection_ack') });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+
+  const removed = await fetch(`${LIVE_BASE_URL}/api/v2/user/1/connection/remove/`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer bruno-demo-token' },
+  });
+  assert.equal(removed.status, 200);
+  assert.deepEqual(await removed.json(), { connection_status: null });
+
+  await page.waitForFunction(
+    (selector) => document.querySelector(selector)?.CodeMirror.getValue().includes('REMOVED'),
+    RESPONSE_EDITOR,
+    { timeout: 15_000 },
+  );
+  const event = JSON.parse(await editorText(page, RESPONSE_EDITOR));
+  assert.equal(event.data.connectionEvents.kind, 'REMOVED');
+  assert.deepEqual(event.data.connectionEvents.user, { username: 'bruno', connectionStatus: null });
+  assert.equal(event.data.connectionEvents.request, null);
+  assert.match(event.data.connectionEvents.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+  await page.screenshot({ path: LIVE_SCREENSHOT });
+  assert.ok(statSync(LIVE_SCREENSHOT).size < SCREENSHOT_MAX_BYTES);
+  assert.deepEqual(external, [], 'the page tried to reach other hosts');
+  assert.deepEqual(problems, [], 'the page reported errors');
 });

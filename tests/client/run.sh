@@ -12,7 +12,8 @@
 # - graphql-client.test.mjs: Apollo Client with automatic persisted queries;
 # - playground.test.mjs: the GraphiQL playground in headless Chromium (/usr/bin/chromium,
 #   or CHROMIUM_PATH), offline: a query, then a mutation that changes nothing (a retry);
-#   writes docs/playground.png.
+#   writes docs/playground.png; and, on LIVE_BASE_URL (a server of its own), the
+#   connectionEvents subscription in the playground; writes docs/playground-subscription.png.
 # Expects BASE_URL (e.g. http://127.0.0.1:8080) to point at a running server
 # loaded with tests/fixtures/example-community.json; the tests there only read.
 # Tests that change data use a second server, LIFECYCLE_BASE_URL, loaded with the same file
