@@ -148,11 +148,17 @@ async fn connection_init(
     payload: Value,
     expiry: oneshot::Sender<i64>,
 ) -> async_graphql::Result<Data> {
+    let config = &app.config;
     let header = match init_authorization(&payload) {
-        Some(value) => HeaderValue::from_str(value).ok(),
+        // An entry that cannot be a header value is a bad credential, not an absent one.
+        Some(value) => Some(
+            value
+                .as_str()
+                .and_then(|value| HeaderValue::from_str(value).ok())
+                .ok_or_else(|| async_graphql::Error::new(FORBIDDEN))?,
+        ),
         None => session.header,
     };
-    let config = &app.config;
     let refuse = |err: ApiError| match err {
         ApiError::AuthenticationFailed(_) | ApiError::NotAuthenticated => {
             async_graphql::Error::new(FORBIDDEN)
@@ -186,13 +192,15 @@ async fn connection_init(
     Ok(data)
 }
 
-/// The `Authorization` entry of a `connection_init` payload (key in any case).
-fn init_authorization(payload: &Value) -> Option<&str> {
+/// The `Authorization` entry of a `connection_init` payload (key in any case; `null` is no
+/// entry).
+fn init_authorization(payload: &Value) -> Option<&Value> {
     payload
         .as_object()?
         .iter()
         .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))
-        .and_then(|(_, value)| value.as_str())
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_null())
 }
 
 /// Resolves when the credential given at `connection_init` expires (never without one).
@@ -335,11 +343,12 @@ mod tests {
     #[test]
     fn init_authorization_takes_the_key_in_any_case() {
         let payload = serde_json::json!({"authorization": "Bearer x"});
-        assert_eq!(init_authorization(&payload), Some("Bearer x"));
+        assert_eq!(init_authorization(&payload), Some(&Value::from("Bearer x")));
         let payload = serde_json::json!({"AUTHORIZATION": "Bearer y"});
-        assert_eq!(init_authorization(&payload), Some("Bearer y"));
+        assert_eq!(init_authorization(&payload), Some(&Value::from("Bearer y")));
         assert_eq!(init_authorization(&serde_json::json!({})), None);
         assert_eq!(init_authorization(&serde_json::json!(null)), None);
+        assert_eq!(init_authorization(&serde_json::json!({"Authorization": null})), None);
     }
 
     #[test]

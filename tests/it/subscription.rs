@@ -417,6 +417,16 @@ async fn refusals_follow_the_protocol() {
     .await;
     assert_eq!(ghost.next(WITHIN).await, Some(Received::Closed(Some(4403))));
 
+    // An Authorization entry that is not a usable header value: 4403, not anonymous.
+    for bad in [json!(7), json!("Bearer \u{7}x"), json!({"token": "x"})] {
+        let mut socket = Socket::init(&base, json!({"Authorization": bad})).await;
+        assert_eq!(
+            socket.next(WITHIN).await,
+            Some(Received::Closed(Some(4403))),
+            "{bad}"
+        );
+    }
+
     // Anonymous: acknowledged; subscribing answers an `error` message, without `complete`.
     let mut anonymous = Socket::init(&base, json!({})).await;
     anonymous.expect_ack().await;
@@ -470,7 +480,10 @@ async fn refusals_follow_the_protocol() {
     assert_eq!(error["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
     many.send(json!({"type": "complete", "id": "m0"})).await;
     // (The library acknowledges a client's `complete` with its own, which clients ignore.)
-    assert_eq!(many.expect_json().await, json!({"type": "complete", "id": "m0"}));
+    assert_eq!(
+        many.expect_json().await,
+        json!({"type": "complete", "id": "m0"})
+    );
     many.subscribe("again").await;
     Rest::new(&base).ok(2, "request", 1).await;
     let mut heard = std::collections::BTreeSet::new();
