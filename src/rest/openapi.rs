@@ -16,6 +16,10 @@
 //!   it: each path has only the operations it takes), with its `Allow` header;
 //! - the lifecycle routes require credentials (no empty security requirement); their paths are
 //!   documented with the trailing slash only.
+//! - success responses carry OpenAPI links to what may follow on the same user
+//!   (`$request.path.id`) or on the first user a list holds (`$response.body#/results/0/...`),
+//!   so schemathesis's stateful phase chains lifecycle calls; `tests/it/openapi.rs` checks that
+//!   every link names an existing operation, parameter and source value.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -945,7 +949,7 @@ fn action_operation(action: Action) -> (&'static str, &'static str) {
 }
 
 /// The links of an action's success response: what the viewer may do next with the same
-/// target, following the state diagram of the lifecycle (`docs/rest.md`). The reads
+/// target, following the lifecycle's state tables (`docs/rest.md`, section 13). The reads
 /// (`is_connection`, `connection_status`) follow every action, so a sequence checks the state
 /// the action left.
 fn action_links(action: Action) -> Vec<(&'static str, Link)> {
