@@ -7,8 +7,8 @@
 # opaque `Bearer` token, and with a JWT under the `Token` keyword; then, on fresh data, the
 # stateful phase alone with each token (the lifecycle's linked sequences). Any failed check (a
 # 5xx, a status or header or body that does not conform to the document, negative data
-# accepted, ...) or any schemathesis warning fails the script. Bounded: --max-examples per run and a hard time
-# limit per run; the whole script takes about 3 minutes once the binary is built.
+# accepted, ...) or any schemathesis warning fails the script. Bounded: --max-examples per run
+# and a hard time limit per run; the whole script takes about 3 minutes once the binary is built.
 #
 # Environment: SCHEMATHESIS_MAX_EXAMPLES (default 300), SCHEMATHESIS_SEED (default fixed, so a
 # failure reproduces), SCHEMATHESIS_RUN_SECONDS (hard limit per run, default 240: with one
