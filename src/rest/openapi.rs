@@ -16,12 +16,16 @@
 //!   it: each path has only the operations it takes), with its `Allow` header;
 //! - the lifecycle routes require credentials (no empty security requirement); their paths are
 //!   documented with the trailing slash only.
+//! - success responses carry OpenAPI links to what may follow on the same user
+//!   (`$request.path.id`) or on the first user a list holds (`$response.body#/results/0/...`),
+//!   so schemathesis's stateful phase chains lifecycle calls; `tests/it/openapi.rs` checks that
+//!   every link names an existing operation, parameter and source value.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
-use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::link::{Link, LinkBuilder};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::SchemaType;
 use utoipa::openapi::security::{
@@ -47,6 +51,25 @@ pub const OPENAPI_PATH: &str = "/api/v2/openapi.json";
 
 /// The operation's id (also the target of the 200 response's link).
 const OPERATION_ID: &str = "listUserConnections";
+
+/// The lifecycle operations' ids, so links and operations name them the same way.
+pub mod op {
+    pub const REQUEST: &str = "userRequestConnection";
+    pub const ACCEPT: &str = "userAcceptRequestConnection";
+    pub const REJECT: &str = "userRejectConnectionRequest";
+    pub const CANCEL_REJECT: &str = "userCancelRejectConnectionRequest";
+    pub const CANCEL_REQUEST: &str = "userCancelRequestConnection";
+    pub const REMOVE: &str = "userRemoveConnection";
+    pub const MARK_SEEN: &str = "userMarkSeenConnectionRequest";
+    pub const IS_CONNECTION: &str = "userCheckConnection";
+    pub const CONNECTION_STATUS: &str = "userCheckConnectionStatus";
+    pub const REQUESTS: &str = "userConnectionRequests";
+    pub const REQUESTS_SENT: &str = "userRequestConnectionsSent";
+    pub const STATUSES: &str = "userConnectionStatuses";
+}
+
+/// The runtime expression of a link that keeps the target user of the call it follows.
+const SAME_TARGET: &str = "$request.path.id";
 
 /// The media type of every body the route answers with, and of the document itself.
 const JSON: &str = "application/json";
@@ -161,17 +184,20 @@ pub fn openapi(config: &Config) -> OpenApi {
         ]))
         .response(
             "200",
-            ResponseBuilder::new()
-                .description("One page of connections.")
-                .content(JSON, json_content(names::PAGE))
-                .link(
-                    "FirstResultConnections",
-                    LinkBuilder::new()
-                        .operation_id(OPERATION_ID)
-                        .parameter("id", "$response.body#/results/0/id")
-                        .description("The connections of the page's first user.")
-                        .build(),
-                ),
+            with_links(
+                ResponseBuilder::new()
+                    .description("One page of connections.")
+                    .content(JSON, json_content(names::PAGE))
+                    .link(
+                        "FirstResultConnections",
+                        LinkBuilder::new()
+                            .operation_id(OPERATION_ID)
+                            .parameter("id", "$response.body#/results/0/id")
+                            .description("The connections of the page's first user.")
+                            .build(),
+                    ),
+                connections_links(),
+            ),
         )
         .response("400", response_ref("BadRequest"))
         .response("401", response_ref("Unauthorized"))
@@ -593,44 +619,70 @@ fn user_schema() -> ObjectBuilder {
 
 /// The lifecycle's routes (`docs/rest.md`, "Connection lifecycle").
 fn lifecycle_paths(mut paths: PathsBuilder, config: &Config) -> PathsBuilder {
-    for (path, id, summary, holds) in [
+    // The first request's other user: the sender in the inbox, the recipient in the sent list.
+    let sender = "$response.body#/results/0/from_user/id";
+    let recipient = "$response.body#/results/0/to_user/id";
+    for (path, id, summary, holds, links) in [
         (
             REQUESTS_PATH,
-            "userConnectionRequests",
+            op::REQUESTS,
             "The connection requests the viewer received",
             "The pending requests to the viewer (rejected ones leave the list until \
              `cancel_reject`), the most recent first, then by sender id.",
+            vec![
+                link(
+                    "AcceptFirst",
+                    op::ACCEPT,
+                    sender,
+                    "Accept the first request.",
+                ),
+                link(
+                    "RejectFirst",
+                    op::REJECT,
+                    sender,
+                    "Decline the first request.",
+                ),
+                link(
+                    "MarkSeenFirst",
+                    op::MARK_SEEN,
+                    sender,
+                    "Mark the first request as seen.",
+                ),
+                link(
+                    "RequestFirstSender",
+                    op::REQUEST,
+                    sender,
+                    "Ask the first request's sender back (connects the pair).",
+                ),
+            ],
         ),
         (
             REQUESTS_SENT_PATH,
-            "userRequestConnectionsSent",
+            op::REQUESTS_SENT,
             "The connection requests the viewer sent",
             "The requests from the viewer, pending and rejected, the most recent first, then \
              by recipient id.",
+            vec![
+                link(
+                    "CancelFirst",
+                    op::CANCEL_REQUEST,
+                    recipient,
+                    "Withdraw the first request.",
+                ),
+                link(
+                    "FirstRecipientStatus",
+                    op::CONNECTION_STATUS,
+                    recipient,
+                    "The viewer's status with the first request's recipient.",
+                ),
+            ],
         ),
     ] {
-        let operation = request_list_operation(config, id, summary, holds);
+        let operation = request_list_operation(config, id, summary, holds, links);
         paths = paths.path(path, PathItem::new(HttpMethod::Get, operation));
     }
     for (suffix, action) in ACTION_ROUTES {
-        let (id, summary) = match action {
-            Action::Request => ("userRequestConnection", "Ask a user to connect"),
-            Action::Accept => ("userAcceptRequestConnection", "Accept a user's request"),
-            Action::Reject => ("userRejectConnectionRequest", "Decline a user's request"),
-            Action::CancelReject => (
-                "userCancelRejectConnectionRequest",
-                "Take back the rejection of a user's request",
-            ),
-            Action::CancelRequest => (
-                "userCancelRequestConnection",
-                "Withdraw the request to a user",
-            ),
-            Action::Remove => ("userRemoveConnection", "End the connection with a user"),
-            Action::MarkSeen => (
-                "userMarkSeenConnectionRequest",
-                "Mark a user's request as seen",
-            ),
-        };
+        let (id, summary) = action_operation(action);
         let mut operation = lifecycle_operation(id, summary)
             .description(Some(
                 "Checks, in order: 401 (credentials are always required), 405 another method, \
@@ -644,15 +696,21 @@ fn lifecycle_paths(mut paths: PathsBuilder, config: &Config) -> PathsBuilder {
         operation = if action == Action::MarkSeen {
             operation.response(
                 "204",
-                ResponseBuilder::new().description("Marked seen (or already seen)."),
+                with_links(
+                    ResponseBuilder::new().description("Marked seen (or already seen)."),
+                    action_links(action),
+                ),
             )
         } else {
             operation
                 .response(
                     "200",
-                    ResponseBuilder::new()
-                        .description("The viewer's connection status after the call.")
-                        .content(JSON, json_content(names::CONNECTION_STATUS)),
+                    with_links(
+                        ResponseBuilder::new()
+                            .description("The viewer's connection status after the call.")
+                            .content(JSON, json_content(names::CONNECTION_STATUS)),
+                        action_links(action),
+                    ),
                 )
                 .response("403", response_ref("Forbidden"))
         };
@@ -661,18 +719,31 @@ fn lifecycle_paths(mut paths: PathsBuilder, config: &Config) -> PathsBuilder {
             PathItem::new(HttpMethod::Post, operation),
         );
     }
-    for (suffix, id, schema, summary) in [
+    for (suffix, id, schema, summary, links) in [
         (
             "is_connection",
-            "userCheckConnection",
+            op::IS_CONNECTION,
             names::IS_CONNECTION,
             "Whether the viewer and a user are connected",
+            vec![
+                same_target("Remove", op::REMOVE, "End the connection just checked."),
+                same_target("Request", op::REQUEST, "Ask the same user to connect."),
+            ],
         ),
         (
             "connection_status",
-            "userCheckConnectionStatus",
+            op::CONNECTION_STATUS,
             names::CONNECTION_STATUS,
             "The viewer's connection status with a user",
+            vec![
+                same_target("Request", op::REQUEST, "Ask the same user to connect."),
+                same_target("Accept", op::ACCEPT, "Accept the same user's request."),
+                same_target(
+                    "CancelRequest",
+                    op::CANCEL_REQUEST,
+                    "Withdraw the request to the same user.",
+                ),
+            ],
         ),
     ] {
         let operation = lifecycle_operation(id, summary)
@@ -682,9 +753,12 @@ fn lifecycle_paths(mut paths: PathsBuilder, config: &Config) -> PathsBuilder {
             ))
             .response(
                 "200",
-                ResponseBuilder::new()
-                    .description("The answer.")
-                    .content(JSON, json_content(schema)),
+                with_links(
+                    ResponseBuilder::new()
+                        .description("The answer.")
+                        .content(JSON, json_content(schema)),
+                    links,
+                ),
             );
         paths = paths.path(
             format!("/api/v2/user/{{id}}/{suffix}/"),
@@ -692,7 +766,7 @@ fn lifecycle_paths(mut paths: PathsBuilder, config: &Config) -> PathsBuilder {
         );
     }
     let statuses = OperationBuilder::new()
-        .operation_id(Some("userConnectionStatuses"))
+        .operation_id(Some(op::STATUSES))
         .tag("connections")
         .summary(Some("The viewer's connection status with several users"))
         .description(Some(
@@ -769,6 +843,7 @@ fn request_list_operation(
     id: &str,
     summary: &str,
     holds: &str,
+    links: Vec<(&'static str, Link)>,
 ) -> OperationBuilder {
     OperationBuilder::new()
         .operation_id(Some(id))
@@ -785,9 +860,12 @@ fn request_list_operation(
         .securities(Some(required_security()))
         .response(
             "200",
-            ResponseBuilder::new()
-                .description("One page of connection requests.")
-                .content(JSON, json_content(names::REQUEST_PAGE)),
+            with_links(
+                ResponseBuilder::new()
+                    .description("One page of connection requests.")
+                    .content(JSON, json_content(names::REQUEST_PAGE)),
+                links,
+            ),
         )
         .response("401", response_ref("Unauthorized"))
         .response("403", response_ref("Forbidden"))
@@ -852,6 +930,176 @@ fn connection_request_schema() -> ObjectBuilder {
         "A connection request (`SCUserConnectionRequestType`): exactly these keys, in this \
          order; both users' `connection_status` is relative to the viewer.",
     ))
+}
+
+/// An action's operation id and summary.
+fn action_operation(action: Action) -> (&'static str, &'static str) {
+    match action {
+        Action::Request => (op::REQUEST, "Ask a user to connect"),
+        Action::Accept => (op::ACCEPT, "Accept a user's request"),
+        Action::Reject => (op::REJECT, "Decline a user's request"),
+        Action::CancelReject => (
+            op::CANCEL_REJECT,
+            "Take back the rejection of a user's request",
+        ),
+        Action::CancelRequest => (op::CANCEL_REQUEST, "Withdraw the request to a user"),
+        Action::Remove => (op::REMOVE, "End the connection with a user"),
+        Action::MarkSeen => (op::MARK_SEEN, "Mark a user's request as seen"),
+    }
+}
+
+/// The links of an action's success response: what the viewer may do next with the same
+/// target, following the lifecycle's state tables (`docs/rest.md`, section 13). The reads
+/// (`is_connection`, `connection_status`) follow every action, so a sequence checks the state
+/// the action left.
+fn action_links(action: Action) -> Vec<(&'static str, Link)> {
+    let status = same_target(
+        "ConnectionStatus",
+        op::CONNECTION_STATUS,
+        "The viewer's status with the same user after the call.",
+    );
+    let is_connection = same_target(
+        "IsConnection",
+        op::IS_CONNECTION,
+        "Whether the viewer and the same user are connected after the call.",
+    );
+    let mut links = vec![status, is_connection];
+    let next: &[(&'static str, &'static str, &'static str)] = match action {
+        Action::Request => &[
+            (
+                "CancelRequest",
+                op::CANCEL_REQUEST,
+                "Withdraw the request just sent.",
+            ),
+            (
+                "Remove",
+                op::REMOVE,
+                "End the connection (when the request connected the pair).",
+            ),
+            (
+                "RequestAgain",
+                op::REQUEST,
+                "Retry: the answer is the same, nothing changes.",
+            ),
+        ],
+        Action::Accept => &[
+            ("Remove", op::REMOVE, "End the connection just made."),
+            (
+                "AcceptAgain",
+                op::ACCEPT,
+                "Retry: the answer is the same, nothing changes.",
+            ),
+        ],
+        Action::Reject => &[
+            (
+                "CancelReject",
+                op::CANCEL_REJECT,
+                "Take the rejection back.",
+            ),
+            (
+                "Accept",
+                op::ACCEPT,
+                "Accept the rejected request after all.",
+            ),
+            (
+                "MarkSeen",
+                op::MARK_SEEN,
+                "Mark the rejected request as seen.",
+            ),
+        ],
+        Action::CancelReject => &[
+            (
+                "Accept",
+                op::ACCEPT,
+                "Accept the request back in the inbox.",
+            ),
+            ("Reject", op::REJECT, "Decline the request again."),
+            ("MarkSeen", op::MARK_SEEN, "Mark the request as seen."),
+        ],
+        Action::CancelRequest => &[
+            ("Request", op::REQUEST, "Ask the same user again."),
+            (
+                "CancelRequestAgain",
+                op::CANCEL_REQUEST,
+                "Retry: the answer is the same, nothing changes.",
+            ),
+        ],
+        Action::Remove => &[
+            (
+                "Request",
+                op::REQUEST,
+                "Ask the same user to connect again.",
+            ),
+            (
+                "RemoveAgain",
+                op::REMOVE,
+                "Retry: the answer is the same, nothing changes.",
+            ),
+        ],
+        Action::MarkSeen => &[
+            ("Accept", op::ACCEPT, "Accept the request just seen."),
+            ("Reject", op::REJECT, "Decline the request just seen."),
+        ],
+    };
+    links.extend(
+        next.iter()
+            .map(|&(name, target, description)| same_target(name, target, description)),
+    );
+    links
+}
+
+/// The links of the connections page: the page's first user, as the viewer sees them.
+fn connections_links() -> Vec<(&'static str, Link)> {
+    let first = "$response.body#/results/0/id";
+    vec![
+        link(
+            "FirstResultIsConnection",
+            op::IS_CONNECTION,
+            first,
+            "Whether the viewer is connected with the page's first user.",
+        ),
+        link(
+            "FirstResultConnectionStatus",
+            op::CONNECTION_STATUS,
+            first,
+            "The viewer's status with the page's first user.",
+        ),
+        link(
+            "FirstResultRemove",
+            op::REMOVE,
+            first,
+            "End the viewer's connection with the page's first user (when connected).",
+        ),
+    ]
+}
+
+/// A link to `operation_id` that sets its path `id` from `expression`.
+fn link(
+    name: &'static str,
+    operation_id: &str,
+    expression: &str,
+    description: &str,
+) -> (&'static str, Link) {
+    (
+        name,
+        LinkBuilder::new()
+            .operation_id(operation_id)
+            .parameter("id", expression)
+            .description(description)
+            .build(),
+    )
+}
+
+/// A link to `operation_id` on the same target user as the call it follows.
+fn same_target(name: &'static str, operation_id: &str, description: &str) -> (&'static str, Link) {
+    link(name, operation_id, SAME_TARGET, description)
+}
+
+fn with_links(mut response: ResponseBuilder, links: Vec<(&'static str, Link)>) -> ResponseBuilder {
+    for (name, link) in links {
+        response = response.link(name, link);
+    }
+    response
 }
 
 /// A lifecycle operation on user `id`, with the responses every one of them shares.

@@ -767,3 +767,281 @@ async fn lifecycle_bodies_validate_against_the_document() {
         check_lifecycle(&doc, path, "get", response, 403).await;
     }
 }
+
+/// Every operation of the document: (operationId, path, method, operation).
+fn operations(doc: &Value) -> Vec<(String, String, String, &Value)> {
+    let mut found = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if let Some(id) = op["operationId"].as_str() {
+                found.push((id.to_string(), path.clone(), method.clone(), op));
+            }
+        }
+    }
+    found
+}
+
+/// The schema a JSON pointer into a body reaches, following `$ref`s, `properties` and
+/// `items` (an array index step); `None` when the schema has no such place.
+fn schema_at<'a>(doc: &'a Value, schema: &'a Value, pointer: &str) -> Option<&'a Value> {
+    let mut here = resolve(doc, schema);
+    for token in pointer.split('/').skip(1) {
+        here = if token.bytes().all(|b| b.is_ascii_digit()) && !token.is_empty() {
+            here.get("items")?
+        } else {
+            here.get("properties")?.get(token)?
+        };
+        here = resolve(doc, here);
+    }
+    Some(here)
+}
+
+/// What is wrong with the document's OpenAPI links, one line per problem: a link must name
+/// an existing operation by `operationId`, set only parameters that operation has (with a
+/// matching location when the name is prefixed, as in `path.id`), and read values the source
+/// has: `$request.path.<name>` a path parameter of the source, `$response.body#<pointer>` a
+/// place in the linked response's JSON schema whose type the target parameter takes.
+fn link_problems(doc: &Value) -> Vec<String> {
+    let ops = operations(doc);
+    let mut problems = Vec::new();
+    for (source_id, path, method, op) in &ops {
+        let Some(responses) = op["responses"].as_object() else {
+            continue;
+        };
+        for (status, response) in responses {
+            let response = resolve(doc, response);
+            let Some(links) = response.get("links").and_then(Value::as_object) else {
+                continue;
+            };
+            for (name, link) in links {
+                let at = format!("{method} {path} {status} link {name}");
+                let link = resolve(doc, link);
+                if link.get("operationRef").is_some() {
+                    problems.push(format!("{at}: uses operationRef, not operationId"));
+                    continue;
+                }
+                let Some(target_id) = link["operationId"].as_str() else {
+                    problems.push(format!("{at}: no operationId"));
+                    continue;
+                };
+                let Some((_, _, _, target)) = ops.iter().find(|(id, ..)| id == target_id) else {
+                    problems.push(format!("{at}: no operation {target_id:?}"));
+                    continue;
+                };
+                let target_params: Vec<&Value> = target["parameters"]
+                    .as_array()
+                    .map(|ps| ps.iter().map(|p| resolve(doc, p)).collect())
+                    .unwrap_or_default();
+                let Some(parameters) = link["parameters"].as_object() else {
+                    problems.push(format!("{at}: sets no parameters"));
+                    continue;
+                };
+                for (key, expression) in parameters {
+                    let (location, param_name) = match key.split_once('.') {
+                        Some((location, name)) => (Some(location), name),
+                        None => (None, key.as_str()),
+                    };
+                    let Some(param) = target_params
+                        .iter()
+                        .find(|p| p["name"] == param_name && location.is_none_or(|l| p["in"] == l))
+                    else {
+                        problems.push(format!("{at}: {target_id} has no parameter {key:?}"));
+                        continue;
+                    };
+                    let Some(expression) = expression.as_str() else {
+                        problems.push(format!("{at}: {key} is not a runtime expression"));
+                        continue;
+                    };
+                    let source_type = if let Some(name) = expression.strip_prefix("$request.path.")
+                    {
+                        let source_param = op["parameters"].as_array().and_then(|ps| {
+                            ps.iter()
+                                .map(|p| resolve(doc, p))
+                                .find(|p| p["name"] == name && p["in"] == "path")
+                        });
+                        match source_param {
+                            Some(p) => types_of(&p["schema"]),
+                            None => {
+                                problems.push(format!("{at}: {source_id} has no path {name:?}"));
+                                continue;
+                            }
+                        }
+                    } else if let Some(pointer) = expression.strip_prefix("$response.body#") {
+                        let schema = &response["content"]["application/json"]["schema"];
+                        match schema_at(doc, schema, pointer) {
+                            Some(s) => types_of(s),
+                            None => {
+                                problems.push(format!(
+                                    "{at}: the {status} body of {source_id} has no {pointer:?}"
+                                ));
+                                continue;
+                            }
+                        }
+                    } else {
+                        problems.push(format!("{at}: unsupported expression {expression:?}"));
+                        continue;
+                    };
+                    let target_types = types_of(&param["schema"]);
+                    if source_type.is_empty()
+                        || source_type.iter().any(|t| !target_types.contains(t))
+                    {
+                        problems.push(format!(
+                            "{at}: {expression} gives {source_type:?}, {target_id}.{key} takes \
+                             {target_types:?}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The links of `operation_id`'s success response: name -> (target operationId, parameters).
+fn links_of(doc: &Value, operation_id: &str) -> Vec<(String, String, Value)> {
+    let ops = operations(doc);
+    let (_, _, _, op) = ops
+        .iter()
+        .find(|(id, ..)| id == operation_id)
+        .unwrap_or_else(|| panic!("operation {operation_id}"));
+    let mut found = Vec::new();
+    for response in op["responses"].as_object().expect("responses").values() {
+        if let Some(links) = resolve(doc, response)["links"].as_object() {
+            for (name, link) in links {
+                found.push((
+                    name.clone(),
+                    link["operationId"].as_str().unwrap_or_default().to_string(),
+                    link["parameters"].clone(),
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_links_name_real_operations_and_parameters() {
+    let doc = openapi::document_json(&Config::with_secret(TEST_SECRET));
+    assert_eq!(link_problems(&doc), Vec::<String>::new());
+
+    // The lifecycle is chained: each action leads on to others on the same user, and the
+    // request lists and the connections page lead to the users they hold.
+    let same = json!({"id": "$request.path.id"});
+    let has = |source: &str, target: &str, parameters: &Value| {
+        assert!(
+            links_of(&doc, source)
+                .iter()
+                .any(|(_, t, p)| t == target && p == parameters),
+            "no link {source} -> {target} with {parameters}"
+        );
+    };
+    for (source, target) in [
+        ("userRequestConnection", "userCancelRequestConnection"),
+        ("userRequestConnection", "userCheckConnectionStatus"),
+        ("userRequestConnection", "userCheckConnection"),
+        ("userRequestConnection", "userRemoveConnection"),
+        ("userAcceptRequestConnection", "userRemoveConnection"),
+        ("userAcceptRequestConnection", "userCheckConnection"),
+        (
+            "userRejectConnectionRequest",
+            "userCancelRejectConnectionRequest",
+        ),
+        (
+            "userCancelRejectConnectionRequest",
+            "userAcceptRequestConnection",
+        ),
+        ("userCancelRequestConnection", "userRequestConnection"),
+        ("userRemoveConnection", "userRequestConnection"),
+        (
+            "userMarkSeenConnectionRequest",
+            "userAcceptRequestConnection",
+        ),
+    ] {
+        has(source, target, &same);
+    }
+    let sender = json!({"id": "$response.body#/results/0/from_user/id"});
+    for target in [
+        "userAcceptRequestConnection",
+        "userRejectConnectionRequest",
+        "userMarkSeenConnectionRequest",
+    ] {
+        has("userConnectionRequests", target, &sender);
+    }
+    has(
+        "userRequestConnectionsSent",
+        "userCancelRequestConnection",
+        &json!({"id": "$response.body#/results/0/to_user/id"}),
+    );
+    let first = json!({"id": "$response.body#/results/0/id"});
+    for target in [
+        "userCheckConnection",
+        "userCheckConnectionStatus",
+        "userRemoveConnection",
+        "listUserConnections",
+    ] {
+        has("listUserConnections", target, &first);
+    }
+    // Every lifecycle operation on a user can be reached through a link.
+    let targets: Vec<String> = operations(&doc)
+        .iter()
+        .flat_map(|(id, ..)| links_of(&doc, id).into_iter().map(|(_, t, _)| t))
+        .collect();
+    for (path, method) in LIFECYCLE_ROUTES.iter().filter(|(p, _)| p.contains("{id}")) {
+        let id = doc["paths"][path][method]["operationId"]
+            .as_str()
+            .expect("operationId");
+        assert!(targets.iter().any(|t| t == id), "no link leads to {id}");
+    }
+
+    // The check bites: each kind of broken link is reported.
+    let broken = |pointer: &str, value: Value| {
+        let mut doc = doc.clone();
+        *doc.pointer_mut(pointer).expect("pointer into the document") = value;
+        link_problems(&doc)
+    };
+    let request = "/paths/~1api~1v2~1user~1{id}~1connection~1request~1/post/responses/200/links";
+    let requests = "/paths/~1api~1v2~1user~1connection~1requests~1/get/responses/200/links";
+    for (pointer, value, want) in [
+        (
+            format!("{request}/CancelRequest/operationId"),
+            json!("userCancelRequest"),
+            "no operation \"userCancelRequest\"",
+        ),
+        (
+            format!("{request}/CancelRequest/parameters"),
+            json!({"user_id": "$request.path.id"}),
+            "has no parameter \"user_id\"",
+        ),
+        (
+            format!("{request}/CancelRequest/parameters"),
+            json!({"query.id": "$request.path.id"}),
+            "has no parameter \"query.id\"",
+        ),
+        (
+            format!("{request}/CancelRequest/parameters/id"),
+            json!("$request.path.user_id"),
+            "has no path \"user_id\"",
+        ),
+        (
+            format!("{requests}/AcceptFirst/parameters/id"),
+            json!("$response.body#/results/0/from/id"),
+            "has no \"/results/0/from/id\"",
+        ),
+        (
+            format!("{requests}/AcceptFirst/parameters/id"),
+            json!("$response.body#/results/0/created"),
+            "takes [\"integer\"]",
+        ),
+        (
+            format!("{requests}/AcceptFirst/parameters/id"),
+            json!("$response.header.Location"),
+            "unsupported expression",
+        ),
+    ] {
+        let problems = broken(&pointer, value);
+        assert!(
+            problems.len() == 1 && problems[0].contains(want),
+            "{pointer}: want one problem with {want:?}, got {problems:#?}"
+        );
+    }
+}
