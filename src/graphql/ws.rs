@@ -348,7 +348,10 @@ mod tests {
         assert_eq!(init_authorization(&payload), Some(&Value::from("Bearer y")));
         assert_eq!(init_authorization(&serde_json::json!({})), None);
         assert_eq!(init_authorization(&serde_json::json!(null)), None);
-        assert_eq!(init_authorization(&serde_json::json!({"Authorization": null})), None);
+        assert_eq!(
+            init_authorization(&serde_json::json!({"Authorization": null})),
+            None
+        );
     }
 
     #[test]
