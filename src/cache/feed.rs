@@ -279,7 +279,9 @@ impl<'a> Session<'a> {
                 .changes_after(self.cursor, &gaps, BATCH)
                 .await
                 .map_err(Lost::Db)?;
-            let full = changes.len() as u64 == BATCH;
+            // Only the read past the cursor is limited (the gaps come whole).
+            let past_cursor = changes.iter().filter(|c| c.id > self.cursor).count();
+            let full = past_cursor as u64 == BATCH;
             let applied = self.apply(&changes)?;
             self.deliver(applied).await?;
             if !full {

@@ -33,10 +33,15 @@ pub struct RequestEnds {
 }
 
 impl Store {
-    /// The changes after `cursor` and those among `gaps` (ids skipped earlier, whose writers
-    /// may commit late), in id order, at most `limit` of them.
+    /// The changes after `cursor` (at most `limit` of them) and those among `gaps` (ids
+    /// skipped earlier, whose writers may commit late), in id order.
     ///
     /// Raw because the change table has no entity: it is the triggers' table, not the API's.
+    /// Two statements when there are gaps, not one `id > $1 OR id IN (...)`: PostgreSQL's
+    /// generic plan for the OR form (which it may switch to once a prepared statement has run
+    /// a few times with long gap lists) walks the whole primary key and filters: 8 ms per poll
+    /// on 100,000 retained rows instead of 0.02 ms (measured with `plan_cache_mode =
+    /// force_generic_plan`); a `UNION ALL` of the two got a parallel plan costing 5 ms.
     pub async fn changes_after(
         &self,
         cursor: i64,
@@ -47,12 +52,26 @@ impl Store {
         sql.push("SELECT id, kind, a, b FROM ")
             .push(CHANGES_TABLE)
             .push(" WHERE id > ")
-            .bind(cursor);
-        if !gaps.is_empty() {
-            sql.push(" OR id").in_list(gaps);
-        }
-        sql.push(" ORDER BY id LIMIT ")
+            .bind(cursor)
+            .push(" ORDER BY id LIMIT ")
             .bind(limit.min(i64::MAX as u64) as i64);
+        let mut changes = self.read_changes(sql).await?;
+        if !gaps.is_empty() {
+            let mut sql = Sql::new(self.backend());
+            sql.push("SELECT id, kind, a, b FROM ")
+                .push(CHANGES_TABLE)
+                .push(" WHERE id")
+                .in_list(gaps);
+            // Gaps are below the cursor: filled ones come first.
+            let mut filled = self.read_changes(sql).await?;
+            filled.sort_unstable_by_key(|change| change.id);
+            filled.append(&mut changes);
+            changes = filled;
+        }
+        Ok(changes)
+    }
+
+    async fn read_changes(&self, sql: Sql) -> Result<Vec<Change>, DbErr> {
         let rows = self.connection().query_all(sql.build()).await?;
         rows.iter()
             .map(|row| {
