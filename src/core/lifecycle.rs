@@ -222,18 +222,17 @@ pub fn decide(action: Action, state: PairState) -> Result<(Effect, Option<EventK
     }
 }
 
-/// The result of an action: the viewer's status towards the target after the call, the event
-/// it produced (none for a retry), and the instant it wrote (for the event's `at`).
+/// The result of an action: the viewer's status towards the target after the call, and the
+/// request between the two. (Its event, if any, was written with it: `event_row`.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outcome {
+    /// The target acted on.
+    pub target: i64,
     pub status: Option<ConnectionStatus>,
     /// The request between the pair after the call (the one deciding its state), if any.
     pub request: Option<RequestRow>,
-    pub event: Option<EventKind>,
     /// Whether anything was written.
     pub changed: bool,
-    /// "Now" of the action: UTC, whole seconds, in epoch microseconds.
-    pub at_us: i64,
 }
 
 /// "Now", truncated to whole seconds (what is stored is what is shown and exported).
@@ -314,11 +313,10 @@ pub async fn act(
             tx.commit().await?;
         }
         Ok(Ok(Outcome {
+            target,
             status: status_of(&rows),
             request: rows.deciding_request(),
-            event: if changed { event } else { None },
             changed,
-            at_us: now,
         }))
     })
     .await??;
@@ -386,6 +384,23 @@ pub async fn connection_status(
 /// Whether the viewer and `target` are connected (self: false).
 pub async fn is_connection(source: &Source, viewer: i64, target: i64) -> Result<bool, ApiError> {
     Ok(connection_status(source, viewer, target).await? == Some(ConnectionStatus::Connected))
+}
+
+/// Checks 3 to 6 of an action (routes 1–7, and their mutations) and the action itself, for a
+/// viewer the door has authenticated (check 1; check 2, the method, is the door's own):
+/// friendship mode, the target, self, the pair's state.
+pub async fn perform(
+    source: &Source,
+    access: &Access,
+    target: Target,
+    action: Action,
+) -> Result<Outcome, ApiError> {
+    let viewer = access.viewer.ok_or(ApiError::NotAuthenticated)?;
+    if action.needs_friendship() {
+        check_friendship(access)?;
+    }
+    let target = admit_target(source, target, action.refuses_deleted_target()).await?;
+    act(source, viewer, target, action).await
 }
 
 /// Check 1 of the lifecycle routes: credentials are required whatever

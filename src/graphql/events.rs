@@ -35,16 +35,15 @@ pub const MAX_PER_SOCKET: usize = 16;
 pub struct SocketSubscriptions(Arc<AtomicUsize>);
 
 /// One of a socket's subscriptions: counted while it lives.
-struct Counted(Option<SocketSubscriptions>);
+struct Counted(SocketSubscriptions);
 
 impl Counted {
-    /// Counts a new subscription on the socket of `ctx`, or refuses it past the maximum.
+    /// Counts a new subscription on the socket of `ctx` (subscriptions run on sockets only),
+    /// or refuses it past the maximum.
     fn open(ctx: &Context<'_>) -> async_graphql::Result<Counted> {
-        let Some(socket) = ctx.data_opt::<SocketSubscriptions>() else {
-            return Ok(Counted(None));
-        };
+        let socket = ctx.data::<SocketSubscriptions>()?;
         let open = socket.0.fetch_add(1, Ordering::Relaxed);
-        let counted = Counted(Some(socket.clone()));
+        let counted = Counted(socket.clone());
         if open >= MAX_PER_SOCKET {
             return Err(ApiError::Invalid {
                 field: "connectionEvents",
@@ -60,9 +59,7 @@ impl Counted {
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        if let Some(socket) = &self.0 {
-            socket.0.fetch_sub(1, Ordering::Relaxed);
-        }
+        self.0 .0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -78,7 +75,7 @@ impl Subscription {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ConnectionEvent>>> {
         let rc = request(ctx);
-        let viewer = rc.viewer_required().await?;
+        let (viewer, _) = rc.viewer_required().await?;
         let counted = Counted::open(ctx)?;
         // Registered before the settings are read: an event committed from now on is not
         // missed, and one that arrives before friendship mode is confirmed waits in the

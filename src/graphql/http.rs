@@ -110,21 +110,17 @@ async fn execute(
     kind: ResponseType,
     method: Method,
 ) -> Response {
+    let mut request = state.documents.prepare(request);
     // Checked on the prepared document, so a persisted mutation sent by hash alone is
     // refused too; before the permit: a refusal runs nothing.
-    let request = match state.documents.prepare(request) {
-        Ok(mut request) => {
-            let mutates = matches!(
-                operation_type(&mut request),
-                Some(OperationType::Mutation | OperationType::Subscription)
-            );
-            if method == Method::Get && mutates {
-                return refuse(mutation_over_get(), Some(kind));
-            }
-            Ok(request)
+    if let (Method::Get, Ok(prepared)) = (method, &mut request) {
+        if matches!(
+            operation_type(prepared),
+            Some(OperationType::Mutation | OperationType::Subscription)
+        ) {
+            return refuse(mutation_over_get(), Some(kind));
         }
-        Err(error) => Err(error),
-    };
+    }
     // Wait for a permit: under a burst, operations queue here instead of all holding their
     // working memory at once. The semaphore is never closed, so acquiring cannot fail.
     let Ok(_permit) = state.permits.acquire().await else {

@@ -99,19 +99,12 @@ async fn act(
     action: Action,
 ) -> async_graphql::Result<Option<ConnectionPayload>> {
     let rc = request(ctx);
-    let viewer = rc.viewer_required().await?;
-    let access = rc.access().await?;
-    if action.needs_friendship() {
-        lifecycle::check_friendship(&access).or_graphql()?;
-    }
+    let (viewer, access) = rc.viewer_required().await?;
     let target = user_id(user).map_or(Target::Malformed, Target::Id);
-    let target = lifecycle::admit_target(&rc.source, target, action.refuses_deleted_target())
+    let outcome = lifecycle::perform(&rc.source, &access, target, action)
         .await
         .or_graphql()?;
-    let outcome = lifecycle::act(&rc.source, viewer, target, action)
-        .await
-        .or_graphql()?;
-    Ok(Some(ConnectionPayload::new(viewer, target, &outcome)))
+    Ok(Some(ConnectionPayload::new(viewer, &outcome)))
 }
 
 /// What a lifecycle mutation answers.
@@ -121,11 +114,11 @@ pub struct ConnectionPayload {
 }
 
 impl ConnectionPayload {
-    fn new(viewer: i64, target: i64, outcome: &Outcome) -> ConnectionPayload {
+    fn new(viewer: i64, outcome: &Outcome) -> ConnectionPayload {
         // The request's users are the viewer (no status) and the target.
         let status = |id: i64| if id == viewer { None } else { outcome.status };
         ConnectionPayload {
-            user: User::with_status(target, outcome.status),
+            user: User::with_status(outcome.target, outcome.status),
             request: outcome
                 .request
                 .map(|row| ConnectionRequest::of_row(&row, status)),

@@ -100,11 +100,12 @@ impl RequestContext {
 }
 
 impl RequestContext {
-    /// The viewer, for what requires credentials whatever `content_availability` says (the
-    /// lifecycle): UNAUTHENTICATED when anonymous.
-    pub async fn viewer_required(&self) -> async_graphql::Result<i64> {
-        match self.access().await?.viewer {
-            Some(viewer) => Ok(viewer),
+    /// The viewer and the access, for what requires credentials whatever
+    /// `content_availability` says (the lifecycle): UNAUTHENTICATED when anonymous.
+    pub async fn viewer_required(&self) -> async_graphql::Result<(i64, Access)> {
+        let access = self.access().await?;
+        match access.viewer {
+            Some(viewer) => Ok((viewer, access)),
             None => Err(ApiError::NotAuthenticated.extend()),
         }
     }

@@ -455,22 +455,44 @@ impl UserConnectionPage {
         offset: u64,
         mutual: Option<bool>,
     ) -> UserConnectionPage {
-        let mut query = vec![("limit".to_string(), page.limit.to_string())];
-        if offset > 0 {
-            query.push(("offset".to_string(), offset.to_string()));
-        }
-        if let Some(m) = mutual {
-            query.push(("mutual".to_string(), if m { "1" } else { "0" }.to_string()));
-        }
+        let mutual = mutual.map(|m| ("mutual", if m { "1" } else { "0" }));
         let base = format!("{origin}{}", core::connections_path(owner));
-        let link = |position: &core::Position| core::url(&base, &query, page.limit, position);
+        let (next, previous) = rest_links(
+            &base,
+            page.limit,
+            offset,
+            mutual,
+            page.next.as_ref(),
+            page.previous.as_ref(),
+        );
         UserConnectionPage {
             count: page.count.min(i32::MAX as u64) as i32,
-            next: page.next.as_ref().map(link),
-            previous: page.previous.as_ref().map(link),
+            next,
+            previous,
             results: page.listed().map(User::listed).collect(),
         }
     }
+}
+
+/// The `next` and `previous` links of a GraphQL page: those of the equivalent REST request to
+/// `base` (`limit`, `offset` unless 0, then `extra`).
+fn rest_links(
+    base: &str,
+    limit: u64,
+    offset: u64,
+    extra: Option<(&str, &str)>,
+    next: Option<&core::Position>,
+    previous: Option<&core::Position>,
+) -> (Option<String>, Option<String>) {
+    let mut query = vec![("limit".to_string(), limit.to_string())];
+    if offset > 0 {
+        query.push(("offset".to_string(), offset.to_string()));
+    }
+    if let Some((key, value)) = extra {
+        query.push((key.to_string(), value.to_string()));
+    }
+    let link = |position: &core::Position| core::url(base, &query, limit, position);
+    (next.map(link), previous.map(link))
 }
 
 /// What an operation selects of the users a `connections` field lists (its `results`, through
@@ -668,11 +690,10 @@ pub async fn request_list(
     offset: Option<i32>,
 ) -> async_graphql::Result<ConnectionRequestPage> {
     let rc = request(ctx);
-    let viewer = rc.viewer_required().await?;
+    let (viewer, access) = rc.viewer_required().await?;
     if viewer != owner {
         return Err(ApiError::PermissionDenied).or_graphql();
     }
-    let access = rc.access().await?;
     lifecycle::check_friendship(&access).or_graphql()?;
     let (limit, offset) = page_arguments(rc, limit, offset)?;
     let page = core::request_page(
@@ -695,16 +716,19 @@ fn render_page(
     list: RequestBox,
     offset: u64,
 ) -> ConnectionRequestPage {
-    let mut query = vec![("limit".to_string(), page.limit.to_string())];
-    if offset > 0 {
-        query.push(("offset".to_string(), offset.to_string()));
-    }
     let base = format!("{}{}", rc.link_origin, core::requests_path(list));
-    let link = |position: &core::Position| core::url(&base, &query, page.limit, position);
+    let (next, previous) = rest_links(
+        &base,
+        page.limit,
+        offset,
+        None,
+        page.next.as_ref(),
+        page.previous.as_ref(),
+    );
     ConnectionRequestPage {
         count: page.count.min(i32::MAX as u64) as i32,
-        next: page.next.as_ref().map(link),
-        previous: page.previous.as_ref().map(link),
+        next,
+        previous,
         results: page.results.iter().map(ConnectionRequest::listed).collect(),
     }
 }

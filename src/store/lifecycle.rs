@@ -4,8 +4,8 @@
 //! Atomic and serializable per pair, on every backend (`Store::lock_pair`):
 //!
 //! - PostgreSQL and MariaDB/MySQL: READ COMMITTED, then both users' rows locked by one
-//!   `SELECT ... ORDER BY id FOR UPDATE`, the smaller id first. Every action on a pair takes the same two
-//!   locks in the same order, so calls on one pair run one after the other and actions on
+//!   `SELECT ... ORDER BY id FOR UPDATE`, the smaller id first. Every action on a pair takes
+//!   the same two locks in the same order, so calls on one pair run one after the other and actions on
 //!   pairs that share a user never deadlock on them; once the locks are held, each later
 //!   statement reads what the previous holders committed (READ COMMITTED reads the latest
 //!   committed rows per statement, and takes no gap locks on MariaDB).
@@ -60,41 +60,26 @@ impl Store {
                     .await?
             }
         };
-        match backend {
-            DatabaseBackend::Sqlite => {
-                // The write lock of the file (module comment).
-                txn.execute_unprepared(
-                    "UPDATE connection_request_ids SET last_id = last_id WHERE id = 1",
-                )
-                .await?;
-                let found = user::Entity::find()
-                    .filter(user::Column::Id.is_in([viewer, target]))
-                    .select_only()
-                    .column(user::Column::Id)
-                    .into_tuple::<i64>()
-                    .all(&txn)
-                    .await?;
-                if found.len() < 2 {
-                    return Ok(None);
-                }
-            }
-            // Both rows in one statement, in id order: PostgreSQL locks the rows as its sorted
-            // output passes (`LockRows` above the sort), InnoDB as its ascending primary-key
-            // range scan reaches them. One round trip fewer than a statement per row.
-            _ => {
-                let locked = user::Entity::find()
-                    .filter(user::Column::Id.is_in([viewer, target]))
-                    .select_only()
-                    .column(user::Column::Id)
-                    .order_by_asc(user::Column::Id)
-                    .lock_exclusive()
-                    .into_tuple::<i64>()
-                    .all(&txn)
-                    .await?;
-                if locked.len() < 2 {
-                    return Ok(None);
-                }
-            }
+        // Both users' rows, in one statement. PostgreSQL and MariaDB/MySQL lock them, in id
+        // order: PostgreSQL as its index scan returns them (`LockRows` above it), InnoDB as
+        // its ascending primary-key range scan reaches them. SQLite takes the file's write
+        // lock first instead (module comment).
+        let mut users = user::Entity::find()
+            .filter(user::Column::Id.is_in([viewer, target]))
+            .select_only()
+            .column(user::Column::Id)
+            .order_by_asc(user::Column::Id);
+        if backend == DatabaseBackend::Sqlite {
+            txn.execute_unprepared(
+                "UPDATE connection_request_ids SET last_id = last_id WHERE id = 1",
+            )
+            .await?;
+        } else {
+            users = users.lock_exclusive();
+        }
+        let found = users.into_tuple::<i64>().all(&txn).await?;
+        if found.len() < 2 {
+            return Ok(None);
         }
         Ok(Some(PairTx { txn }))
     }

@@ -43,6 +43,7 @@ use sea_orm::{
 };
 use serde_json::{json, Value};
 
+use crate::common::jwt;
 use crate::common::{self, Backend, TestDb, TEST_SECRET};
 
 /// How long a write from another connection may take to show (the p99 target, 100 ms, is
@@ -69,10 +70,6 @@ fn config(cache: bool) -> Config {
     };
     config.public_base_url = Some(PUBLIC_BASE.into());
     config
-}
-
-fn jwt(user: i64) -> String {
-    community_gateway::auth::issue_jwt(user, 600, TEST_SECRET.as_bytes()).expect("jwt")
 }
 
 /// A status and a JSON body.

@@ -2,6 +2,7 @@
 //! number of SQL statements whatever the number of users an operation touches).
 
 use crate::common;
+use crate::common::jwt;
 
 use crate::common::{TestDb, TEST_SECRET};
 use serde_json::{json, Value};
@@ -17,10 +18,6 @@ async fn post(base: &str, token: Option<&str>, query: &str) -> Value {
     let response = request.send().await.unwrap();
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
-}
-
-fn jwt(user: i64) -> String {
-    community_gateway::auth::issue_jwt(user, 600, TEST_SECRET.as_bytes()).unwrap()
 }
 
 fn codes(response: &Value) -> Vec<String> {

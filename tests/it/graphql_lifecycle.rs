@@ -21,7 +21,8 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::common::{self, plain_user, TestDb, TEST_SECRET};
+use crate::common::jwt;
+use crate::common::{self, plain_user, TestDb};
 
 const T0: &str = "2024-03-01T10:00:00Z";
 const T1: &str = "2024-03-02T10:00:00Z";
@@ -52,10 +53,6 @@ const STATES: [&str; 6] = [
     "connected",
 ];
 
-fn jwt(user: i64) -> String {
-    community_gateway::auth::issue_jwt(user, 600, TEST_SECRET.as_bytes()).unwrap()
-}
-
 /// A data-file request.
 fn request(id: i64, from: i64, to: i64, created: &str, rejected: Value, viewed: Value) -> Value {
     json!({"id": id, "from": from, "to": to, "created_at": created, "rejected_at": rejected,
@@ -83,13 +80,12 @@ async fn load(
         .collect();
     let settings =
         json!({"connection_enabled": true, "follow_enabled": false, "content_availability": true});
-    let text = json!({"settings": settings, "tags": [], "users": users,
-        "connections": connections, "connection_requests": requests, "access_tokens": []})
-    .to_string();
-    let file = community_gateway::community::parse(text.as_bytes()).expect("parses");
-    community_gateway::community::import(store, &file)
-        .await
-        .expect("imports");
+    common::import_json(
+        store,
+        &json!({"settings": settings, "tags": [], "users": users,
+        "connections": connections, "connection_requests": requests, "access_tokens": []}),
+    )
+    .await;
 }
 
 /// Friendship mode on or off (public content, follow mode off).

@@ -18,11 +18,8 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
-use crate::common::{self, plain_user, TestDb, TEST_SECRET};
-
-fn jwt(user: i64) -> String {
-    community_gateway::auth::issue_jwt(user, 600, TEST_SECRET.as_bytes()).unwrap()
-}
+use crate::common::jwt;
+use crate::common::{self, plain_user, TestDb};
 
 /// A community of `users` users without any link; `deleted` are soft-deleted.
 async fn load(store: &Store, users: i64, deleted: &[i64]) {
@@ -33,13 +30,12 @@ async fn load(store: &Store, users: i64, deleted: &[i64]) {
             user
         })
         .collect();
-    let text = json!({"settings": {}, "tags": [], "users": users, "connections": [],
-        "connection_requests": [], "access_tokens": []})
-    .to_string();
-    let file = community_gateway::community::parse(text.as_bytes()).expect("parses");
-    community_gateway::community::import(store, &file)
-        .await
-        .expect("imports");
+    common::import_json(
+        store,
+        &json!({"settings": {}, "tags": [], "users": users, "connections": [],
+        "connection_requests": [], "access_tokens": []}),
+    )
+    .await;
 }
 
 /// A client of one served app.

@@ -13,7 +13,8 @@ use community_gateway::store::Store;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{self, plain_user, TestDb, TEST_SECRET};
+use crate::common::jwt;
+use crate::common::{self, plain_user, TestDb};
 
 const INBOX: &str = "/api/v2/user/connection/requests/";
 const SENT: &str = "/api/v2/user/connection/requests_sent/";
@@ -22,10 +23,6 @@ const T0: &str = "2024-03-01T10:00:00Z";
 const T1: &str = "2024-03-02T10:00:00Z";
 const T2: &str = "2024-03-03T10:00:00Z";
 const T3: &str = "2024-03-04T10:00:00Z";
-
-fn jwt(user: i64) -> String {
-    community_gateway::auth::issue_jwt(user, 600, TEST_SECRET.as_bytes()).unwrap()
-}
 
 /// Users 1–9 (7 soft-deleted; 2 with a visible tag), viewer 1's requests both ways, and a
 /// request between two other users.
@@ -65,14 +62,13 @@ async fn load(store: &Store) {
     let tag = json!({"id": 1, "type": "user", "name": "Moderator", "description": "",
         "color": "#3366ff", "visible": true, "visibility_boost": false, "active": true,
         "deleted": false, "created_at": T0});
-    let text = json!({"settings": {}, "tags": [tag], "users": users,
+    common::import_json(
+        store,
+        &json!({"settings": {}, "tags": [tag], "users": users,
         "connections": [{"users": [1, 9], "connected_at": T0}],
-        "connection_requests": requests, "access_tokens": []})
-    .to_string();
-    let file = community_gateway::community::parse(text.as_bytes()).expect("parses");
-    community_gateway::community::import(store, &file)
-        .await
-        .expect("imports");
+        "connection_requests": requests, "access_tokens": []}),
+    )
+    .await;
 }
 
 struct Api {

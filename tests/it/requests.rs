@@ -21,6 +21,7 @@ use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
+use crate::common::jwt;
 use crate::common::{self, plain_user, Backend, TestDb, TEST_SECRET};
 
 // ---------------------------------------------------------------------------------------
@@ -316,10 +317,6 @@ fn expected() -> Vec<(i64, i64, Option<&'static str>)> {
         (6, 1, Some(SENT)),
         (7, 1, Some(SENT)),
     ]
-}
-
-fn jwt(user: i64) -> String {
-    community_gateway::auth::issue_jwt(user, 600, TEST_SECRET.as_bytes()).expect("jwt")
 }
 
 /// Statuses as REST spells them (GraphQL's enum values lower-cased).

@@ -1,13 +1,10 @@
 //! The REST route beyond the golden cases: bounded SQL, HTTP details, configuration.
 
 use crate::common;
+use crate::common::jwt;
 
 use crate::common::{TestDb, TEST_SECRET};
 use serde_json::Value;
-
-fn jwt(user: i64) -> String {
-    community_gateway::auth::issue_jwt(user, 600, TEST_SECRET.as_bytes()).unwrap()
-}
 
 /// A star: user 1 connected to everyone, so any page size can be filled.
 fn star_json(users: i64) -> String {

@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::common::jwt;
 use crate::common::{self, plain_user, Backend, TestDb, TEST_SECRET};
 
 const EVENT_FIELDS: &str = "kind at user { id connectionStatus } \
@@ -30,20 +31,15 @@ const EVENT_FIELDS: &str = "kind at user { id connectionStatus } \
 /// How long a test waits for a message that must come.
 const WITHIN: Duration = Duration::from_secs(5);
 
-fn jwt(user: i64) -> String {
-    community_gateway::auth::issue_jwt(user, 600, TEST_SECRET.as_bytes()).expect("jwt")
-}
-
 /// A community of `users` plain users, no links.
 async fn load(store: &Store, users: i64) {
     let users: Vec<Value> = (1..=users).map(|id| plain_user(id, &[])).collect();
-    let text = json!({"settings": {}, "tags": [], "users": users, "connections": [],
-        "connection_requests": [], "access_tokens": []})
-    .to_string();
-    let file = community_gateway::community::parse(text.as_bytes()).expect("parses");
-    community_gateway::community::import(store, &file)
-        .await
-        .expect("imports");
+    common::import_json(
+        store,
+        &json!({"settings": {}, "tags": [], "users": users, "connections": [],
+        "connection_requests": [], "access_tokens": []}),
+    )
+    .await;
 }
 
 /// What the server sent.

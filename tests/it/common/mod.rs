@@ -157,6 +157,20 @@ pub fn example_community_json() -> String {
 /// The JWT secret test servers use.
 pub const TEST_SECRET: &str = "test-secret-0123456789";
 
+/// A JWT for `user`, valid for ten minutes, signed for the test servers.
+pub fn jwt(user: i64) -> String {
+    community_gateway::auth::issue_jwt(user, 600, TEST_SECRET.as_bytes()).expect("jwt")
+}
+
+/// Imports a community given as a data-file JSON value into `store`.
+pub async fn import_json(store: &Store, community: &serde_json::Value) {
+    let file =
+        community_gateway::community::parse(community.to_string().as_bytes()).expect("parses");
+    community_gateway::community::import(store, &file)
+        .await
+        .expect("imports");
+}
+
 /// Serves the app on an ephemeral loopback port; returns its base URL (`http://127.0.0.1:PORT`).
 pub async fn serve(store: Store) -> String {
     serve_with(
