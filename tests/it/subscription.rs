@@ -218,6 +218,18 @@ async fn connected_at(store: &Store, user: i64, friend: i64) -> String {
     community_gateway::store::time::api_time(row.connected_at_us)
 }
 
+/// Now, as the API writes instants (UTC, whole seconds, `Z`).
+fn whole_second_now() -> String {
+    community_gateway::store::time::api_time(community_gateway::store::time::now_us())
+}
+
+/// `at` is an API instant between `before` and `after` (same format: they order as text).
+fn assert_within(at: &Value, before: &str, after: &str) {
+    let at = at.as_str().expect("at is a string");
+    assert!(at.len() == 20 && at.ends_with('Z'), "{at}");
+    assert!(before <= at && at <= after, "{before} <= {at} <= {after}");
+}
+
 fn user(id: i64, status: Option<&str>) -> Value {
     json!({"id": id.to_string(), "connectionStatus": status})
 }
@@ -260,13 +272,22 @@ async fn every_event_reaches_the_user_acted_upon_with_its_snapshot() {
         );
         let first_id = request["id"].clone();
 
-        // A retry and mark_seen send nothing; REQUEST_CANCELLED comes next, request gone.
+        // A retry and a refused call send nothing; REQUEST_CANCELLED comes next, request
+        // gone, `at` the second the withdrawal committed.
         rest.ok(1, "request", 2).await;
+        assert_eq!(
+            rest.act(1, "accept", 2).await.0,
+            400,
+            "{backend:?}: refused"
+        );
+        let before = whole_second_now();
         rest.ok(1, "cancel_request", 2).await;
+        let after = whole_second_now();
         let event = two.event("s").await;
         assert_eq!(event["kind"], "REQUEST_CANCELLED", "{backend:?}");
         assert_eq!(event["user"], user(1, None));
         assert_eq!(event["request"], Value::Null);
+        assert_within(&event["at"], &before, &after);
 
         // 2 asks 1: 1 hears it, 2 (the actor) does not.
         rest.ok(2, "request", 1).await;
@@ -311,12 +332,15 @@ async fn every_event_reaches_the_user_acted_upon_with_its_snapshot() {
         assert_eq!(event["request"], Value::Null);
         assert_eq!(event["at"], connected_at(&db.store, 2, 1).await.as_str());
 
-        // REMOVED, by either side; a retry sends nothing.
+        // REMOVED, by either side, at the second it committed; a retry sends nothing.
         rest.ok(1, "accept", 2).await;
+        let before = whole_second_now();
         rest.ok(1, "remove", 2).await;
+        let after = whole_second_now();
         let event = two.event("s").await;
         assert_eq!(event["kind"], "REMOVED", "{backend:?}");
         assert_eq!(event["user"], user(1, None));
+        assert_within(&event["at"], &before, &after);
         rest.ok(1, "remove", 2).await;
 
         // A request that is answered by asking back: ACCEPTED to the first asker.
@@ -511,8 +535,10 @@ async fn friendship_mode_turned_off_completes_the_subscription() {
         let base = common::serve(db.store.clone()).await;
         let mut socket = Socket::of(&base, 2).await;
         socket.subscribe("s").await;
-        // A settings change that keeps friendship mode on does not end it.
+        // A settings change that keeps friendship mode on does not end it, and neither it nor
+        // an import sends anything: the next message is the next action's event.
         common::set_settings(&db.store, true, true, true).await;
+        load(&db.store, 2).await;
         Rest::new(&base).ok(1, "request", 2).await;
         assert_eq!(socket.event("s").await["kind"], "REQUEST_RECEIVED");
         common::set_settings(&db.store, false, false, true).await;
