@@ -28,15 +28,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from staleness import Database, execute, free_port, percentile  # noqa: E402
+from staleness import Database, env, execute, free_port, percentile  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "events-secret-0123456789abcdef"
-
-
-def env(name, default):
-    value = os.environ.get(name, "").strip()
-    return value or default
 
 
 BACKENDS = [b for b in env("BENCH_EVENTS_BACKENDS", "postgres").split(",") if b]
