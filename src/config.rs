@@ -166,6 +166,18 @@ pub struct ServeOptions {
     #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphql_introspection: bool,
 
+    /// GraphQL: answer the queries it covers with the compiled execution path
+    /// (`docs/graphql-execution.md`); `false` runs every operation on the reference executor.
+    #[arg(long, env = "GRAPHQL_COMPILED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphql_compiled: bool,
+
+    /// GraphQL: run the reference executor beside every compiled answer and compare the two.
+    /// `on` logs and counts a difference (`gateway_graphql_verify_differences_total`) and
+    /// answers the reference's response; `strict` also answers a difference with a 500 (for
+    /// test suites); `off` runs the compiled path alone.
+    #[arg(long, env = "GRAPHQL_VERIFY", default_value = "off", value_enum)]
+    pub graphql_verify: Verify,
+
     /// The in-process graph cache: `on` serves pages from memory, kept coherent by the
     /// database's change feed; `off` reads everything from SQL.
     #[arg(long, env = "CACHE", default_value = "on", value_parser = ["on", "off"])]
@@ -219,8 +231,22 @@ pub struct Config {
     pub graphql: GraphqlLimits,
     /// GraphQL operations executed at once.
     pub graphql_max_concurrent: usize,
+    /// Whether the compiled execution path answers the queries it covers.
+    pub graphql_compiled: bool,
+    /// Whether the reference executor checks the compiled path's answers.
+    pub graphql_verify: Verify,
     /// The graph cache.
     pub cache: CacheConfig,
+}
+
+/// `GRAPHQL_VERIFY`: how the reference executor checks the compiled path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Verify {
+    Off,
+    /// Log and count differences; answer the reference's response.
+    On,
+    /// As `On`, and answer a difference with a 500.
+    Strict,
 }
 
 /// How the graph cache runs (`crate::cache`).
@@ -269,6 +295,8 @@ impl Config {
             rate_limit: None,
             graphql: GraphqlLimits::default(),
             graphql_max_concurrent: 8,
+            graphql_compiled: true,
+            graphql_verify: Verify::Off,
             cache: CacheConfig::default(),
         }
     }
@@ -333,6 +361,8 @@ impl ServeOptions {
                 introspection: self.graphql_introspection,
             },
             graphql_max_concurrent: self.graphql_max_concurrent as usize,
+            graphql_compiled: self.graphql_compiled,
+            graphql_verify: self.graphql_verify,
             cache: CacheConfig {
                 enabled: self.cache == "on",
                 budget_bytes: (self.cache_mb as usize).saturating_mul(1 << 20),

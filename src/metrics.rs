@@ -27,6 +27,12 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     graphql_errors: IntCounterVec,
+    /// GraphQL executions by path, fallbacks by reason, plan-cache lookups, differences
+    /// found by `GRAPHQL_VERIFY`.
+    graphql_executions: IntCounterVec,
+    graphql_fallbacks: IntCounterVec,
+    graphql_plan_lookups: IntCounterVec,
+    graphql_verify_differences: IntCounterVec,
     sql_statements: IntGauge,
     pool_size: IntGauge,
     pool_idle: IntGauge,
@@ -138,6 +144,38 @@ impl Metrics {
             &["code"],
         )
         .expect("static metric definition");
+        let graphql_executions = IntCounterVec::new(
+            Opts::new(
+                "graphql_executions_total",
+                "GraphQL operations by execution path: compiled, fallback (a plan handed the request to the reference executor), reference",
+            ),
+            &["path"],
+        )
+        .expect("static metric definition");
+        let graphql_fallbacks = IntCounterVec::new(
+            Opts::new(
+                "graphql_fallbacks_total",
+                "Requests the compiled path handed to the reference executor, by reason",
+            ),
+            &["reason"],
+        )
+        .expect("static metric definition");
+        let graphql_plan_lookups = IntCounterVec::new(
+            Opts::new(
+                "graphql_plan_cache_total",
+                "Plan cache lookups: hit (a plan ran), ineligible (known, answered by the reference), miss",
+            ),
+            &["result"],
+        )
+        .expect("static metric definition");
+        let graphql_verify_differences = IntCounterVec::new(
+            Opts::new(
+                "graphql_verify_differences_total",
+                "GRAPHQL_VERIFY: compiled answers that differed from the reference executor's",
+            ),
+            &["part"],
+        )
+        .expect("static metric definition");
         let sql_statements =
             IntGauge::new("sql_statements_total", "SQL statements run since start")
                 .expect("static metric definition");
@@ -177,6 +215,10 @@ impl Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(graphql_errors.clone()),
+            Box::new(graphql_executions.clone()),
+            Box::new(graphql_fallbacks.clone()),
+            Box::new(graphql_plan_lookups.clone()),
+            Box::new(graphql_verify_differences.clone()),
             Box::new(sql_statements.clone()),
             Box::new(pool_size.clone()),
             Box::new(pool_idle.clone()),
@@ -191,6 +233,10 @@ impl Metrics {
             requests,
             latency,
             graphql_errors,
+            graphql_executions,
+            graphql_fallbacks,
+            graphql_plan_lookups,
+            graphql_verify_differences,
             sql_statements,
             pool_size,
             pool_idle,
@@ -204,6 +250,29 @@ impl Metrics {
     /// Counts the errors of one GraphQL response by their `extensions.code`.
     pub fn graphql_error(&self, code: &str) {
         self.graphql_errors.with_label_values(&[code]).inc();
+    }
+
+    /// One GraphQL operation run by `path` (`compiled`, `fallback`, `reference`).
+    pub fn graphql_execution(&self, path: &str) {
+        self.graphql_executions.with_label_values(&[path]).inc();
+    }
+
+    /// A request the compiled path handed to the reference, and why.
+    pub fn graphql_fallback(&self, reason: &str) {
+        self.graphql_fallbacks.with_label_values(&[reason]).inc();
+    }
+
+    /// One plan-cache lookup (`hit`, `ineligible`, `miss`).
+    pub fn graphql_plan_lookup(&self, result: &str) {
+        self.graphql_plan_lookups.with_label_values(&[result]).inc();
+    }
+
+    /// A compiled answer that differed from the reference's, in `part` (`status`,
+    /// `headers`, `body`).
+    pub fn graphql_verify_difference(&self, part: &str) {
+        self.graphql_verify_differences
+            .with_label_values(&[part])
+            .inc();
     }
 }
 

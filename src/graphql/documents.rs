@@ -18,6 +18,8 @@ use async_graphql::{Request, ServerError, ServerResult};
 use lru::LruCache;
 use sha2::{Digest, Sha256};
 
+use super::plan::{DocumentKey, PlanKey};
+
 /// How many persisted queries are kept (least recently used go first).
 const APQ_CACHE_SIZE: usize = 1024;
 
@@ -87,6 +89,32 @@ impl Documents {
         let document = request.parsed_query()?;
         self.limits.check(document)?;
         Ok(request)
+    }
+
+    /// The key of the request's plan (`graphql::plan`): its text, or its persisted-query
+    /// hash when it is sent alone and the document is still remembered (a plan must not
+    /// answer a hash this server would answer `PersistedQueryNotFound`). None for requests
+    /// that register a persisted query (their hash is checked by `prepare`).
+    pub fn plan_key(&self, request: &Request) -> Option<PlanKey> {
+        let document = match request.extensions.get("persistedQuery") {
+            Some(extension) if request.query.is_empty() => {
+                let persisted: PersistedQuery =
+                    async_graphql::from_value(extension.clone()).ok()?;
+                let known = persisted.version == 1
+                    && lock(&self.persisted).get(&persisted.sha256_hash).is_some();
+                known.then_some(DocumentKey::Persisted(persisted.sha256_hash))?
+            }
+            Some(_) => return None,
+            None if request.query.len() <= PARSED_CACHE_MAX_BYTES => {
+                DocumentKey::Text(request.query.clone())
+            }
+            // A long text is kept by its digest (hashing it costs less than holding it).
+            None => DocumentKey::Digest(Sha256::digest(request.query.as_bytes()).into()),
+        };
+        Some(PlanKey {
+            document,
+            operation: request.operation_name.clone(),
+        })
     }
 
     /// The document a persisted-query request names: by hash alone, or sent with its text

@@ -29,10 +29,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+use super::plan::{self, Fallback, Known, Plan, PlanKey};
 use super::playground;
 use super::request::RequestContext;
 use super::state::GraphqlState;
 use crate::auth;
+use crate::config::Verify;
 use crate::core;
 use crate::error::ApiError;
 
@@ -102,13 +104,142 @@ pub async fn post(
     }
 }
 
-/// Authenticates the request once, then runs the operation with per-request loaders.
+/// Runs the request: by its plan when the compiled path has one (`graphql::plan`), else (or
+/// when the plan hands it back) on the reference executor, which also teaches the plan cache
+/// the documents it validates.
 async fn execute(
     state: &GraphqlState,
     headers: &HeaderMap,
     request: async_graphql::Request,
     kind: ResponseType,
     method: Method,
+) -> Response {
+    let key = match state.app.config.graphql_compiled {
+        true => state.documents.plan_key(&request),
+        false => None,
+    };
+    let known = key.as_ref().and_then(|key| state.plans.get(key));
+    if key.is_some() {
+        let lookup = match &known {
+            Some(Known::Ready(_)) => "hit",
+            Some(Known::Ineligible(_)) => "ineligible",
+            None => "miss",
+        };
+        state.app.metrics.graphql_plan_lookup(lookup);
+    }
+    match (known, key) {
+        (Some(Known::Ready(plan)), Some(key)) => {
+            compiled(state, headers, request, kind, &plan, key).await
+        }
+        (None, Some(key)) => reference(state, headers, request, kind, method, Some(key)).await,
+        _ => reference(state, headers, request, kind, method, None).await,
+    }
+}
+
+/// A query with a plan: the plan's answer, or the reference's when the plan hands the
+/// request back (or, with `GRAPHQL_VERIFY`, beside it).
+async fn compiled(
+    state: &GraphqlState,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+    kind: ResponseType,
+    plan: &Plan,
+    key: PlanKey,
+) -> Response {
+    let Ok(_permit) = state.permits.acquire().await else {
+        return internal_error("GraphQL permits closed", kind);
+    };
+    let context = request_context(state, headers);
+    let metrics = &state.app.metrics;
+    let body = match plan.run(&context, &request.variables).await {
+        Ok(body) => body,
+        Err(fallback) => {
+            metrics.graphql_execution("fallback");
+            metrics.graphql_fallback(fallback.reason());
+            if let Fallback::Unsupported(reason) = fallback {
+                state.plans.learn(key, Known::Ineligible(reason));
+            }
+            return run_reference(state, request, context, kind).await;
+        }
+    };
+    metrics.graphql_execution("compiled");
+    let answer = json_bytes_response(StatusCode::OK, body, kind);
+    match state.app.config.graphql_verify {
+        Verify::Off => answer,
+        verify => {
+            // A fresh context: the reference reads for itself, as it would alone.
+            let context = request_context(state, headers);
+            let reference = run_reference(state, request, context, kind).await;
+            compare(state, answer, reference, verify).await
+        }
+    }
+}
+
+/// `GRAPHQL_VERIFY`: the reference's answer, after comparing it with the compiled one
+/// (status, headers, body). A difference is logged and counted; `strict` answers it 500.
+async fn compare(
+    state: &GraphqlState,
+    compiled: Response,
+    reference: Response,
+    verify: Verify,
+) -> Response {
+    let (compiled, compiled_body) = compiled.into_parts();
+    let (reference, reference_body) = reference.into_parts();
+    let limit = state.app.config.max_body_bytes.saturating_mul(64);
+    let (Ok(compiled_body), Ok(reference_body)) = (
+        axum::body::to_bytes(compiled_body, limit).await,
+        axum::body::to_bytes(reference_body, limit).await,
+    ) else {
+        return internal_error(
+            "GRAPHQL_VERIFY: a body could not be read",
+            ResponseType::Json,
+        );
+    };
+    let part = if compiled.status != reference.status {
+        Some("status")
+    } else if compiled.headers != reference.headers {
+        Some("headers")
+    } else if compiled_body != reference_body {
+        Some("body")
+    } else {
+        None
+    };
+    if let Some(part) = part {
+        state.app.metrics.graphql_verify_difference(part);
+        tracing::warn!(
+            part,
+            compiled_status = %compiled.status,
+            reference_status = %reference.status,
+            compiled = %String::from_utf8_lossy(&compiled_body[..compiled_body.len().min(4096)]),
+            reference = %String::from_utf8_lossy(&reference_body[..reference_body.len().min(4096)]),
+            "GRAPHQL_VERIFY: the compiled answer differs from the reference executor's"
+        );
+        if verify == Verify::Strict {
+            // Strict is for test suites, which install no log subscriber: the difference
+            // goes to the test's own output.
+            eprintln!(
+                "GRAPHQL_VERIFY difference in {part}\ncompiled: {compiled:?} {}\nreference: {reference:?} {}",
+                String::from_utf8_lossy(&compiled_body),
+                String::from_utf8_lossy(&reference_body)
+            );
+            let err = ApiError::Internal(anyhow::anyhow!(
+                "GRAPHQL_VERIFY: executors differ in {part}"
+            ));
+            return refuse(err, None);
+        }
+    }
+    Response::from_parts(reference, axum::body::Body::from(reference_body))
+}
+
+/// A request without a plan: the reference executor runs it; a document it validates is
+/// compiled for the next requests (`learn`: its plan key, when it may have one).
+async fn reference(
+    state: &GraphqlState,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+    kind: ResponseType,
+    method: Method,
+    learn: Option<PlanKey>,
 ) -> Response {
     let mut request = state.documents.prepare(request);
     // Checked on the prepared document, so a persisted mutation sent by hash alone is
@@ -121,20 +252,84 @@ async fn execute(
             return refuse(mutation_over_get(), Some(kind));
         }
     }
+    // Compiled before the run (which consumes the document), remembered only if the
+    // reference validates the document.
+    let compiled = match (&learn, &mut request) {
+        (Some(_), Ok(prepared)) => {
+            let name = prepared.operation_name.clone();
+            prepared
+                .parsed_query()
+                .ok()
+                .map(|document| plan::compile(document, name.as_deref()))
+        }
+        _ => None,
+    };
     // Wait for a permit: under a burst, operations queue here instead of all holding their
     // working memory at once. The semaphore is never closed, so acquiring cannot fail.
     let Ok(_permit) = state.permits.acquire().await else {
         return internal_error("GraphQL permits closed", kind);
     };
-    // Only the header's form and signature now; the database is asked by the first resolver.
-    let config = &state.app.config;
-    let credential = auth::credential(headers.get(header::AUTHORIZATION), &config.jwt_secret);
-    let origin = core::origin(config.public_base_url.as_deref(), headers, None);
-    let context = RequestContext::new(state.app.source.clone(), config.clone(), credential, origin);
+    let context = request_context(state, headers);
+    state.app.metrics.graphql_execution("reference");
+    // With GRAPHQL_VERIFY, the new plan answers this first request too, and is compared.
+    let verify = state.app.config.graphql_verify;
+    let check = match (&compiled, &request) {
+        (Some(Known::Ready(plan)), Ok(request)) if verify != Verify::Off => {
+            Some((plan.clone(), request.variables.clone()))
+        }
+        _ => None,
+    };
     let response = match request {
         Ok(request) => state.schema.execute(request.data(context)).await,
         Err(error) => async_graphql::Response::from_errors(vec![error]),
     };
+    let validated = !is_request_error(&response);
+    if let (Some(key), Some(compiled), true) = (learn, compiled, validated) {
+        state.plans.learn(key, compiled);
+    }
+    let answer = finish(state, response, kind);
+    let Some((plan, variables)) = check.filter(|_| validated) else {
+        return answer;
+    };
+    let context = request_context(state, headers);
+    match plan.run(&context, &variables).await {
+        Ok(body) => {
+            state.app.metrics.graphql_execution("compiled");
+            let compiled = json_bytes_response(StatusCode::OK, body, kind);
+            compare(state, compiled, answer, verify).await
+        }
+        Err(fallback) => {
+            state.app.metrics.graphql_fallback(fallback.reason());
+            answer
+        }
+    }
+}
+
+/// The reference executor on a request a plan handed back (a query: no method check).
+async fn run_reference(
+    state: &GraphqlState,
+    request: async_graphql::Request,
+    context: RequestContext,
+    kind: ResponseType,
+) -> Response {
+    let response = match state.documents.prepare(request) {
+        Ok(request) => state.schema.execute(request.data(context)).await,
+        Err(error) => async_graphql::Response::from_errors(vec![error]),
+    };
+    finish(state, response, kind)
+}
+
+/// The request's context: only the header's form and signature now; the database is asked
+/// by the first resolver (or the plan) that needs the viewer.
+fn request_context(state: &GraphqlState, headers: &HeaderMap) -> RequestContext {
+    let config = &state.app.config;
+    let credential = auth::credential(headers.get(header::AUTHORIZATION), &config.jwt_secret);
+    let origin = core::origin(config.public_base_url.as_deref(), headers, None);
+    RequestContext::new(state.app.source.clone(), config.clone(), credential, origin)
+}
+
+/// Counts the response's errors, then renders it.
+fn finish(state: &GraphqlState, response: async_graphql::Response, kind: ResponseType) -> Response {
     for error in &response.errors {
         let code = error_code(error).unwrap_or("GRAPHQL_VALIDATION_FAILED");
         state.app.metrics.graphql_error(code);

@@ -10,6 +10,8 @@
 //! - `http`: GraphQL over HTTP, our own (see its module comment for why);
 //! - `ws`: GraphQL over WebSocket (`graphql-transport-ws`), for the subscription;
 //! - `documents`: persisted queries and document limits, applied before the schema runs;
+//! - `plan`: the compiled execution path for the queries clients send, exact to the
+//!   reference executor (async-graphql) it falls back to;
 //! - `schema`: building the schema and printing its SDL;
 //! - `playground`: GraphiQL, served from files embedded in the binary.
 
@@ -17,6 +19,7 @@ pub mod documents;
 mod events;
 pub mod http;
 mod lifecycle;
+mod plan;
 pub mod playground;
 mod request;
 mod schema;

@@ -169,3 +169,33 @@ impl RequestContext {
         }
     }
 }
+
+/// The compiled path's reads (`graphql::plan`): it gathers the keys of a whole level of the
+/// operation itself, so each is one read (one statement, or one pass over the graph cache)
+/// for all its keys, with no batching window.
+impl RequestContext {
+    pub async fn load_users(
+        &self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Arc<UserRecord>>, LoadError> {
+        self.users.loader().load(ids).await
+    }
+
+    pub async fn load_tags(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<TagRecord>>, LoadError> {
+        self.tags.loader().load(ids).await
+    }
+
+    pub async fn load_statuses(
+        &self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Option<ConnectionStatus>>, LoadError> {
+        self.statuses.loader().load(ids).await
+    }
+
+    pub async fn load_pages(
+        &self,
+        keys: &[PageKey],
+    ) -> Result<HashMap<PageKey, Arc<Page>>, LoadError> {
+        self.pages.loader().load(keys).await
+    }
+}

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use super::documents::{DocumentLimits, Documents};
+use super::plan::Plans;
 use super::schema::{schema, GatewaySchema};
 use crate::state::AppState;
 
@@ -15,6 +16,8 @@ pub struct GraphqlState {
     pub schema: GatewaySchema,
     /// Persisted queries and document limits, applied before the schema runs.
     pub documents: Arc<Documents>,
+    /// The compiled plans of the queries seen (`graphql::plan`).
+    pub plans: Arc<Plans>,
     /// Permits to execute an operation (`GRAPHQL_MAX_CONCURRENT`).
     pub permits: Arc<Semaphore>,
 }
@@ -28,6 +31,7 @@ impl GraphqlState {
                 max_fields: limits.max_fields,
                 max_root_fields: limits.max_root_fields,
             })),
+            plans: Arc::new(Plans::default()),
             permits: Arc::new(Semaphore::new(app.config.graphql_max_concurrent)),
             app,
         }

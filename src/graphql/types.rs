@@ -37,8 +37,7 @@ pub(super) fn nullable<T>(
 }
 
 /// Parses a GraphQL `ID` as a user id; anything that is not a positive 64-bit integer names no user.
-pub(super) fn user_id(id: &ID) -> Option<i64> {
-    let raw = id.as_str();
+pub(super) fn user_id(raw: &str) -> Option<i64> {
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -46,7 +45,7 @@ pub(super) fn user_id(id: &ID) -> Option<i64> {
 }
 
 /// Most ids one `users(ids:)` call may ask for.
-const MAX_IDS: usize = 500;
+pub(super) const MAX_IDS: usize = 500;
 
 pub struct Query;
 
@@ -86,7 +85,7 @@ impl Query {
             .or_graphql();
         }
         core::check_content(&rc.access().await?).or_graphql()?;
-        let parsed: Vec<Option<i64>> = ids.iter().map(user_id).collect();
+        let parsed: Vec<Option<i64>> = ids.iter().map(|id| user_id(id)).collect();
         let wanted: Vec<i64> = parsed.iter().flatten().copied().collect();
         let found = rc.users(wanted).await.or_graphql()?;
         Ok(parsed
@@ -446,6 +445,27 @@ pub(super) fn page_arguments(
     Ok((limit, offset))
 }
 
+/// The `next` and `previous` links of a page of `owner`'s connections: those of the
+/// equivalent REST request.
+pub(super) fn page_links(
+    page: &ConnectionPage,
+    origin: &str,
+    owner: i64,
+    offset: u64,
+    mutual: Option<bool>,
+) -> (Option<String>, Option<String>) {
+    let mutual = mutual.map(|m| ("mutual", if m { "1" } else { "0" }));
+    let base = format!("{origin}{}", core::connections_path(owner));
+    rest_links(
+        &base,
+        page.limit,
+        offset,
+        mutual,
+        page.next.as_ref(),
+        page.previous.as_ref(),
+    )
+}
+
 impl UserConnectionPage {
     /// The page as GraphQL renders it, with the links of the equivalent REST request.
     fn new(
@@ -455,16 +475,7 @@ impl UserConnectionPage {
         offset: u64,
         mutual: Option<bool>,
     ) -> UserConnectionPage {
-        let mutual = mutual.map(|m| ("mutual", if m { "1" } else { "0" }));
-        let base = format!("{origin}{}", core::connections_path(owner));
-        let (next, previous) = rest_links(
-            &base,
-            page.limit,
-            offset,
-            mutual,
-            page.next.as_ref(),
-            page.previous.as_ref(),
-        );
+        let (next, previous) = page_links(page, origin, owner, offset, mutual);
         UserConnectionPage {
             count: page.count.min(i32::MAX as u64) as i32,
             next,

@@ -210,31 +210,57 @@ async fn statement_count_does_not_grow_with_users() {
         config.batch_delay = std::time::Duration::from_millis(60);
         // The SQL path's batching (the cache's: tests/it/cache.rs).
         config.cache.enabled = false;
-        let base = common::serve_with(db.store.clone(), config).await;
+        // Unverified: verification would run both executors on one request. Each document
+        // is sent twice instead: the first answer is the reference executor's, the second
+        // the compiled plan's (`gateway_graphql_executions_total` says so below).
+        let base = common::serve_unverified(db.store.clone(), config).await;
         let token = jwt(1);
         let fields = "id tags { name } connectionStatus connections(limit: 5) { count results { id tags { name } connectionStatus connections(limit: 3) { count results { id username } } } }";
 
+        let query_for = |shape: &str, n: usize| match shape {
+            "aliases" => format!(
+                "{{ {} }}",
+                (1..=n)
+                    .map(|i| format!("u{i}: user(id: \"{i}\") {{ {fields} }}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            "users" => format!(
+                "{{ users(ids: [{}]) {{ {fields} }} }}",
+                (1..=n)
+                    .map(|i| format!("\"{i}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => format!(
+                "{{ user(id: \"1\") {{ connections(limit: {n}) {{ results {{ {fields} }} }} }} }}"
+            ),
+        };
         let mut by_shape: Vec<(String, Vec<u64>)> = Vec::new();
         for shape in ["aliases", "users", "nested"] {
             let mut counts = Vec::new();
             for n in [1usize, 10, 100] {
-                let query = match shape {
-                    "aliases" => format!(
-                        "{{ {} }}",
-                        (1..=n).map(|i| format!("u{i}: user(id: \"{i}\") {{ {fields} }}")).collect::<Vec<_>>().join(" ")
-                    ),
-                    "users" => format!(
-                        "{{ users(ids: [{}]) {{ {fields} }} }}",
-                        (1..=n).map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ")
-                    ),
-                    _ => format!(
-                        "{{ user(id: \"1\") {{ connections(limit: {n}) {{ results {{ {fields} }} }} }} }}"
-                    ),
-                };
+                let query = query_for(shape, n);
                 counts.push(statements_for(&db, &base, &token, &query).await);
             }
             by_shape.push((shape.to_string(), counts));
+            let mut compiled = Vec::new();
+            for n in [1usize, 10, 100] {
+                let query = query_for(shape, n);
+                compiled.push(statements_for(&db, &base, &token, &query).await);
+            }
+            by_shape.push((format!("{shape} (compiled)"), compiled));
         }
+        let metrics = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("gateway_graphql_executions_total{path=\"compiled\"} 9"),
+            "{metrics}"
+        );
         for (shape, counts) in &by_shape {
             eprintln!(
                 "{:?} {shape}: statements for N = 1, 10, 100: {counts:?}",

@@ -187,7 +187,19 @@ pub fn sql_only_config() -> community_gateway::config::Config {
     config
 }
 
-pub async fn serve_with(store: Store, config: community_gateway::config::Config) -> String {
+/// Serves the app with `config`, and with every compiled GraphQL answer checked against the
+/// reference executor (`GRAPHQL_VERIFY=strict`: a difference is a 500, which fails the test
+/// that met it), so every GraphQL test runs through both paths. A test that counts SQL
+/// statements serves with `serve_unverified` (verification runs the reference too).
+pub async fn serve_with(store: Store, mut config: community_gateway::config::Config) -> String {
+    if config.graphql_verify == community_gateway::config::Verify::Off {
+        config.graphql_verify = community_gateway::config::Verify::Strict;
+    }
+    serve_unverified(store, config).await
+}
+
+/// Serves the app with `config` exactly as given (no `GRAPHQL_VERIFY` added).
+pub async fn serve_unverified(store: Store, config: community_gateway::config::Config) -> String {
     use community_gateway::app::router;
     use community_gateway::state::AppState;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -1,0 +1,388 @@
+//! Running a bound plan: load what the operation needs, level by level, each level in one
+//! read per kind (users, tags, statuses, pages) whatever the number of users; then write the
+//! response in one pass into one buffer.
+//!
+//! Every check a resolver of the reference makes is made here in the same terms (`core`'s
+//! gates, `types::page_arguments`, the `users(ids:)` bound). Where one fails, the request
+//! falls back: the reference then answers it, error, path and null propagation included.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::bind::{Bound, PageField, PageSel, RootField, TagField, TagSel, UserField, UserSel};
+use super::{json, Fallback};
+use crate::core::{self, Access, ConnectionPage, ConnectionStatus, Offset, PageRequest};
+use crate::graphql::request::RequestContext;
+use crate::graphql::types::{page_arguments, page_links, user_id, MAX_IDS};
+use crate::store::{TagRecord, UserRecord};
+
+/// What a bound operation read.
+struct Loaded {
+    access: Access,
+    users: HashMap<i64, Arc<UserRecord>>,
+    /// Of the root users, when a root selection asks for them.
+    tags: HashMap<i64, Vec<TagRecord>>,
+    statuses: HashMap<i64, Option<ConnectionStatus>>,
+    /// By (selection slot, owner).
+    pages: HashMap<(usize, i64), Finished>,
+}
+
+/// A page with what its links need.
+struct Finished {
+    page: ConnectionPage,
+    next: Option<String>,
+    previous: Option<String>,
+}
+
+/// A user about to be written: what the page or the root read of it.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    id: i64,
+    record: Option<&'a UserRecord>,
+    tags: Option<&'a [TagRecord]>,
+    status: Option<ConnectionStatus>,
+}
+
+/// Loads and writes `bound`: the whole response body, or why the reference must answer.
+pub async fn run(
+    bound: &Bound,
+    rc: &RequestContext,
+    size_hint: usize,
+) -> Result<Vec<u8>, Fallback> {
+    let loaded = load(bound, rc).await?;
+    let mut out = Vec::with_capacity(size_hint);
+    out.extend_from_slice(b"{\"data\":{");
+    let follow = loaded.access.settings.follow_enabled;
+    let writer = Writer {
+        loaded: &loaded,
+        follow,
+    };
+    for (i, (key, field)) in bound.root.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(key);
+        writer.root(&mut out, field)?;
+    }
+    out.extend_from_slice(b"}}");
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+async fn load(bound: &Bound, rc: &RequestContext) -> Result<Loaded, Fallback> {
+    let needs_access = bound
+        .root
+        .iter()
+        .any(|(_, f)| !matches!(f, RootField::Typename));
+    let access = match needs_access {
+        true => rc
+            .access()
+            .await
+            .map_err(|_| Fallback::Runtime("access refused"))?,
+        // Only `__typename`: the reference asks nothing of the database either.
+        false => Access {
+            viewer: None,
+            settings: Default::default(),
+        },
+    };
+    // The root users, and the checks their resolvers make first.
+    let mut ids = Vec::new();
+    for (_, field) in &bound.root {
+        match field {
+            RootField::Typename => {}
+            RootField::User(id, _) => {
+                core::check_content(&access).map_err(|_| Fallback::Runtime("content"))?;
+                ids.extend(user_id(id));
+            }
+            RootField::Users(list, _) => {
+                if list.len() > MAX_IDS {
+                    return Err(Fallback::Runtime("too many ids"));
+                }
+                core::check_content(&access).map_err(|_| Fallback::Runtime("content"))?;
+                ids.extend(list.iter().filter_map(|id| user_id(id)));
+            }
+            RootField::Me(_) => ids.extend(access.viewer),
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let failed = |_| Fallback::Runtime("a read failed");
+    let users = match ids.is_empty() {
+        true => HashMap::new(),
+        false => rc.load_users(&ids).await.map_err(failed)?,
+    };
+    let found: Vec<i64> = ids
+        .into_iter()
+        .filter(|id| users.contains_key(id))
+        .collect();
+    let selections = || bound.root.iter().filter_map(|(_, f)| root_selection(f));
+    let tags = match !found.is_empty() && selections().any(UserSel::needs_tags) {
+        true => rc.load_tags(&found).await.map_err(failed)?,
+        false => HashMap::new(),
+    };
+    let statuses = match !found.is_empty() && selections().any(UserSel::needs_status) {
+        true => rc.load_statuses(&found).await.map_err(failed)?,
+        false => HashMap::new(),
+    };
+    let mut loaded = Loaded {
+        access,
+        users,
+        tags,
+        statuses,
+        pages: HashMap::new(),
+    };
+    // The pages, level by level.
+    let mut wanted: Vec<(&PageSel, i64)> = Vec::new();
+    for (_, field) in &bound.root {
+        let Some(sel) = root_selection(field) else {
+            continue;
+        };
+        for owner in root_owners(field, &loaded) {
+            wanted.extend(sel.pages().map(|page| (page, owner)));
+        }
+    }
+    if !wanted.is_empty() {
+        core::check_settings(&loaded.access).map_err(|_| Fallback::Runtime("settings"))?;
+    }
+    while !wanted.is_empty() {
+        wanted = load_level(rc, &mut loaded, wanted).await?;
+    }
+    Ok(loaded)
+}
+
+fn root_selection(field: &RootField) -> Option<&UserSel> {
+    match field {
+        RootField::Typename => None,
+        RootField::User(_, sel) | RootField::Users(_, sel) | RootField::Me(sel) => Some(sel),
+    }
+}
+
+/// The users a root field answers with (those that exist).
+fn root_owners(field: &RootField, loaded: &Loaded) -> Vec<i64> {
+    let ids: Vec<i64> = match field {
+        RootField::Typename => Vec::new(),
+        RootField::User(id, _) => user_id(id).into_iter().collect(),
+        RootField::Users(list, _) => list.iter().filter_map(|id| user_id(id)).collect(),
+        RootField::Me(_) => loaded.access.viewer.into_iter().collect(),
+    };
+    ids.into_iter()
+        .filter(|id| loaded.users.contains_key(id))
+        .collect()
+}
+
+/// Loads one level of pages (one batch for all of them) and returns the next level's.
+async fn load_level<'b>(
+    rc: &RequestContext,
+    loaded: &mut Loaded,
+    wanted: Vec<(&'b PageSel, i64)>,
+) -> Result<Vec<(&'b PageSel, i64)>, Fallback> {
+    let mut requests = Vec::with_capacity(wanted.len());
+    for (sel, owner) in wanted {
+        if loaded.pages.contains_key(&(sel.slot, owner))
+            || requests
+                .iter()
+                .any(|(s, o, ..): &(&PageSel, i64, _, _, _)| s.slot == sel.slot && *o == owner)
+        {
+            continue;
+        }
+        let (limit, offset) = page_arguments(rc, sel.limit, sel.offset)
+            .map_err(|_| Fallback::Runtime("page arguments"))?;
+        let request = PageRequest::new(
+            owner,
+            limit,
+            rc.config.max_limit,
+            Offset::from_u64(offset),
+            sel.mutual,
+        );
+        let with_tags = sel.results().any(UserSel::needs_tags);
+        let with_records = sel.results().any(UserSel::needs_record);
+        let key = request.key(with_tags, with_records);
+        requests.push((sel, owner, request, key, offset));
+    }
+    let keys: Vec<_> = requests.iter().map(|(_, _, _, key, _)| *key).collect();
+    let rows = rc
+        .load_pages(&keys)
+        .await
+        .map_err(|_| Fallback::Runtime("a read failed"))?;
+    let mut next_level = Vec::new();
+    for (sel, owner, request, key, offset) in requests {
+        // Shared: selections at different places may ask one owner for the same page.
+        let rows = rows.get(&key).cloned().unwrap_or_default();
+        let page = ConnectionPage::finish(&request, rows, loaded.access.viewer, key.with_tags);
+        for listed in page.listed() {
+            for results in sel.results() {
+                next_level.extend(results.pages().map(|child| (child, listed.id)));
+            }
+        }
+        let links = sel
+            .fields
+            .iter()
+            .any(|(_, f)| matches!(f, PageField::Next | PageField::Previous));
+        let (next, previous) = match links {
+            true => page_links(&page, &rc.link_origin, owner, offset, sel.mutual),
+            false => (None, None),
+        };
+        let finished = Finished {
+            page,
+            next,
+            previous,
+        };
+        loaded.pages.insert((sel.slot, owner), finished);
+    }
+    Ok(next_level)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+struct Writer<'a> {
+    loaded: &'a Loaded,
+    follow: bool,
+}
+
+impl Writer<'_> {
+    fn root(&self, out: &mut Vec<u8>, field: &RootField) -> Result<(), Fallback> {
+        match field {
+            RootField::Typename => json::string(out, "Query"),
+            RootField::User(id, sel) => self.root_user(out, user_id(id), sel)?,
+            RootField::Users(ids, sel) => {
+                out.push(b'[');
+                for (i, id) in ids.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.root_user(out, user_id(id), sel)?;
+                }
+                out.push(b']');
+            }
+            RootField::Me(sel) => self.root_user(out, self.loaded.access.viewer, sel)?,
+        }
+        Ok(())
+    }
+
+    /// A user a root field names: null when there is no such user.
+    fn root_user(&self, out: &mut Vec<u8>, id: Option<i64>, sel: &UserSel) -> Result<(), Fallback> {
+        let Some(record) = id.and_then(|id| self.loaded.users.get(&id)) else {
+            json::null(out);
+            return Ok(());
+        };
+        let view = View {
+            id: record.id,
+            record: Some(record),
+            tags: Some(
+                self.loaded
+                    .tags
+                    .get(&record.id)
+                    .map_or(&[][..], Vec::as_slice),
+            ),
+            status: self.loaded.statuses.get(&record.id).copied().flatten(),
+        };
+        self.user(out, sel, view)
+    }
+
+    fn user(&self, out: &mut Vec<u8>, sel: &UserSel, u: View<'_>) -> Result<(), Fallback> {
+        out.push(b'{');
+        for (i, (key, field)) in sel.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(key);
+            match field {
+                UserField::Typename => json::string(out, "User"),
+                UserField::Leaf(super::fields::UserLeaf::Id) => json::id(out, u.id),
+                UserField::Leaf(leaf) => {
+                    let record = u.record.ok_or(Fallback::Runtime("a record not read"))?;
+                    leaf.write(out, record, self.follow);
+                }
+                UserField::ConnectionStatus => match u.status {
+                    Some(status) => json::string(out, status_name(status)),
+                    None => json::null(out),
+                },
+                UserField::IsConnection => {
+                    json::boolean(out, u.status == Some(ConnectionStatus::Connected));
+                }
+                UserField::Tags(tags) => {
+                    let list = u.tags.ok_or(Fallback::Runtime("tags not read"))?;
+                    self.tags(out, tags, list);
+                }
+                UserField::Connections(page) => self.page(out, page, u.id)?,
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    fn tags(&self, out: &mut Vec<u8>, sel: &TagSel, tags: &[TagRecord]) {
+        out.push(b'[');
+        for (i, tag) in tags.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'{');
+            for (j, (key, field)) in sel.fields.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(key);
+                match field {
+                    TagField::Typename => json::string(out, "Tag"),
+                    TagField::Leaf(leaf) => leaf.write(out, tag),
+                }
+            }
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+
+    fn page(&self, out: &mut Vec<u8>, sel: &PageSel, owner: i64) -> Result<(), Fallback> {
+        let finished = self
+            .loaded
+            .pages
+            .get(&(sel.slot, owner))
+            .ok_or(Fallback::Runtime("a page not read"))?;
+        out.push(b'{');
+        for (i, (key, field)) in sel.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(key);
+            match field {
+                PageField::Typename => json::string(out, "UserConnectionPage"),
+                PageField::Count => {
+                    json::int(out, finished.page.count.min(i32::MAX as u64) as i64);
+                }
+                PageField::Next => json::opt_string(out, finished.next.as_deref()),
+                PageField::Previous => json::opt_string(out, finished.previous.as_deref()),
+                PageField::Results(results) => {
+                    out.push(b'[');
+                    for (j, listed) in finished.page.listed().enumerate() {
+                        if j > 0 {
+                            out.push(b',');
+                        }
+                        let view = View {
+                            id: listed.id,
+                            record: listed.record.map(|r| &**r),
+                            tags: listed.tags,
+                            status: listed.status,
+                        };
+                        self.user(out, results, view)?;
+                    }
+                    out.push(b']');
+                }
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// The enum value as the schema spells it (the derived `Enum`'s own table).
+fn status_name(status: ConnectionStatus) -> &'static str {
+    use async_graphql::resolver_utils::EnumType;
+    ConnectionStatus::items()
+        .iter()
+        .find(|item| item.value == status)
+        .map_or("", |item| item.name)
+}
