@@ -367,20 +367,12 @@ impl<'a> Binder<'a> {
     // -----------------------------------------------------------------------------------------
     // Variables
 
-    /// The reference checks every variable's value against its declared type when it
+    /// The reference checks every declared variable's value against its type when it
     /// validates the document, used or not (a field skipped by `@skip` included): a value
     /// this does not accept as plainly well-typed goes to the reference, which reports it.
+    /// Variables the operation does not declare are ignored, by both.
     fn check_variables(&self) -> Result<(), Fallback> {
         let definitions = &self.plan.operation.node.variable_definitions;
-        if self
-            .variables
-            .keys()
-            .any(|name| !definitions.iter().any(|def| &def.node.name.node == name))
-        {
-            return Err(Fallback::Runtime(
-                "a variable the operation does not declare",
-            ));
-        }
         for def in definitions {
             let def = &def.node;
             let value = match self.variables.get(&def.name.node) {

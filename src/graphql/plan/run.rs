@@ -72,6 +72,12 @@ pub async fn run(
 // Loading
 
 async fn load(bound: &Bound, rc: &RequestContext) -> Result<Loaded, Fallback> {
+    // Checked first, as the reference does: an oversized list costs no SQL.
+    let oversized =
+        |f: &(_, RootField)| matches!(&f.1, RootField::Users(ids, _) if ids.len() > MAX_IDS);
+    if bound.root.iter().any(oversized) {
+        return Err(Fallback::Runtime("too many ids"));
+    }
     let needs_access = bound
         .root
         .iter()
@@ -97,9 +103,6 @@ async fn load(bound: &Bound, rc: &RequestContext) -> Result<Loaded, Fallback> {
                 ids.extend(user_id(id));
             }
             RootField::Users(list, _) => {
-                if list.len() > MAX_IDS {
-                    return Err(Fallback::Runtime("too many ids"));
-                }
                 core::check_content(&access).map_err(|_| Fallback::Runtime("content"))?;
                 ids.extend(list.iter().filter_map(|id| user_id(id)));
             }

@@ -621,11 +621,12 @@ fn visit_selection<'a, V: Visitor<'a>>(
                     "Unknown field \"__typename\" on type \"Subscription\".",
                 );
             } else {
-                // `__typename` takes no arguments and has no selection set, but its
-                // directives (`@include(if: $v)`) use variables like any other field's: the
-                // variable rules (NoUnusedVariables, NoUndefinedVariables,
-                // VariablesInAllowedPosition) and KnownDirectives must see them.
-                visit_directives(v, ctx, &field.node.directives);
+                // `__typename` is a field like any other to the rules: its directives
+                // (`@include(if: $v)`) use variables (NoUnusedVariables, NoUndefinedVariables,
+                // VariablesInAllowedPosition) and sit at the FIELD location (KnownDirectives).
+                ctx.with_type(ctx.registry.types.get("String"), |ctx| {
+                    visit_field(v, ctx, field);
+                });
             }
         }
         Selection::FragmentSpread(fragment_spread) => {

@@ -1,7 +1,6 @@
 use crate::{
     Positioned,
     parser::types::Field,
-    registry,
     validation::{
         suggestion::make_suggestion,
         visitor::{Visitor, VisitorContext},
@@ -13,14 +12,12 @@ pub struct FieldsOnCorrectType;
 
 impl<'a> Visitor<'a> for FieldsOnCorrectType {
     fn enter_field(&mut self, ctx: &mut VisitorContext<'a>, field: &'a Positioned<Field>) {
+        // `__typename` is on every composite type (the visitor reports it on a subscription
+        // root).
+        if field.node.name.node == "__typename" {
+            return;
+        }
         if let Some(parent_type) = ctx.parent_type() {
-            if let Some(registry::MetaType::Union { .. })
-            | Some(registry::MetaType::Interface { .. }) = ctx.parent_type()
-            {
-                if field.node.name.node == "__typename" {
-                    return;
-                }
-            }
 
             if parent_type
                 .fields()

@@ -1,0 +1,366 @@
+//! The two GraphQL executors (`docs/graphql-execution.md`): the compiled path answers what it
+//! covers, byte for byte as the reference executor does, and hands everything else back.
+//! Every server here runs with `GRAPHQL_VERIFY=strict` (`common::serve_with`), so each answer
+//! below is also checked against the reference; the metrics show which path answered.
+//!
+//! Also the three fixes to async-graphql 7.0.17 (`vendor/patches/`), on the reference
+//! executor, which the compiled path must then agree with.
+
+use serde_json::{json, Value};
+
+use crate::common::{self, jwt, TestDb};
+
+struct Server {
+    base: String,
+}
+
+impl Server {
+    async fn new(db: &TestDb) -> Server {
+        common::import_example(&db.store).await;
+        Server {
+            base: common::serve(db.store.clone()).await,
+        }
+    }
+
+    /// POSTs `body`; the status and the body's exact text.
+    async fn post(&self, token: Option<&str>, body: Value) -> (u16, String) {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/graphql", self.base))
+            .header("Host", "testserver")
+            .json(&body);
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let response = request.send().await.expect("POST /graphql");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("a body"))
+    }
+
+    async fn query(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let (status, body) = self
+            .post(token, json!({ "query": query, "variables": variables }))
+            .await;
+        assert_ne!(status, 500, "{body}");
+        serde_json::from_str(&body).expect("JSON")
+    }
+
+    /// A metric's value (0 when the series does not exist yet).
+    async fn metric(&self, series: &str) -> u64 {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The fallback series, for a failure's message.
+    async fn fallbacks(&self) -> String {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .filter(|line| line.starts_with("gateway_graphql_"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    async fn compiled(&self) -> u64 {
+        self.metric("gateway_graphql_executions_total{path=\"compiled\"}")
+            .await
+    }
+}
+
+/// Every document here twice: the first answer learns the plan (and, verified, is compared
+/// with it), the second is the plan's. Both must be what the reference answers.
+#[tokio::test]
+async fn the_compiled_path_answers_what_it_covers() {
+    for db in TestDb::all("the_compiled_path_answers_what_it_covers").await {
+        let server = Server::new(&db).await;
+        let bruno = Some("bruno-demo-token");
+        let documents = [
+            r#"{ user(id: "1") { id username tags { id name createdAt } connections(limit: 2) { count next previous results { id realName connectionStatus isConnection dateJoined } } } }"#,
+            r#"{ a: user(id: "1") { id } a: user(id: "1") { username } b: users(ids: ["2", "999", "x", "1"]) { id } me { id } __typename }"#,
+            r#"query Q($id: ID!, $l: Int = 1, $m: Boolean) { user(id: $id) { ...F connections(limit: $l, mutual: $m) { __typename count results { ... on User { id } ... { username } } } } } fragment F on User { __typename id extId avatar cover followersCounter }"#,
+            r#"query A { me { id } } query B { user(id: "2") { connections(offset: 1) { count previous results { id } } } }"#,
+            r#"{ user(id: "1") { connections(limit: 2) { results { id connections(limit: 2) { count results { id connections(limit: 1) { count } } } } } } }"#,
+        ];
+        for document in documents {
+            let operation = document.contains("query B").then_some("B");
+            let body = json!({ "query": document, "operationName": operation, "variables": { "id": "1" } });
+            let first = server.post(bruno, body.clone()).await;
+            let before = server.compiled().await;
+            let second = server.post(bruno, body).await;
+            assert_eq!(first.0, 200, "{document}: {}", first.1);
+            assert_eq!(first, second, "{document}");
+            assert!(!first.1.contains("\"errors\""), "{document}: {}", first.1);
+            assert_eq!(
+                server.compiled().await,
+                before + 1,
+                "{:?} the plan answered {document}: {}",
+                db.backend,
+                server.fallbacks().await
+            );
+        }
+    }
+}
+
+/// Found by the differential check: two selections that ask one owner for the same page (a
+/// page read once, shared) must both get it; the second got an empty page.
+#[tokio::test]
+async fn one_page_asked_from_two_places() {
+    for db in TestDb::all("one_page_asked_from_two_places").await {
+        let server = Server::new(&db).await;
+        let document = r#"{ a: user(id: "1") { connections(limit: 1) { results { id } } } b: user(id: "1") { connections(limit: 1) { count results { id } } } }"#;
+        for _ in 0..2 {
+            let r = server.query(None, document, json!({})).await;
+            assert_eq!(
+                r["data"]["a"]["connections"]["results"]
+                    .as_array()
+                    .map(Vec::len),
+                Some(1),
+                "{r}"
+            );
+            assert_eq!(r["data"]["b"]["connections"]["count"], 4, "{r}");
+            assert_eq!(
+                r["data"]["a"]["connections"]["results"], r["data"]["b"]["connections"]["results"],
+                "{r}"
+            );
+        }
+    }
+}
+
+/// What the plan does not write goes to the reference, and the answer is the reference's.
+#[tokio::test]
+async fn what_the_plan_does_not_cover_falls_back() {
+    for db in TestDb::all("what_the_plan_does_not_cover_falls_back").await {
+        let server = Server::new(&db).await;
+        let bruno = Some("bruno-demo-token");
+        let cases = [
+            // The request lists: not compiled.
+            (r#"{ me { id connectionRequests { count } } }"#, bruno),
+            // An error: the reference reports it.
+            (
+                r#"{ user(id: "1") { connections(limit: 0) { count } } }"#,
+                bruno,
+            ),
+            (r#"{ me { id } }"#, Some("not-a-token")),
+            // Introspection.
+            (r#"{ __schema { queryType { name } } }"#, None),
+        ];
+        for (document, token) in cases {
+            let first = server.query(token, document, json!({})).await;
+            let before = server.compiled().await;
+            let second = server.query(token, document, json!({})).await;
+            assert_eq!(first, second, "{document}");
+            assert_eq!(server.compiled().await, before, "{document} fell back");
+        }
+        let fallbacks = server
+            .metric("gateway_graphql_fallbacks_total{reason=\"page arguments\"}")
+            .await;
+        assert!(fallbacks >= 1, "{:?}", db.backend);
+    }
+}
+
+/// The plan answers GET and persisted queries (by hash alone) too.
+#[tokio::test]
+async fn get_and_persisted_queries_run_compiled() {
+    use sha2::Digest;
+    let Some(db) = TestDb::new(
+        common::Backend::Sqlite,
+        "get_and_persisted_queries_run_compiled",
+    )
+    .await
+    else {
+        return;
+    };
+    let server = Server::new(&db).await;
+    let document = r#"{ user(id: "1") { id username } }"#;
+    let url = format!("{}/graphql?query={}", server.base, urlencode(document));
+    let client = reqwest::Client::new();
+    let get = || async {
+        let response = client
+            .get(&url)
+            .header("Accept", "application/graphql-response+json")
+            .send()
+            .await
+            .expect("GET");
+        (
+            response.status().as_u16(),
+            response.text().await.expect("body"),
+        )
+    };
+    let first = get().await;
+    let before = server.compiled().await;
+    assert_eq!(get().await, first);
+    assert_eq!(server.compiled().await, before + 1);
+    assert_eq!(
+        first.1,
+        r#"{"data":{"user":{"id":"1","username":"alice"}}}"#
+    );
+
+    let hash = hex::encode(sha2::Sha256::digest(document.as_bytes()));
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let register = server
+        .post(None, json!({ "query": document, "extensions": extensions }))
+        .await;
+    assert_eq!(register.0, 200);
+    let before = server.compiled().await;
+    let by_hash = server.post(None, json!({ "extensions": extensions })).await;
+    assert_eq!(by_hash, register);
+    assert_eq!(server.compiled().await, before + 1);
+}
+
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// async-graphql 7.0.17 refused this valid document: its validator skipped the directives of
+/// `__typename`, so the variable looked unused.
+#[tokio::test]
+async fn a_variable_used_in_a_directive_on_typename_is_used() {
+    let Some(db) = TestDb::new(common::Backend::Sqlite, "typename_directive_variables").await
+    else {
+        return;
+    };
+    let server = Server::new(&db).await;
+    let direct = "query Q($no: Boolean!) { __typename @include(if: $no) }";
+    let fragment =
+        "query Q($no: Boolean!) { ...F } fragment F on Query { __typename @skip(if: $no) }";
+    for no in [false, true] {
+        let r = server.query(None, direct, json!({ "no": no })).await;
+        let expected = if no {
+            json!({"__typename": "Query"})
+        } else {
+            json!({})
+        };
+        assert_eq!(r, json!({ "data": expected }), "include {no}");
+        let r = server.query(None, fragment, json!({ "no": no })).await;
+        let expected = if no {
+            json!({})
+        } else {
+            json!({"__typename": "Query"})
+        };
+        assert_eq!(r, json!({ "data": expected }), "skip {no}");
+    }
+    // And an undefined one there is now reported, as anywhere else.
+    let r = server
+        .query(
+            None,
+            "query Q { __typename @include(if: $nope) }",
+            json!({}),
+        )
+        .await;
+    let message = r["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("$nope"), "{r}");
+}
+
+/// A `@skip`/`@include` variable the request leaves out reads as its default, as an
+/// argument's does (async-graphql 7.0.17 read it as false).
+#[tokio::test]
+async fn a_directive_variable_left_out_takes_its_default() {
+    let Some(db) = TestDb::new(common::Backend::Sqlite, "directive_variable_defaults").await else {
+        return;
+    };
+    let server = Server::new(&db).await;
+    let document = r#"query ($yes: Boolean! = true, $no: Boolean! = false) { user(id: "1") { id @include(if: $yes) username @skip(if: $no) bio @include(if: $no) } }"#;
+    for _ in 0..2 {
+        let r = server.query(None, document, json!({})).await;
+        assert_eq!(
+            r["data"]["user"],
+            json!({"id": "1", "username": "alice"}),
+            "{r}"
+        );
+    }
+    let r = server
+        .query(None, document, json!({ "yes": false, "no": true }))
+        .await;
+    let keys: Vec<&String> = r["data"]["user"]
+        .as_object()
+        .expect("a user")
+        .keys()
+        .collect();
+    assert_eq!(keys, ["bio"], "{r}");
+}
+
+/// GraphQL §7.1.2: an error's `path` names the field that raised it. async-graphql 7.0.17
+/// named the list item above it instead, for an error inside a nested page.
+#[tokio::test]
+async fn an_error_in_a_nested_page_names_the_inner_field() {
+    for db in TestDb::all("an_error_in_a_nested_page_names_the_inner_field").await {
+        let server = Server::new(&db).await;
+        let document = "{ user(id: \"1\") { connections(limit: 1) {\n results { id connections(limit: -1) { count } } } } }";
+        for _ in 0..2 {
+            let r = server.query(None, document, json!({})).await;
+            assert_eq!(r["data"], json!({ "user": null }), "{r}");
+            let error = &r["errors"][0];
+            assert_eq!(
+                error["path"],
+                json!(["user", "connections", "results", 0, "connections"]),
+                "{:?} {r}",
+                db.backend
+            );
+            assert_eq!(
+                error["locations"],
+                json!([{ "line": 2, "column": 15 }]),
+                "{r}"
+            );
+            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{r}");
+        }
+        // The same error one level up still names its own field.
+        let r = server
+            .query(
+                None,
+                "{ user(id: \"1\") { connections(limit: -1) { count } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            r["errors"][0]["path"],
+            json!(["user", "connections"]),
+            "{r}"
+        );
+    }
+}
+
+/// The follow counters and statuses the plan writes follow the settings and the viewer.
+#[tokio::test]
+async fn settings_and_viewers_reach_the_plan() {
+    for db in TestDb::all("settings_and_viewers_reach_the_plan").await {
+        let server = Server::new(&db).await;
+        let document = r#"{ user(id: "1") { followersCounter followingsCounter connectionStatus isConnection connections(limit: 3) { results { id connectionStatus isConnection followersCounter } } } }"#;
+        let anonymous = server.query(None, document, json!({})).await;
+        let again = server.query(None, document, json!({})).await;
+        assert_eq!(anonymous, again);
+        assert_eq!(anonymous["data"]["user"]["followersCounter"], Value::Null);
+        assert_eq!(anonymous["data"]["user"]["isConnection"], false);
+        let viewer = server.query(Some(&jwt(2)), document, json!({})).await;
+        assert_eq!(
+            viewer["data"]["user"]["connectionStatus"], "CONNECTED",
+            "{viewer}"
+        );
+        assert_eq!(viewer["data"]["user"]["isConnection"], true, "{viewer}");
+        common::set_settings(&db.store, true, true, true).await;
+        // The graph cache learns the new settings from the change feed, within milliseconds.
+        let mut follow = Value::Null;
+        for _ in 0..100 {
+            follow = server.query(Some(&jwt(2)), document, json!({})).await;
+            if follow["data"]["user"]["followersCounter"].is_i64() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(
+            follow["data"]["user"]["followersCounter"].is_i64(),
+            "{follow}"
+        );
+        let counter = &follow["data"]["user"]["connections"]["results"][0]["followersCounter"];
+        assert!(counter.is_i64(), "{follow}");
+    }
+}
