@@ -182,12 +182,10 @@ async fn load_level<'b>(
     wanted: Vec<(&'b PageSel, i64)>,
 ) -> Result<Vec<(&'b PageSel, i64)>, Fallback> {
     let mut requests = Vec::with_capacity(wanted.len());
+    let mut seen = std::collections::HashSet::with_capacity(wanted.len());
     for (sel, owner) in wanted {
-        if loaded.pages.contains_key(&(sel.slot, owner))
-            || requests
-                .iter()
-                .any(|(s, o, ..): &(&PageSel, i64, _, _, _)| s.slot == sel.slot && *o == owner)
-        {
+        // A user listed twice at one level has its page read once.
+        if loaded.pages.contains_key(&(sel.slot, owner)) || !seen.insert((sel.slot, owner)) {
             continue;
         }
         let (limit, offset) = page_arguments(rc, sel.limit, sel.offset)
