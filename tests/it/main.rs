@@ -10,6 +10,7 @@ mod community;
 mod faults;
 mod fuzz_parsing;
 mod graphql;
+mod graphql_differential;
 mod graphql_exec;
 mod graphql_http;
 mod graphql_lifecycle;
