@@ -18,8 +18,8 @@
 use async_graphql::parser::types::{Directive, Field, SelectionSet};
 use async_graphql::{Name, Positioned, Value, Variables};
 
+use super::document::{Fallback, Plan};
 use super::fields::{TagLeaf, UserLeaf};
-use super::{Fallback, Plan};
 
 /// A response key, written once as the JSON object key it becomes: `"name":`.
 pub type Key = Box<[u8]>;

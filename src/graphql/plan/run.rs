@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::bind::{Bound, PageField, PageSel, RootField, TagField, TagSel, UserField, UserSel};
-use super::{json, Fallback};
+use super::document::Fallback;
+use super::json;
 use crate::core::{self, Access, ConnectionPage, ConnectionStatus, Offset, PageRequest};
 use crate::graphql::request::RequestContext;
 use crate::graphql::types::{page_arguments, page_links, user_id, MAX_IDS};
