@@ -364,3 +364,41 @@ async fn settings_and_viewers_reach_the_plan() {
         assert!(counter.is_i64(), "{follow}");
     }
 }
+
+/// Found by the differential test: once a plan was learned, (1) an explicit null for a
+/// directive's Boolean variable and (2) a variable of the wrong type for another operation of
+/// the document were answered by the plan, where the reference refuses both.
+#[tokio::test]
+async fn variables_the_reference_refuses_are_left_to_it() {
+    let Some(db) = TestDb::new(common::Backend::Sqlite, "variables_left_to_the_reference").await
+    else {
+        return;
+    };
+    let server = Server::new(&db).await;
+    let cases = [
+        ("query Q($v: Boolean) { __typename @include(if: $v) }", None, json!({"v": true}), json!({"v": null})),
+        (
+            "query A($v: Boolean) { __typename @include(if: $v) } query B($v: Int) { user(id: \"1\") { connections(limit: $v) { count } } }",
+            Some("A"),
+            json!({}),
+            json!({"v": true}),
+        ),
+    ];
+    for (document, operation, learn, refused) in cases {
+        let body = |variables: &Value| json!({ "query": document, "operationName": operation, "variables": variables });
+        let (status, _) = server.post(None, body(&learn)).await;
+        assert_eq!(status, 200, "{document}");
+        let before = server.compiled().await;
+        let (status, text) = server.post(None, body(&refused)).await;
+        assert_ne!(status, 500, "{document}: {text}");
+        assert!(
+            text.contains("Invalid value for argument"),
+            "{document}: {text}"
+        );
+        assert_eq!(
+            server.compiled().await,
+            before,
+            "{document}: the reference answered"
+        );
+    }
+}

@@ -372,6 +372,29 @@ impl<'a> Binder<'a> {
     /// this does not accept as plainly well-typed goes to the reference, which reports it.
     /// Variables the operation does not declare are ignored, by both.
     fn check_variables(&self) -> Result<(), Fallback> {
+        // A directive's `if` must be a boolean (an explicit null is refused by the reference,
+        // wherever the directive sits).
+        for name in &self.plan.directive_variables {
+            if self
+                .variables
+                .get(name)
+                .is_some_and(|value| !matches!(value, Value::Boolean(_)))
+            {
+                return Err(Fallback::Runtime(
+                    "a directive's condition is not a boolean",
+                ));
+            }
+        }
+        // The other operations of the document are validated with these variables too.
+        for def in &self.plan.other_variables {
+            if let Some(value) = self.variables.get(&def.name.node) {
+                if !well_typed(value, &def.var_type.node) {
+                    return Err(Fallback::Runtime(
+                        "a variable's value is not plainly of its type in another operation",
+                    ));
+                }
+            }
+        }
         let definitions = &self.plan.operation.node.variable_definitions;
         for def in definitions {
             let def = &def.node;
