@@ -131,8 +131,11 @@ async fn execute(
         (Some(Known::Ready(plan)), Some(key)) => {
             compiled(state, headers, request, kind, &plan, key).await
         }
-        (None, Some(key)) => reference(state, headers, request, kind, method, Some(key)).await,
-        _ => reference(state, headers, request, kind, method, None).await,
+        // A document seen before without a plan is not compiled again.
+        (known, key) => {
+            let learn = key.filter(|_| known.is_none());
+            reference(state, headers, request, kind, method, learn).await
+        }
     }
 }
 
@@ -163,33 +166,30 @@ async fn compiled(
         }
     };
     metrics.graphql_execution("compiled");
-    let answer = json_bytes_response(StatusCode::OK, body, kind);
-    match state.app.config.graphql_verify {
-        Verify::Off => answer,
-        verify => {
-            // A fresh context: the reference reads for itself, as it would alone.
-            let context = request_context(state, headers);
-            let reference = run_reference(state, request, context, kind).await;
-            compare(state, answer, reference, verify).await
-        }
+    if state.app.config.graphql_verify == Verify::Off {
+        return json_bytes_response(StatusCode::OK, body, kind);
     }
+    // A fresh context: the reference reads for itself, as it would alone.
+    let context = request_context(state, headers);
+    let reference = run_reference(state, request, context, kind).await;
+    compare(state, body, kind, reference).await
 }
 
-/// `GRAPHQL_VERIFY`: the reference's answer, after comparing it with the compiled one
-/// (status, headers, body). A difference is logged and counted; `strict` answers it 500.
+/// `GRAPHQL_VERIFY`: the reference's answer, after comparing it (status, headers, body)
+/// with the compiled one, `compiled_body` answered as `kind`. A difference is logged and
+/// counted; `strict` answers it 500.
 async fn compare(
     state: &GraphqlState,
-    compiled: Response,
+    compiled_body: Vec<u8>,
+    kind: ResponseType,
     reference: Response,
-    verify: Verify,
 ) -> Response {
-    let (compiled, compiled_body) = compiled.into_parts();
+    let verify = state.app.config.graphql_verify;
+    // The status and headers a compiled answer goes out with (they do not depend on its body).
+    let (compiled, _) = json_bytes_response(StatusCode::OK, Vec::new(), kind).into_parts();
     let (reference, reference_body) = reference.into_parts();
-    let limit = state.app.config.max_body_bytes.saturating_mul(64);
-    let (Ok(compiled_body), Ok(reference_body)) = (
-        axum::body::to_bytes(compiled_body, limit).await,
-        axum::body::to_bytes(reference_body, limit).await,
-    ) else {
+    // The reference's body is one buffer (`graphql_response`): reading it cannot fail.
+    let Ok(reference_body) = axum::body::to_bytes(reference_body, usize::MAX).await else {
         return internal_error(
             "GRAPHQL_VERIFY: a body could not be read",
             ResponseType::Json,
@@ -295,8 +295,7 @@ async fn reference(
     match plan.run(&context, &variables).await {
         Ok(body) => {
             state.app.metrics.graphql_execution("compiled");
-            let compiled = json_bytes_response(StatusCode::OK, body, kind);
-            compare(state, compiled, answer, verify).await
+            compare(state, body, kind, answer).await
         }
         Err(fallback) => {
             state.app.metrics.graphql_fallback(fallback.reason());

@@ -128,28 +128,28 @@ impl RequestContext {
 impl RequestContext {
     pub async fn user(&self, id: i64) -> Result<Option<Arc<UserRecord>>, LoadError> {
         match self.source.from_memory() {
-            true => Ok(self.users.loader().load(&[id]).await?.remove(&id)),
+            true => Ok(self.load_users(&[id]).await?.remove(&id)),
             false => self.users.load_one(id).await,
         }
     }
 
     pub async fn users(&self, ids: Vec<i64>) -> Result<HashMap<i64, Arc<UserRecord>>, LoadError> {
         match self.source.from_memory() {
-            true => self.users.loader().load(&ids).await,
+            true => self.load_users(&ids).await,
             false => self.users.load_many(ids).await,
         }
     }
 
     pub async fn page(&self, key: PageKey) -> Result<Option<Arc<Page>>, LoadError> {
         match self.source.from_memory() {
-            true => Ok(self.pages.loader().load(&[key]).await?.remove(&key)),
+            true => Ok(self.load_pages(&[key]).await?.remove(&key)),
             false => self.pages.load_one(key).await,
         }
     }
 
     pub async fn tags(&self, id: i64) -> Result<Option<Vec<TagRecord>>, LoadError> {
         match self.source.from_memory() {
-            true => Ok(self.tags.loader().load(&[id]).await?.remove(&id)),
+            true => Ok(self.load_tags(&[id]).await?.remove(&id)),
             false => self.tags.load_one(id).await,
         }
     }
@@ -164,15 +164,16 @@ impl RequestContext {
 
     pub async fn status(&self, id: i64) -> Result<Option<Option<ConnectionStatus>>, LoadError> {
         match self.source.from_memory() {
-            true => Ok(self.statuses.loader().load(&[id]).await?.remove(&id)),
+            true => Ok(self.load_statuses(&[id]).await?.remove(&id)),
             false => self.statuses.load_one(id).await,
         }
     }
 }
 
-/// The compiled path's reads (`graphql::plan`): it gathers the keys of a whole level of the
-/// operation itself, so each is one read (one statement, or one pass over the graph cache)
-/// for all its keys, with no batching window.
+/// Reads straight from the loaders, with no batching window: what the resolvers do while
+/// the graph cache serves, and what the compiled path (`graphql::plan`) always does, as it
+/// gathers the keys of a whole level of the operation itself (one statement, or one pass
+/// over the graph cache, for all of them).
 impl RequestContext {
     pub async fn load_users(
         &self,

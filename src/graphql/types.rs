@@ -445,6 +445,11 @@ pub(super) fn page_arguments(
     Ok((limit, offset))
 }
 
+/// A page's `count` as the schema's `Int!` holds it: cut to `i32::MAX`.
+pub(super) fn page_count(count: u64) -> i32 {
+    count.min(i32::MAX as u64) as i32
+}
+
 /// The `next` and `previous` links of a page of `owner`'s connections: those of the
 /// equivalent REST request.
 pub(super) fn page_links(
@@ -477,7 +482,7 @@ impl UserConnectionPage {
     ) -> UserConnectionPage {
         let (next, previous) = page_links(page, origin, owner, offset, mutual);
         UserConnectionPage {
-            count: page.count.min(i32::MAX as u64) as i32,
+            count: page_count(page.count),
             next,
             previous,
             results: page.listed().map(User::listed).collect(),
@@ -737,7 +742,7 @@ fn render_page(
         page.previous.as_ref(),
     );
     ConnectionRequestPage {
-        count: page.count.min(i32::MAX as u64) as i32,
+        count: page_count(page.count),
         next,
         previous,
         results: page.results.iter().map(ConnectionRequest::listed).collect(),

@@ -15,11 +15,22 @@ struct Server {
 }
 
 impl Server {
+    /// A server on `db`, holding the example community, with the graph cache on.
     async fn new(db: &TestDb) -> Server {
         common::import_example(&db.store).await;
         Server {
             base: common::serve(db.store.clone()).await,
         }
+    }
+
+    /// Two servers on `db`, holding the example community: the graph cache on, then off
+    /// (the plan reads through both).
+    async fn both(db: &TestDb) -> [Server; 2] {
+        let cached = Server::new(db).await;
+        let uncached = Server {
+            base: common::serve_with(db.store.clone(), common::sql_only_config()).await,
+        };
+        [cached, uncached]
     }
 
     /// POSTs `body`; the status and the body's exact text.
@@ -44,28 +55,29 @@ impl Server {
         serde_json::from_str(&body).expect("JSON")
     }
 
-    /// A metric's value (0 when the series does not exist yet).
-    async fn metric(&self, series: &str) -> u64 {
-        let text = reqwest::get(format!("{}/metrics", self.base))
+    async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.base))
             .await
             .expect("GET /metrics")
             .text()
             .await
-            .expect("metrics text");
-        text.lines()
+            .expect("metrics text")
+    }
+
+    /// A metric's value (0 when the series does not exist yet).
+    async fn metric(&self, series: &str) -> u64 {
+        self.metrics()
+            .await
+            .lines()
             .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
             .unwrap_or(0)
     }
 
-    /// The fallback series, for a failure's message.
+    /// The GraphQL execution series, for a failure's message.
     async fn fallbacks(&self) -> String {
-        let text = reqwest::get(format!("{}/metrics", self.base))
+        self.metrics()
             .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .expect("metrics text");
-        text.lines()
+            .lines()
             .filter(|line| line.starts_with("gateway_graphql_"))
             .collect::<Vec<_>>()
             .join("\n")
@@ -82,31 +94,32 @@ impl Server {
 #[tokio::test]
 async fn the_compiled_path_answers_what_it_covers() {
     for db in TestDb::all("the_compiled_path_answers_what_it_covers").await {
-        let server = Server::new(&db).await;
-        let bruno = Some("bruno-demo-token");
-        let documents = [
-            r#"{ user(id: "1") { id username tags { id name createdAt } connections(limit: 2) { count next previous results { id realName connectionStatus isConnection dateJoined } } } }"#,
-            r#"{ a: user(id: "1") { id } a: user(id: "1") { username } b: users(ids: ["2", "999", "x", "1"]) { id } me { id } __typename }"#,
-            r#"query Q($id: ID!, $l: Int = 1, $m: Boolean) { user(id: $id) { ...F connections(limit: $l, mutual: $m) { __typename count results { ... on User { id } ... { username } } } } } fragment F on User { __typename id extId avatar cover followersCounter }"#,
-            r#"query A { me { id } } query B { user(id: "2") { connections(offset: 1) { count previous results { id } } } }"#,
-            r#"{ user(id: "1") { connections(limit: 2) { results { id connections(limit: 2) { count results { id connections(limit: 1) { count } } } } } } }"#,
-        ];
-        for document in documents {
-            let operation = document.contains("query B").then_some("B");
-            let body = json!({ "query": document, "operationName": operation, "variables": { "id": "1" } });
-            let first = server.post(bruno, body.clone()).await;
-            let before = server.compiled().await;
-            let second = server.post(bruno, body).await;
-            assert_eq!(first.0, 200, "{document}: {}", first.1);
-            assert_eq!(first, second, "{document}");
-            assert!(!first.1.contains("\"errors\""), "{document}: {}", first.1);
-            assert_eq!(
-                server.compiled().await,
-                before + 1,
-                "{:?} the plan answered {document}: {}",
-                db.backend,
-                server.fallbacks().await
-            );
+        for server in Server::both(&db).await {
+            let bruno = Some("bruno-demo-token");
+            let documents = [
+                r#"{ user(id: "1") { id username tags { id name createdAt } connections(limit: 2) { count next previous results { id realName connectionStatus isConnection dateJoined } } } }"#,
+                r#"{ a: user(id: "1") { id } a: user(id: "1") { username } b: users(ids: ["2", "999", "x", "1"]) { id } me { id } __typename }"#,
+                r#"query Q($id: ID!, $l: Int = 1, $m: Boolean) { user(id: $id) { ...F connections(limit: $l, mutual: $m) { __typename count results { ... on User { id } ... { username } } } } } fragment F on User { __typename id extId avatar cover followersCounter }"#,
+                r#"query A { me { id } } query B { user(id: "2") { connections(offset: 1) { count previous results { id } } } }"#,
+                r#"{ user(id: "1") { connections(limit: 2) { results { id connections(limit: 2) { count results { id connections(limit: 1) { count } } } } } } }"#,
+            ];
+            for document in documents {
+                let operation = document.contains("query B").then_some("B");
+                let body = json!({ "query": document, "operationName": operation, "variables": { "id": "1" } });
+                let first = server.post(bruno, body.clone()).await;
+                let before = server.compiled().await;
+                let second = server.post(bruno, body).await;
+                assert_eq!(first.0, 200, "{document}: {}", first.1);
+                assert_eq!(first, second, "{document}");
+                assert!(!first.1.contains("\"errors\""), "{document}: {}", first.1);
+                assert_eq!(
+                    server.compiled().await,
+                    before + 1,
+                    "{:?} the plan answered {document}: {}",
+                    db.backend,
+                    server.fallbacks().await
+                );
+            }
         }
     }
 }
@@ -116,22 +129,24 @@ async fn the_compiled_path_answers_what_it_covers() {
 #[tokio::test]
 async fn one_page_asked_from_two_places() {
     for db in TestDb::all("one_page_asked_from_two_places").await {
-        let server = Server::new(&db).await;
-        let document = r#"{ a: user(id: "1") { connections(limit: 1) { results { id } } } b: user(id: "1") { connections(limit: 1) { count results { id } } } }"#;
-        for _ in 0..2 {
-            let r = server.query(None, document, json!({})).await;
-            assert_eq!(
-                r["data"]["a"]["connections"]["results"]
-                    .as_array()
-                    .map(Vec::len),
-                Some(1),
-                "{r}"
-            );
-            assert_eq!(r["data"]["b"]["connections"]["count"], 4, "{r}");
-            assert_eq!(
-                r["data"]["a"]["connections"]["results"], r["data"]["b"]["connections"]["results"],
-                "{r}"
-            );
+        for server in Server::both(&db).await {
+            let document = r#"{ a: user(id: "1") { connections(limit: 1) { results { id } } } b: user(id: "1") { connections(limit: 1) { count results { id } } } }"#;
+            for _ in 0..2 {
+                let r = server.query(None, document, json!({})).await;
+                assert_eq!(
+                    r["data"]["a"]["connections"]["results"]
+                        .as_array()
+                        .map(Vec::len),
+                    Some(1),
+                    "{r}"
+                );
+                assert_eq!(r["data"]["b"]["connections"]["count"], 4, "{r}");
+                assert_eq!(
+                    r["data"]["a"]["connections"]["results"],
+                    r["data"]["b"]["connections"]["results"],
+                    "{r}"
+                );
+            }
         }
     }
 }
@@ -140,31 +155,32 @@ async fn one_page_asked_from_two_places() {
 #[tokio::test]
 async fn what_the_plan_does_not_cover_falls_back() {
     for db in TestDb::all("what_the_plan_does_not_cover_falls_back").await {
-        let server = Server::new(&db).await;
-        let bruno = Some("bruno-demo-token");
-        let cases = [
-            // The request lists: not compiled.
-            (r#"{ me { id connectionRequests { count } } }"#, bruno),
-            // An error: the reference reports it.
-            (
-                r#"{ user(id: "1") { connections(limit: 0) { count } } }"#,
-                bruno,
-            ),
-            (r#"{ me { id } }"#, Some("not-a-token")),
-            // Introspection.
-            (r#"{ __schema { queryType { name } } }"#, None),
-        ];
-        for (document, token) in cases {
-            let first = server.query(token, document, json!({})).await;
-            let before = server.compiled().await;
-            let second = server.query(token, document, json!({})).await;
-            assert_eq!(first, second, "{document}");
-            assert_eq!(server.compiled().await, before, "{document} fell back");
+        for server in Server::both(&db).await {
+            let bruno = Some("bruno-demo-token");
+            let cases = [
+                // The request lists: not compiled.
+                (r#"{ me { id connectionRequests { count } } }"#, bruno),
+                // An error: the reference reports it.
+                (
+                    r#"{ user(id: "1") { connections(limit: 0) { count } } }"#,
+                    bruno,
+                ),
+                (r#"{ me { id } }"#, Some("not-a-token")),
+                // Introspection.
+                (r#"{ __schema { queryType { name } } }"#, None),
+            ];
+            for (document, token) in cases {
+                let first = server.query(token, document, json!({})).await;
+                let before = server.compiled().await;
+                let second = server.query(token, document, json!({})).await;
+                assert_eq!(first, second, "{document}");
+                assert_eq!(server.compiled().await, before, "{document} fell back");
+            }
+            let fallbacks = server
+                .metric("gateway_graphql_fallbacks_total{reason=\"page arguments\"}")
+                .await;
+            assert!(fallbacks >= 1, "{:?}", db.backend);
         }
-        let fallbacks = server
-            .metric("gateway_graphql_fallbacks_total{reason=\"page arguments\"}")
-            .await;
-        assert!(fallbacks >= 1, "{:?}", db.backend);
     }
 }
 
@@ -294,38 +310,39 @@ async fn a_directive_variable_left_out_takes_its_default() {
 #[tokio::test]
 async fn an_error_in_a_nested_page_names_the_inner_field() {
     for db in TestDb::all("an_error_in_a_nested_page_names_the_inner_field").await {
-        let server = Server::new(&db).await;
-        let document = "{ user(id: \"1\") { connections(limit: 1) {\n results { id connections(limit: -1) { count } } } } }";
-        for _ in 0..2 {
-            let r = server.query(None, document, json!({})).await;
-            assert_eq!(r["data"], json!({ "user": null }), "{r}");
-            let error = &r["errors"][0];
+        for server in Server::both(&db).await {
+            let document = "{ user(id: \"1\") { connections(limit: 1) {\n results { id connections(limit: -1) { count } } } } }";
+            for _ in 0..2 {
+                let r = server.query(None, document, json!({})).await;
+                assert_eq!(r["data"], json!({ "user": null }), "{r}");
+                let error = &r["errors"][0];
+                assert_eq!(
+                    error["path"],
+                    json!(["user", "connections", "results", 0, "connections"]),
+                    "{:?} {r}",
+                    db.backend
+                );
+                assert_eq!(
+                    error["locations"],
+                    json!([{ "line": 2, "column": 15 }]),
+                    "{r}"
+                );
+                assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{r}");
+            }
+            // The same error one level up still names its own field.
+            let r = server
+                .query(
+                    None,
+                    "{ user(id: \"1\") { connections(limit: -1) { count } } }",
+                    json!({}),
+                )
+                .await;
             assert_eq!(
-                error["path"],
-                json!(["user", "connections", "results", 0, "connections"]),
-                "{:?} {r}",
-                db.backend
-            );
-            assert_eq!(
-                error["locations"],
-                json!([{ "line": 2, "column": 15 }]),
+                r["errors"][0]["path"],
+                json!(["user", "connections"]),
                 "{r}"
             );
-            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{r}");
         }
-        // The same error one level up still names its own field.
-        let r = server
-            .query(
-                None,
-                "{ user(id: \"1\") { connections(limit: -1) { count } } }",
-                json!({}),
-            )
-            .await;
-        assert_eq!(
-            r["errors"][0]["path"],
-            json!(["user", "connections"]),
-            "{r}"
-        );
     }
 }
 
@@ -333,35 +350,38 @@ async fn an_error_in_a_nested_page_names_the_inner_field() {
 #[tokio::test]
 async fn settings_and_viewers_reach_the_plan() {
     for db in TestDb::all("settings_and_viewers_reach_the_plan").await {
-        let server = Server::new(&db).await;
-        let document = r#"{ user(id: "1") { followersCounter followingsCounter connectionStatus isConnection connections(limit: 3) { results { id connectionStatus isConnection followersCounter } } } }"#;
-        let anonymous = server.query(None, document, json!({})).await;
-        let again = server.query(None, document, json!({})).await;
-        assert_eq!(anonymous, again);
-        assert_eq!(anonymous["data"]["user"]["followersCounter"], Value::Null);
-        assert_eq!(anonymous["data"]["user"]["isConnection"], false);
-        let viewer = server.query(Some(&jwt(2)), document, json!({})).await;
-        assert_eq!(
-            viewer["data"]["user"]["connectionStatus"], "CONNECTED",
-            "{viewer}"
-        );
-        assert_eq!(viewer["data"]["user"]["isConnection"], true, "{viewer}");
-        common::set_settings(&db.store, true, true, true).await;
-        // The graph cache learns the new settings from the change feed, within milliseconds.
-        let mut follow = Value::Null;
-        for _ in 0..100 {
-            follow = server.query(Some(&jwt(2)), document, json!({})).await;
-            if follow["data"]["user"]["followersCounter"].is_i64() {
-                break;
+        for server in Server::both(&db).await {
+            // Each server starts from the example's settings (the last one turned follow on).
+            common::set_settings(&db.store, true, false, true).await;
+            let document = r#"{ user(id: "1") { followersCounter followingsCounter connectionStatus isConnection connections(limit: 3) { results { id connectionStatus isConnection followersCounter } } } }"#;
+            let anonymous = server.query(None, document, json!({})).await;
+            let again = server.query(None, document, json!({})).await;
+            assert_eq!(anonymous, again);
+            assert_eq!(anonymous["data"]["user"]["followersCounter"], Value::Null);
+            assert_eq!(anonymous["data"]["user"]["isConnection"], false);
+            let viewer = server.query(Some(&jwt(2)), document, json!({})).await;
+            assert_eq!(
+                viewer["data"]["user"]["connectionStatus"], "CONNECTED",
+                "{viewer}"
+            );
+            assert_eq!(viewer["data"]["user"]["isConnection"], true, "{viewer}");
+            common::set_settings(&db.store, true, true, true).await;
+            // The graph cache learns the new settings from the change feed, within milliseconds.
+            let mut follow = Value::Null;
+            for _ in 0..100 {
+                follow = server.query(Some(&jwt(2)), document, json!({})).await;
+                if follow["data"]["user"]["followersCounter"].is_i64() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert!(
+                follow["data"]["user"]["followersCounter"].is_i64(),
+                "{follow}"
+            );
+            let counter = &follow["data"]["user"]["connections"]["results"][0]["followersCounter"];
+            assert!(counter.is_i64(), "{follow}");
         }
-        assert!(
-            follow["data"]["user"]["followersCounter"].is_i64(),
-            "{follow}"
-        );
-        let counter = &follow["data"]["user"]["connections"]["results"][0]["followersCounter"];
-        assert!(counter.is_i64(), "{follow}");
     }
 }
 

@@ -355,8 +355,8 @@ impl<'a> Binder<'a> {
         &self,
         name: &str,
     ) -> Option<&'a async_graphql::parser::types::VariableDefinition> {
-        let plan: &'a Plan = self.plan;
-        plan.operation
+        self.plan
+            .operation
             .node
             .variable_definitions
             .iter()

@@ -64,14 +64,6 @@ impl Plans {
         self.lock().put(key, known);
     }
 
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The cache holds only complete entries: a panic elsewhere while it was held leaves it
     /// usable.
     fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<PlanKey, Known>> {

@@ -34,6 +34,42 @@ pub fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
+/// A JSON object: each field's key (already written as `"key":`), then what `value` writes
+/// for it.
+pub fn object<K: AsRef<[u8]>, F, E>(
+    out: &mut Vec<u8>,
+    fields: &[(K, F)],
+    mut value: impl FnMut(&mut Vec<u8>, &F) -> Result<(), E>,
+) -> Result<(), E> {
+    out.push(b'{');
+    for (i, (key, field)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(key.as_ref());
+        value(out, field)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// A JSON list of what `item` writes for each of `items`.
+pub fn list<T, E>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut item: impl FnMut(&mut Vec<u8>, T) -> Result<(), E>,
+) -> Result<(), E> {
+    out.push(b'[');
+    for (i, value) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(out, value)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

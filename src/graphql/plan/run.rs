@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 use super::bind::{Bound, PageField, PageSel, RootField, TagField, TagSel, UserField, UserSel};
 use super::document::Fallback;
+use super::fields::UserLeaf;
 use super::json;
 use crate::core::{self, Access, ConnectionPage, ConnectionStatus, Offset, PageRequest};
 use crate::graphql::request::RequestContext;
-use crate::graphql::types::{page_arguments, page_links, user_id, MAX_IDS};
+use crate::graphql::types::{page_arguments, page_count, page_links, user_id, MAX_IDS};
 use crate::store::{TagRecord, UserRecord};
 
 /// What a bound operation read.
@@ -52,20 +53,13 @@ pub async fn run(
 ) -> Result<Vec<u8>, Fallback> {
     let loaded = load(bound, rc).await?;
     let mut out = Vec::with_capacity(size_hint);
-    out.extend_from_slice(b"{\"data\":{");
-    let follow = loaded.access.settings.follow_enabled;
+    out.extend_from_slice(b"{\"data\":");
     let writer = Writer {
         loaded: &loaded,
-        follow,
+        follow: loaded.access.settings.follow_enabled,
     };
-    for (i, (key, field)) in bound.root.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(key);
-        writer.root(&mut out, field)?;
-    }
-    out.extend_from_slice(b"}}");
+    json::object(&mut out, &bound.root, |out, field| writer.root(out, field))?;
+    out.push(b'}');
     Ok(out)
 }
 
@@ -250,14 +244,7 @@ impl Writer<'_> {
             RootField::Typename => json::string(out, "Query"),
             RootField::User(id, sel) => self.root_user(out, user_id(id), sel)?,
             RootField::Users(ids, sel) => {
-                out.push(b'[');
-                for (i, id) in ids.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    self.root_user(out, user_id(id), sel)?;
-                }
-                out.push(b']');
+                json::list(out, ids, |out, id| self.root_user(out, user_id(id), sel))?
             }
             RootField::Me(sel) => self.root_user(out, self.loaded.access.viewer, sel)?,
         }
@@ -270,72 +257,39 @@ impl Writer<'_> {
             json::null(out);
             return Ok(());
         };
+        let tags = self.loaded.tags.get(&record.id);
         let view = View {
             id: record.id,
             record: Some(record),
-            tags: Some(
-                self.loaded
-                    .tags
-                    .get(&record.id)
-                    .map_or(&[][..], Vec::as_slice),
-            ),
+            tags: Some(tags.map_or(&[][..], Vec::as_slice)),
             status: self.loaded.statuses.get(&record.id).copied().flatten(),
         };
         self.user(out, sel, view)
     }
 
     fn user(&self, out: &mut Vec<u8>, sel: &UserSel, u: View<'_>) -> Result<(), Fallback> {
-        out.push(b'{');
-        for (i, (key, field)) in sel.fields.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(key);
+        json::object(out, &sel.fields, |out, field| {
             match field {
                 UserField::Typename => json::string(out, "User"),
-                UserField::Leaf(super::fields::UserLeaf::Id) => json::id(out, u.id),
+                UserField::Leaf(UserLeaf::Id) => json::id(out, u.id),
                 UserField::Leaf(leaf) => {
                     let record = u.record.ok_or(Fallback::Runtime("a record not read"))?;
                     leaf.write(out, record, self.follow);
                 }
-                UserField::ConnectionStatus => match u.status {
-                    Some(status) => json::string(out, status_name(status)),
-                    None => json::null(out),
-                },
+                UserField::ConnectionStatus => {
+                    json::opt_string(out, u.status.map(status_name));
+                }
                 UserField::IsConnection => {
                     json::boolean(out, u.status == Some(ConnectionStatus::Connected));
                 }
-                UserField::Tags(tags) => {
-                    let list = u.tags.ok_or(Fallback::Runtime("tags not read"))?;
-                    self.tags(out, tags, list);
+                UserField::Tags(sel) => {
+                    let tags = u.tags.ok_or(Fallback::Runtime("tags not read"))?;
+                    json::list(out, tags, |out, tag| tag_object(out, sel, tag))?;
                 }
                 UserField::Connections(page) => self.page(out, page, u.id)?,
             }
-        }
-        out.push(b'}');
-        Ok(())
-    }
-
-    fn tags(&self, out: &mut Vec<u8>, sel: &TagSel, tags: &[TagRecord]) {
-        out.push(b'[');
-        for (i, tag) in tags.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.push(b'{');
-            for (j, (key, field)) in sel.fields.iter().enumerate() {
-                if j > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(key);
-                match field {
-                    TagField::Typename => json::string(out, "Tag"),
-                    TagField::Leaf(leaf) => leaf.write(out, tag),
-                }
-            }
-            out.push(b'}');
-        }
-        out.push(b']');
+            Ok(())
+        })
     }
 
     fn page(&self, out: &mut Vec<u8>, sel: &PageSel, owner: i64) -> Result<(), Fallback> {
@@ -344,40 +298,37 @@ impl Writer<'_> {
             .pages
             .get(&(sel.slot, owner))
             .ok_or(Fallback::Runtime("a page not read"))?;
-        out.push(b'{');
-        for (i, (key, field)) in sel.fields.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(key);
+        json::object(out, &sel.fields, |out, field| {
             match field {
                 PageField::Typename => json::string(out, "UserConnectionPage"),
-                PageField::Count => {
-                    json::int(out, finished.page.count.min(i32::MAX as u64) as i64);
-                }
+                PageField::Count => json::int(out, page_count(finished.page.count).into()),
                 PageField::Next => json::opt_string(out, finished.next.as_deref()),
                 PageField::Previous => json::opt_string(out, finished.previous.as_deref()),
                 PageField::Results(results) => {
-                    out.push(b'[');
-                    for (j, listed) in finished.page.listed().enumerate() {
-                        if j > 0 {
-                            out.push(b',');
-                        }
+                    json::list(out, finished.page.listed(), |out, listed| {
                         let view = View {
                             id: listed.id,
                             record: listed.record.map(|r| &**r),
                             tags: listed.tags,
                             status: listed.status,
                         };
-                        self.user(out, results, view)?;
-                    }
-                    out.push(b']');
+                        self.user(out, results, view)
+                    })?;
                 }
             }
-        }
-        out.push(b'}');
-        Ok(())
+            Ok(())
+        })
     }
+}
+
+fn tag_object(out: &mut Vec<u8>, sel: &TagSel, tag: &TagRecord) -> Result<(), Fallback> {
+    json::object(out, &sel.fields, |out, field| {
+        match field {
+            TagField::Typename => json::string(out, "Tag"),
+            TagField::Leaf(leaf) => leaf.write(out, tag),
+        }
+        Ok(())
+    })
 }
 
 /// The enum value as the schema spells it (the derived `Enum`'s own table).
