@@ -422,3 +422,34 @@ async fn variables_the_reference_refuses_are_left_to_it() {
         );
     }
 }
+
+/// `docs/rest.md` ("connection_status"): the viewer has no status with themself, as a root
+/// user (`me`, read by the status loader) and as a listed one (read with the page), and so
+/// `isConnection` is false there. Written by the plan from two different reads.
+#[tokio::test]
+async fn the_viewer_has_no_status_with_themself() {
+    for db in TestDb::all("the_viewer_has_no_status_with_themself").await {
+        for server in Server::both(&db).await {
+            // bruno (2) is in alice's (1) list.
+            let document = r#"{ me { id connectionStatus isConnection } user(id: "1") { connectionStatus connections(limit: 10) { results { id connectionStatus isConnection } } } }"#;
+            for _ in 0..2 {
+                let r = server.query(Some(&jwt(2)), document, json!({})).await;
+                assert_eq!(
+                    r["data"]["me"],
+                    json!({"id": "2", "connectionStatus": null, "isConnection": false}),
+                    "{r}"
+                );
+                assert_eq!(r["data"]["user"]["connectionStatus"], "CONNECTED", "{r}");
+                let results = r["data"]["user"]["connections"]["results"]
+                    .as_array()
+                    .expect("results");
+                let bruno = results
+                    .iter()
+                    .find(|u| u["id"] == "2")
+                    .expect("bruno is listed");
+                assert_eq!(bruno["connectionStatus"], Value::Null, "{r}");
+                assert_eq!(bruno["isConnection"], false, "{r}");
+            }
+        }
+    }
+}
