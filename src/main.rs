@@ -42,6 +42,17 @@ enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// A line for the operator on standard error: as it is in plain text, as a log event in
+    /// JSON (so that every line of a JSON log parses).
+    fn say(self, text: &str) {
+        match self {
+            LogFormat::Plain => eprintln!("{text}"),
+            LogFormat::Json => tracing::info!("{text}"),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server (the default): migrations, demo data on an empty database, then serve.
@@ -140,19 +151,40 @@ fn parse_setting(text: &str) -> Result<(String, bool), String> {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            // PostgreSQL's notices (e.g. "relation ... already exists, skipping" from every
-            // migration check) are not news to an operator: warnings and up only.
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    if let Err(err) = run(Cli::parse()).await {
-        eprintln!("error: {err:#}");
+    // The command line first: the log format is one of its settings.
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let format = cli.log_format;
+    if let Err(err) = run(cli).await {
+        match format {
+            LogFormat::Plain => eprintln!("error: {err:#}"),
+            LogFormat::Json => tracing::error!("{err:#}"),
+        }
         std::process::exit(1);
+    }
+}
+
+/// Logs go to standard error, as plain text or one JSON object per line (`LOG_FORMAT`).
+fn init_logging(format: LogFormat) {
+    // PostgreSQL's notices (e.g. "relation ... already exists, skipping" from every migration
+    // check) are not news to an operator: warnings and up only.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Plain => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // A log shipper reads a line as one event: the fields flattened next to the message,
+        // no colour codes.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_ansi(false)
+            .init(),
     }
 }
 
@@ -167,10 +199,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(options) => token(&cli.db, options),
-        Command::Serve(options) => serve(&cli.db, options).await,
+        Command::Serve(options) => serve(&cli.db, options, cli.log_format).await,
         Command::Migrate => {
             open(&cli.db).await?;
-            eprintln!("migrations applied");
+            cli.log_format.say("migrations applied");
             Ok(())
         }
         Command::Import { file } => {
@@ -179,7 +211,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let parsed =
                 community::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let report = community::import(&store, &parsed).await?;
-            eprintln!("{report}");
+            cli.log_format.say(&report.to_string());
             Ok(())
         }
         Command::Export { file } => {
@@ -198,7 +230,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 &community::validate(community::synthetic(users, avg_degree, seed))?,
             )
             .await?;
-            eprintln!("{report}");
+            cli.log_format.say(&report.to_string());
             Ok(())
         }
         Command::Settings { action } => {
@@ -255,7 +287,7 @@ fn token(db: &DbOptions, options: TokenOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(db: &DbOptions, options: ServeOptions) -> anyhow::Result<()> {
+async fn serve(db: &DbOptions, options: ServeOptions, format: LogFormat) -> anyhow::Result<()> {
     let url = db.resolved_url()?;
     let config = options.to_config(&url)?;
     let acquire = std::time::Duration::from_millis(db.db_acquire_timeout_ms);
@@ -278,7 +310,7 @@ async fn serve(db: &DbOptions, options: ServeOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("BIND: cannot listen on {}", options.bind))?;
     let demo_jwt = auth::issue_jwt(1, 3600, &config.jwt_secret)?;
-    print_banner(listener.local_addr()?, &demo_jwt);
+    print_banner(listener.local_addr()?, &demo_jwt, format);
     let router = app::router(AppState::new(store, config));
     // Connection info gives the rate limiter the client's address.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -288,16 +320,20 @@ async fn serve(db: &DbOptions, options: ServeOptions) -> anyhow::Result<()> {
         .context("HTTP server failed")
 }
 
-fn print_banner(bind: std::net::SocketAddr, demo_jwt: &str) {
+fn print_banner(bind: std::net::SocketAddr, demo_jwt: &str, format: LogFormat) {
     let base = format!("http://{bind}");
-    eprintln!(
-        "\ncommunity-gateway listening on {base}\n\
-         \n  GraphQL playground:  {base}/graphql\
-         \n  REST example:        curl -H 'Authorization: Bearer {demo}' '{base}/api/v2/user/1/connections/?limit=5'\
-         \n  Demo tokens:         opaque '{demo}' (user 1, if the demo community is loaded)\
-         \n                       JWT (user 1, 1 h): {demo_jwt}\n",
-        demo = community::DEMO_TOKEN,
-    );
+    match format {
+        LogFormat::Plain => eprintln!(
+            "\ncommunity-gateway listening on {base}\n\
+             \n  GraphQL playground:  {base}/graphql\
+             \n  REST example:        curl -H 'Authorization: Bearer {demo}' '{base}/api/v2/user/1/connections/?limit=5'\
+             \n  Demo tokens:         opaque '{demo}' (user 1, if the demo community is loaded)\
+             \n                       JWT (user 1, 1 h): {demo_jwt}\n",
+            demo = community::DEMO_TOKEN,
+        ),
+        // No tokens in a log that is shipped somewhere: only where to find the server.
+        LogFormat::Json => tracing::info!(address = %bind, graphql = %format!("{base}/graphql"), "listening"),
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.
