@@ -12,6 +12,31 @@ use clap::Args;
 /// Where the embedded SQLite database lives when `DATABASE_URL` is not set.
 pub const DEFAULT_SQLITE_PATH: &str = "data/community.db";
 
+/// The default of every setting that has one: the flags' defaults and `Config::with_secret`
+/// (the configuration tests and embedders start from) both read them here.
+pub mod defaults {
+    pub const DB_ACQUIRE_TIMEOUT_MS: u64 = 3000;
+    pub const BIND: &str = "127.0.0.1:8080";
+    pub const DEFAULT_LIMIT: u64 = 20;
+    pub const MAX_LIMIT: u64 = 100;
+    pub const GRAPHQL_BATCH_DELAY_MS: u64 = 1;
+    pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
+    pub const MAX_BODY_BYTES: u64 = 262_144;
+    pub const RATE_LIMIT_PER_SECOND: u32 = 0;
+    pub const RATE_LIMIT_BURST: u32 = 50;
+    pub const GRAPHQL_MAX_CONCURRENT: u32 = 8;
+    pub const GRAPHQL_MAX_DEPTH: u32 = 15;
+    pub const GRAPHQL_MAX_COMPLEXITY: u32 = 20_000;
+    pub const GRAPHQL_MAX_FIELDS: u32 = 2_000;
+    pub const GRAPHQL_MAX_ROOT_FIELDS: u32 = 100;
+    pub const GRAPHQL_INTROSPECTION: bool = true;
+    pub const GRAPHQL_COMPILED: bool = true;
+    pub const GRAPHQL_VERIFY: super::Verify = super::Verify::Off;
+    pub const CACHE: super::CacheMode = super::CacheMode::On;
+    pub const CACHE_MB: u64 = 256;
+    pub const CACHE_LEASE_MS: u64 = 1_000;
+}
+
 /// Options shared by every subcommand that touches the database.
 #[derive(Args, Debug, Clone)]
 pub struct DbOptions {
@@ -22,7 +47,7 @@ pub struct DbOptions {
 
     /// How long a request may wait for a pooled database connection before it is answered
     /// 503, in milliseconds.
-    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000, global = true,
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = defaults::DB_ACQUIRE_TIMEOUT_MS, global = true,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub db_acquire_timeout_ms: u64,
 
@@ -82,7 +107,7 @@ impl DbOptions {
 #[derive(Args, Debug, Clone)]
 pub struct ServeOptions {
     /// Address and port to listen on.
-    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "BIND", default_value = defaults::BIND)]
     pub bind: SocketAddr,
 
     /// HS256 secret for JWT access tokens. When unset with SQLite, a random secret is made once
@@ -96,12 +121,12 @@ pub struct ServeOptions {
     pub public_base_url: Option<String>,
 
     /// Page size when a request gives none (or an invalid one).
-    #[arg(long, env = "DEFAULT_LIMIT", default_value_t = 20,
+    #[arg(long, env = "DEFAULT_LIMIT", default_value_t = defaults::DEFAULT_LIMIT,
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub default_limit: u64,
 
     /// Largest page size; larger requests are cut to it.
-    #[arg(long, env = "MAX_LIMIT", default_value_t = 100,
+    #[arg(long, env = "MAX_LIMIT", default_value_t = defaults::MAX_LIMIT,
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_limit: u64,
 
@@ -111,80 +136,80 @@ pub struct ServeOptions {
     pub cors_origins: Vec<String>,
 
     /// How long a GraphQL DataLoader waits to gather keys into one batch, in milliseconds.
-    #[arg(long, env = "GRAPHQL_BATCH_DELAY_MS", default_value_t = 1,
+    #[arg(long, env = "GRAPHQL_BATCH_DELAY_MS", default_value_t = defaults::GRAPHQL_BATCH_DELAY_MS,
           value_parser = clap::value_parser!(u64).range(0..=1000))]
     pub graphql_batch_delay_ms: u64,
 
     /// Longest time a request may take before it is answered 503, in milliseconds.
-    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 10_000,
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub request_timeout_ms: u64,
 
     /// Largest request body accepted, in bytes (GraphQL documents and variables).
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 262_144,
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES,
           value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
     pub max_body_bytes: u64,
 
     /// Requests per second allowed to one client (its token, else its IP address); 0 turns
     /// rate limiting off. Over the limit: 429 with Retry-After.
-    #[arg(long, env = "RATE_LIMIT_PER_SECOND", default_value_t = 0,
+    #[arg(long, env = "RATE_LIMIT_PER_SECOND", default_value_t = defaults::RATE_LIMIT_PER_SECOND,
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub rate_limit_per_second: u32,
 
     /// Burst a client may send above the rate before being limited.
-    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 50,
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = defaults::RATE_LIMIT_BURST,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_limit_burst: u32,
 
     /// GraphQL operations executed at once; more wait their turn. Bounds the memory a burst of
     /// large operations can take (a 1,000-user operation holds a few MB while it runs).
-    #[arg(long, env = "GRAPHQL_MAX_CONCURRENT", default_value_t = 8,
+    #[arg(long, env = "GRAPHQL_MAX_CONCURRENT", default_value_t = defaults::GRAPHQL_MAX_CONCURRENT,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub graphql_max_concurrent: u32,
 
     /// GraphQL: deepest selection nesting accepted.
-    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 15,
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = defaults::GRAPHQL_MAX_DEPTH,
           value_parser = clap::value_parser!(u32).range(2..=100))]
     pub graphql_max_depth: u32,
 
     /// GraphQL: highest query complexity accepted (each field counts 1, fragments expanded).
-    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 20_000,
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = defaults::GRAPHQL_MAX_COMPLEXITY,
           value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
     pub graphql_max_complexity: u32,
 
     /// GraphQL: most fields one document may select.
-    #[arg(long, env = "GRAPHQL_MAX_FIELDS", default_value_t = 2_000,
+    #[arg(long, env = "GRAPHQL_MAX_FIELDS", default_value_t = defaults::GRAPHQL_MAX_FIELDS,
           value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
     pub graphql_max_fields: u32,
 
     /// GraphQL: most root fields (aliases included) one operation may select.
-    #[arg(long, env = "GRAPHQL_MAX_ROOT_FIELDS", default_value_t = 100,
+    #[arg(long, env = "GRAPHQL_MAX_ROOT_FIELDS", default_value_t = defaults::GRAPHQL_MAX_ROOT_FIELDS,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub graphql_max_root_fields: u32,
 
     /// GraphQL: answer introspection queries (the playground needs them).
-    #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = defaults::GRAPHQL_INTROSPECTION, action = clap::ArgAction::Set)]
     pub graphql_introspection: bool,
 
     /// GraphQL: answer the queries it covers with the compiled execution path
     /// (`docs/graphql-execution.md`); `false` runs every operation on the reference executor.
-    #[arg(long, env = "GRAPHQL_COMPILED", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "GRAPHQL_COMPILED", default_value_t = defaults::GRAPHQL_COMPILED, action = clap::ArgAction::Set)]
     pub graphql_compiled: bool,
 
     /// GraphQL: run the reference executor beside every compiled answer and compare the two.
     /// `on` logs and counts a difference (`gateway_graphql_verify_differences_total`) and
     /// answers the reference's response; `strict` also answers a difference with a 500 (for
     /// test suites); `off` runs the compiled path alone.
-    #[arg(long, env = "GRAPHQL_VERIFY", default_value = "off", value_enum)]
+    #[arg(long, env = "GRAPHQL_VERIFY", default_value_t = defaults::GRAPHQL_VERIFY, value_enum)]
     pub graphql_verify: Verify,
 
     /// The in-process graph cache: `on` serves pages from memory, kept coherent by the
     /// database's change feed; `off` reads everything from SQL.
-    #[arg(long, env = "CACHE", default_value = "on", value_parser = ["on", "off"])]
-    pub cache: String,
+    #[arg(long, env = "CACHE", default_value_t = defaults::CACHE, value_enum)]
+    pub cache: CacheMode,
 
     /// Memory budget of the graph cache, in MiB (least recently used entries go first).
-    #[arg(long, env = "CACHE_MB", default_value_t = 256,
+    #[arg(long, env = "CACHE_MB", default_value_t = defaults::CACHE_MB,
           value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub cache_mb: u64,
 
@@ -197,7 +222,7 @@ pub struct ServeOptions {
 
     /// The cache serves nothing when its last successful read of the change feed started
     /// longer ago than this, in milliseconds (reads go to SQL until it follows again).
-    #[arg(long, env = "CACHE_LEASE_MS", default_value_t = 1_000,
+    #[arg(long, env = "CACHE_LEASE_MS", default_value_t = defaults::CACHE_LEASE_MS,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub cache_lease_ms: u64,
 
@@ -239,6 +264,13 @@ pub struct Config {
     pub cache: CacheConfig,
 }
 
+/// `CACHE`: whether pages are served from the in-process graph cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CacheMode {
+    On,
+    Off,
+}
+
 /// `GRAPHQL_VERIFY`: how the reference executor checks the compiled path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Verify {
@@ -262,10 +294,10 @@ pub struct CacheConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
-            enabled: true,
-            budget_bytes: 256 << 20,
+            enabled: defaults::CACHE == CacheMode::On,
+            budget_bytes: (defaults::CACHE_MB as usize) << 20,
             poll: None,
-            lease: std::time::Duration::from_secs(1),
+            lease: std::time::Duration::from_millis(defaults::CACHE_LEASE_MS),
         }
     }
 }
@@ -287,16 +319,16 @@ impl Config {
             jwt_secret: secret.as_bytes().to_vec(),
             cors_origins: Vec::new(),
             public_base_url: None,
-            default_limit: 20,
-            max_limit: 100,
-            batch_delay: std::time::Duration::from_millis(1),
-            request_timeout: std::time::Duration::from_secs(10),
-            max_body_bytes: 262_144,
+            default_limit: defaults::DEFAULT_LIMIT,
+            max_limit: defaults::MAX_LIMIT,
+            batch_delay: std::time::Duration::from_millis(defaults::GRAPHQL_BATCH_DELAY_MS),
+            request_timeout: std::time::Duration::from_millis(defaults::REQUEST_TIMEOUT_MS),
+            max_body_bytes: defaults::MAX_BODY_BYTES as usize,
             rate_limit: None,
             graphql: GraphqlLimits::default(),
-            graphql_max_concurrent: 8,
-            graphql_compiled: true,
-            graphql_verify: Verify::Off,
+            graphql_max_concurrent: defaults::GRAPHQL_MAX_CONCURRENT as usize,
+            graphql_compiled: defaults::GRAPHQL_COMPILED,
+            graphql_verify: defaults::GRAPHQL_VERIFY,
             cache: CacheConfig::default(),
         }
     }
@@ -317,11 +349,11 @@ pub struct GraphqlLimits {
 impl Default for GraphqlLimits {
     fn default() -> Self {
         GraphqlLimits {
-            max_depth: 15,
-            max_complexity: 20_000,
-            max_fields: 2_000,
-            max_root_fields: 100,
-            introspection: true,
+            max_depth: defaults::GRAPHQL_MAX_DEPTH as usize,
+            max_complexity: defaults::GRAPHQL_MAX_COMPLEXITY as usize,
+            max_fields: defaults::GRAPHQL_MAX_FIELDS as usize,
+            max_root_fields: defaults::GRAPHQL_MAX_ROOT_FIELDS as usize,
+            introspection: defaults::GRAPHQL_INTROSPECTION,
         }
     }
 }
@@ -329,45 +361,69 @@ impl Default for GraphqlLimits {
 impl ServeOptions {
     /// Checks the options against each other and the database URL.
     pub fn to_config(&self, database_url: &str) -> anyhow::Result<Config> {
-        if self.default_limit > self.max_limit {
-            bail!(
-                "DEFAULT_LIMIT ({}) must not exceed MAX_LIMIT ({})",
-                self.default_limit,
-                self.max_limit
-            );
+        // Every option by name, no `..`: a setting added to `ServeOptions` does not compile
+        // until it is read here (or, for the three `main` reads, named below).
+        let ServeOptions {
+            bind: _,       // main: the listener
+            no_migrate: _, // main: before serving
+            no_demo: _,    // main: before serving
+            jwt_secret,
+            public_base_url,
+            default_limit,
+            max_limit,
+            cors_origins,
+            graphql_batch_delay_ms,
+            request_timeout_ms,
+            max_body_bytes,
+            rate_limit_per_second,
+            rate_limit_burst,
+            graphql_max_concurrent,
+            graphql_max_depth,
+            graphql_max_complexity,
+            graphql_max_fields,
+            graphql_max_root_fields,
+            graphql_introspection,
+            graphql_compiled,
+            graphql_verify,
+            cache,
+            cache_mb,
+            cache_poll_ms,
+            cache_lease_ms,
+        } = self;
+        if default_limit > max_limit {
+            bail!("DEFAULT_LIMIT ({default_limit}) must not exceed MAX_LIMIT ({max_limit})");
         }
-        let public_base_url = match self.public_base_url.as_deref().map(str::trim) {
+        let public_base_url = match public_base_url.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(raw) => Some(parse_public_base_url(raw)?),
         };
-        let jwt_secret = resolve_jwt_secret(self.jwt_secret.as_deref(), database_url)?;
-        let cors_origins = parse_cors_origins(&self.cors_origins)?;
+        let ms = |ms: &u64| std::time::Duration::from_millis(*ms);
         Ok(Config {
-            jwt_secret,
-            cors_origins,
+            jwt_secret: resolve_jwt_secret(jwt_secret.as_deref(), database_url)?,
+            cors_origins: parse_cors_origins(cors_origins)?,
             public_base_url,
-            default_limit: self.default_limit,
-            max_limit: self.max_limit,
-            batch_delay: std::time::Duration::from_millis(self.graphql_batch_delay_ms),
-            request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
-            max_body_bytes: self.max_body_bytes as usize,
-            rate_limit: (self.rate_limit_per_second > 0)
-                .then_some((self.rate_limit_per_second, self.rate_limit_burst)),
+            default_limit: *default_limit,
+            max_limit: *max_limit,
+            batch_delay: ms(graphql_batch_delay_ms),
+            request_timeout: ms(request_timeout_ms),
+            max_body_bytes: *max_body_bytes as usize,
+            rate_limit: (*rate_limit_per_second > 0)
+                .then_some((*rate_limit_per_second, *rate_limit_burst)),
             graphql: GraphqlLimits {
-                max_depth: self.graphql_max_depth as usize,
-                max_complexity: self.graphql_max_complexity as usize,
-                max_fields: self.graphql_max_fields as usize,
-                max_root_fields: self.graphql_max_root_fields as usize,
-                introspection: self.graphql_introspection,
+                max_depth: *graphql_max_depth as usize,
+                max_complexity: *graphql_max_complexity as usize,
+                max_fields: *graphql_max_fields as usize,
+                max_root_fields: *graphql_max_root_fields as usize,
+                introspection: *graphql_introspection,
             },
-            graphql_max_concurrent: self.graphql_max_concurrent as usize,
-            graphql_compiled: self.graphql_compiled,
-            graphql_verify: self.graphql_verify,
+            graphql_max_concurrent: *graphql_max_concurrent as usize,
+            graphql_compiled: *graphql_compiled,
+            graphql_verify: *graphql_verify,
             cache: CacheConfig {
-                enabled: self.cache == "on",
-                budget_bytes: (self.cache_mb as usize).saturating_mul(1 << 20),
-                poll: self.cache_poll_ms.map(std::time::Duration::from_millis),
-                lease: std::time::Duration::from_millis(self.cache_lease_ms),
+                enabled: *cache == CacheMode::On,
+                budget_bytes: (*cache_mb as usize).saturating_mul(1 << 20),
+                poll: cache_poll_ms.as_ref().map(ms),
+                lease: ms(cache_lease_ms),
             },
         })
     }

@@ -27,5 +27,6 @@ mod rest;
 mod rest_golden;
 mod rest_paging;
 mod security;
+mod settings;
 mod shutdown;
 mod subscription;
