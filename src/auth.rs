@@ -29,11 +29,22 @@ pub enum Credential {
     Opaque { sha256: String },
 }
 
+/// A header that is a credential of ours but not a valid one (401 `authentication_failed`).
+/// A value, not an `ApiError`, so a request's credentials can be kept and copied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadCredentials;
+
+impl From<BadCredentials> for ApiError {
+    fn from(_: BadCredentials) -> ApiError {
+        ApiError::AuthenticationFailed(BAD_CREDENTIALS)
+    }
+}
+
 /// Reads the `Authorization` header. `Ok(None)`: anonymous.
 pub fn credential(
     header: Option<&HeaderValue>,
     secret: &[u8],
-) -> Result<Option<Credential>, ApiError> {
+) -> Result<Option<Credential>, BadCredentials> {
     let Some(header) = header else {
         return Ok(None);
     };
@@ -49,16 +60,15 @@ pub fn credential(
     }
     let (Some(token), None) = (words.next(), words.next()) else {
         // `Bearer` alone, or more than one word after it.
-        return Err(ApiError::AuthenticationFailed(BAD_CREDENTIALS));
+        return Err(BadCredentials);
     };
     if token.len() > MAX_TOKEN_LEN {
-        return Err(ApiError::AuthenticationFailed(BAD_CREDENTIALS));
+        return Err(BadCredentials);
     }
-    let token =
-        std::str::from_utf8(token).map_err(|_| ApiError::AuthenticationFailed(BAD_CREDENTIALS))?;
+    let token = std::str::from_utf8(token).map_err(|_| BadCredentials)?;
     if token.bytes().filter(|b| *b == b'.').count() == 2 {
-        let (user_id, exp) = verify_jwt_claims(token, secret, time::now_us() / 1_000_000)
-            .ok_or(ApiError::AuthenticationFailed(BAD_CREDENTIALS))?;
+        let (user_id, exp) =
+            verify_jwt_claims(token, secret, time::now_us() / 1_000_000).ok_or(BadCredentials)?;
         Ok(Some(Credential::Jwt { user_id, exp }))
     } else {
         Ok(Some(Credential::Opaque {
@@ -306,7 +316,7 @@ mod tests {
         for (why, token) in cases {
             assert_eq!(verify_jwt(&token, SECRET, now()), None, "{why}");
             let err = credential(Some(&header(&format!("Bearer {token}"))), SECRET).unwrap_err();
-            assert_eq!(err.code(), "authentication_failed", "{why}");
+            assert_eq!(ApiError::from(err).code(), "authentication_failed", "{why}");
         }
     }
 
@@ -343,7 +353,7 @@ mod tests {
         );
         for bad in ["Bearer", "Bearer  ", "Bearer a b", "Token a b c"] {
             assert_eq!(
-                credential(Some(&header(bad)), SECRET).unwrap_err().code(),
+                ApiError::from(credential(Some(&header(bad)), SECRET).unwrap_err()).code(),
                 "authentication_failed",
                 "{bad:?}"
             );

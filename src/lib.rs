@@ -14,6 +14,7 @@ pub mod config;
 pub mod core;
 pub mod entity;
 pub mod error;
+pub mod extract;
 pub mod graphql;
 pub mod metrics;
 pub mod ratelimit;

@@ -33,10 +33,10 @@ use super::plan::{self, Fallback, Known, Plan, PlanKey};
 use super::playground;
 use super::request::RequestContext;
 use super::state::GraphqlState;
-use crate::auth;
 use crate::config::Verify;
 use crate::core;
 use crate::error::ApiError;
+use crate::extract::Credentials;
 
 /// The official GraphQL response media type.
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -60,7 +60,12 @@ impl ResponseType {
 }
 
 /// `GET /graphql`: the GraphiQL playground for browsers, else a GraphQL-over-HTTP GET.
-pub async fn get(State(state): State<GraphqlState>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn get(
+    State(state): State<GraphqlState>,
+    credentials: Credentials,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let params = match query_params(uri.query().unwrap_or_default()) {
         Ok(params) => params,
         Err(rejection) => return refuse(rejection, negotiate(&headers)),
@@ -75,7 +80,8 @@ pub async fn get(State(state): State<GraphqlState>, headers: HeaderMap, uri: Uri
         Ok(request) => request,
         Err(rejection) => return refuse(rejection, Some(kind)),
     };
-    execute(&state, &headers, request, kind, Method::Get).await
+    let asker = Asker::new(&state, credentials, &headers);
+    execute(&state, &asker, request, kind, Method::Get).await
 }
 
 /// The method a GraphQL request came by: over GET only queries run.
@@ -88,6 +94,7 @@ enum Method {
 /// `POST /graphql` with an `application/json` body.
 pub async fn post(
     State(state): State<GraphqlState>,
+    credentials: Credentials,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -99,7 +106,10 @@ pub async fn post(
         .and_then(|body| body_params(&body))
         .and_then(Params::into_request);
     match request {
-        Ok(request) => execute(&state, &headers, request, kind, Method::Post).await,
+        Ok(request) => {
+            let asker = Asker::new(&state, credentials, &headers);
+            execute(&state, &asker, request, kind, Method::Post).await
+        }
         Err(rejection) => refuse(rejection, Some(kind)),
     }
 }
@@ -109,7 +119,7 @@ pub async fn post(
 /// the documents it validates.
 async fn execute(
     state: &GraphqlState,
-    headers: &HeaderMap,
+    asker: &Asker,
     request: async_graphql::Request,
     kind: ResponseType,
     method: Method,
@@ -129,12 +139,12 @@ async fn execute(
     }
     match (known, key) {
         (Some(Known::Ready(plan)), Some(key)) => {
-            compiled(state, headers, request, kind, &plan, key).await
+            compiled(state, asker, request, kind, &plan, key).await
         }
         // A document seen before without a plan is not compiled again.
         (known, key) => {
             let learn = key.filter(|_| known.is_none());
-            reference(state, headers, request, kind, method, learn).await
+            reference(state, asker, request, kind, method, learn).await
         }
     }
 }
@@ -143,7 +153,7 @@ async fn execute(
 /// request back (or, with `GRAPHQL_VERIFY`, beside it).
 async fn compiled(
     state: &GraphqlState,
-    headers: &HeaderMap,
+    asker: &Asker,
     request: async_graphql::Request,
     kind: ResponseType,
     plan: &Plan,
@@ -152,7 +162,7 @@ async fn compiled(
     let Ok(_permit) = state.permits.acquire().await else {
         return internal_error("GraphQL permits closed", kind);
     };
-    let context = request_context(state, headers);
+    let context = request_context(state, asker);
     let metrics = &state.app.metrics;
     let body = match plan.run(&context, &request.variables).await {
         Ok(body) => body,
@@ -170,7 +180,7 @@ async fn compiled(
         return json_bytes_response(StatusCode::OK, body, kind);
     }
     // A fresh context: the reference reads for itself, as it would alone.
-    let context = request_context(state, headers);
+    let context = request_context(state, asker);
     let reference = run_reference(state, request, context, kind).await;
     compare(state, body, kind, reference).await
 }
@@ -235,7 +245,7 @@ async fn compare(
 /// compiled for the next requests (`learn`: its plan key, when it may have one).
 async fn reference(
     state: &GraphqlState,
-    headers: &HeaderMap,
+    asker: &Asker,
     request: async_graphql::Request,
     kind: ResponseType,
     method: Method,
@@ -269,7 +279,7 @@ async fn reference(
     let Ok(_permit) = state.permits.acquire().await else {
         return internal_error("GraphQL permits closed", kind);
     };
-    let context = request_context(state, headers);
+    let context = request_context(state, asker);
     state.app.metrics.graphql_execution("reference");
     // With GRAPHQL_VERIFY, the new plan answers this first request too, and is compared.
     let verify = state.app.config.graphql_verify;
@@ -291,7 +301,7 @@ async fn reference(
     let Some((plan, variables)) = check.filter(|_| validated) else {
         return answer;
     };
-    let context = request_context(state, headers);
+    let context = request_context(state, asker);
     match plan.run(&context, &variables).await {
         Ok(body) => {
             state.app.metrics.graphql_execution("compiled");
@@ -318,13 +328,32 @@ async fn run_reference(
     finish(state, response, kind)
 }
 
-/// The request's context: only the header's form and signature now; the database is asked
-/// by the first resolver (or the plan) that needs the viewer.
-fn request_context(state: &GraphqlState, headers: &HeaderMap) -> RequestContext {
-    let config = &state.app.config;
-    let credential = auth::credential(headers.get(header::AUTHORIZATION), &config.jwt_secret);
-    let origin = core::origin(config.public_base_url.as_deref(), headers, None);
-    RequestContext::new(state.app.source.clone(), config.clone(), credential, origin)
+/// Who asks, and where the answer's links point: what a request's contexts are made from.
+struct Asker {
+    /// Checked for form and signature only; the database is asked by the first resolver (or
+    /// the plan) that needs the viewer.
+    credentials: Credentials,
+    origin: String,
+}
+
+impl Asker {
+    fn new(state: &GraphqlState, credentials: Credentials, headers: &HeaderMap) -> Asker {
+        let config = &state.app.config;
+        Asker {
+            credentials,
+            origin: core::origin(config.public_base_url.as_deref(), headers, None),
+        }
+    }
+}
+
+/// A fresh context for one execution of the request.
+fn request_context(state: &GraphqlState, asker: &Asker) -> RequestContext {
+    RequestContext::new(
+        state.app.source.clone(),
+        state.app.config.clone(),
+        asker.credentials.clone(),
+        asker.origin.clone(),
+    )
 }
 
 /// Counts the response's errors, then renders it.

@@ -8,8 +8,8 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::ErrorExtensions;
 use tokio::sync::OnceCell;
 
-use crate::auth::{self, Credential};
 use crate::config::Config;
+use crate::extract::Credentials;
 use async_graphql::dataloader::Loader;
 
 use crate::cache::Source;
@@ -26,7 +26,7 @@ pub struct RequestContext {
     pub config: Arc<Config>,
     /// The credentials as the `Authorization` header gave them (checked for form and
     /// signature, not yet against the database).
-    credential: Result<Option<Credential>, Arc<ApiError>>,
+    credentials: Credentials,
     /// The admitted viewer and settings, resolved by the first resolver that needs them, so a
     /// document that fails validation costs no SQL.
     access: OnceCell<Result<Access, Arc<ApiError>>>,
@@ -45,7 +45,7 @@ impl RequestContext {
     pub fn new(
         source: Source,
         config: Arc<Config>,
-        credential: Result<Option<Credential>, ApiError>,
+        credentials: Credentials,
         link_origin: String,
     ) -> RequestContext {
         let viewer = Viewer::default();
@@ -73,7 +73,7 @@ impl RequestContext {
             pages: DataLoader::with_cache(pages, tokio::spawn, cached()).delay(delay),
             source,
             config,
-            credential: credential.map_err(Arc::new),
+            credentials,
             access: OnceCell::new(),
             viewer,
             link_origin,
@@ -86,8 +86,11 @@ impl RequestContext {
         let access = self
             .access
             .get_or_init(|| async {
-                let credential = self.credential.clone()?;
-                let claimed = auth::claimed_user(credential, self.source.store()).await?;
+                let claimed = self
+                    .credentials
+                    .clone()
+                    .claimed(self.source.store())
+                    .await?;
                 let access = core::identify(&self.source, claimed).await?;
                 self.viewer.set(access.viewer);
                 Ok(access)

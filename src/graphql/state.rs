@@ -37,3 +37,10 @@ impl GraphqlState {
         }
     }
 }
+
+/// The extractors shared by both doors (`crate::extract`) read the application's state.
+impl axum::extract::FromRef<GraphqlState> for AppState {
+    fn from_ref(state: &GraphqlState) -> AppState {
+        state.app.clone()
+    }
+}

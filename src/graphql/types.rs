@@ -36,13 +36,8 @@ pub(super) fn nullable<T>(
     }
 }
 
-/// Parses a GraphQL `ID` as a user id; anything that is not a positive 64-bit integer names no user.
-pub(super) fn user_id(raw: &str) -> Option<i64> {
-    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    raw.parse::<i64>().ok().filter(|id| *id > 0)
-}
+/// A GraphQL `ID` read as a user id, as the REST path reads one.
+pub(super) use crate::extract::user_id;
 
 /// Most ids one `users(ids:)` call may ask for.
 pub(super) const MAX_IDS: usize = 500;

@@ -40,9 +40,9 @@ use super::http;
 use super::request::RequestContext;
 use super::schema::GatewaySchema;
 use super::state::GraphqlState;
-use crate::auth;
 use crate::core;
 use crate::error::ApiError;
+use crate::extract::Credentials;
 use crate::state::AppState;
 use crate::store::time::now_us;
 
@@ -57,7 +57,8 @@ const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
 pub async fn get(State(state): State<GraphqlState>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     if !is_websocket_upgrade(&parts.headers) {
-        return http::get(State(state), parts.headers, parts.uri).await;
+        let Ok(credentials) = Credentials::from_request_parts(&mut parts, &state).await;
+        return http::get(State(state), credentials, parts.headers, parts.uri).await;
     }
     let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
         Ok(protocol) => protocol,
@@ -75,8 +76,9 @@ pub async fn get(State(state): State<GraphqlState>, request: Request) -> Respons
         Err(rejection) => return rejection.into_response(),
     };
     let config = &state.app.config;
+    let Ok(credentials) = Credentials::from_request_parts(&mut parts, &state).await;
     let session = Session {
-        header: parts.headers.get(header::AUTHORIZATION).cloned(),
+        credentials,
         origin: core::origin(config.public_base_url.as_deref(), &parts.headers, None),
     };
     upgrade
@@ -93,8 +95,8 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
 
 /// What the upgrade request tells the socket.
 struct Session {
-    /// Its `Authorization` header (used when `connection_init` carries none).
-    header: Option<HeaderValue>,
+    /// Its `Authorization` header's (used when `connection_init` carries none).
+    credentials: Credentials,
     /// Scheme + host for REST links.
     origin: String,
 }
@@ -149,15 +151,18 @@ async fn connection_init(
     expiry: oneshot::Sender<i64>,
 ) -> async_graphql::Result<Data> {
     let config = &app.config;
-    let header = match init_authorization(&payload) {
+    let credentials = match init_authorization(&payload) {
         // An entry that cannot be a header value is a bad credential, not an absent one.
-        Some(value) => Some(
-            value
-                .as_str()
-                .and_then(|value| HeaderValue::from_str(value).ok())
-                .ok_or_else(|| async_graphql::Error::new(FORBIDDEN))?,
+        Some(value) => Credentials::read(
+            Some(
+                &value
+                    .as_str()
+                    .and_then(|value| HeaderValue::from_str(value).ok())
+                    .ok_or_else(|| async_graphql::Error::new(FORBIDDEN))?,
+            ),
+            config,
         ),
-        None => session.header,
+        None => session.credentials,
     };
     let refuse = |err: ApiError| match err {
         ApiError::AuthenticationFailed(_) | ApiError::NotAuthenticated => {
@@ -168,8 +173,9 @@ async fn connection_init(
             async_graphql::Error::new(INTERNAL)
         }
     };
-    let credential = auth::credential(header.as_ref(), &config.jwt_secret).map_err(refuse)?;
-    if let Some(claimed) = auth::claimed_session(credential.clone(), app.source.store())
+    if let Some(claimed) = credentials
+        .clone()
+        .session(app.source.store())
         .await
         .map_err(refuse)?
     {
@@ -178,7 +184,7 @@ async fn connection_init(
     let context = RequestContext::new(
         app.source.clone(),
         config.clone(),
-        Ok(credential),
+        credentials,
         session.origin,
     );
     // A token whose user no longer exists is refused here too.

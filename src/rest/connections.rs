@@ -1,15 +1,15 @@
 //! `GET /api/v2/user/{id}/connections/` (`docs/rest.md`): parse the request with DRF's
 //! fallbacks, ask the core for the page, render it as DRF JSON with absolute links.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::body::{PageBody, UserBody};
 use super::params;
-use crate::auth;
 use crate::core::{self, Offset, PageRequest, Target};
 use crate::error::ApiError;
+use crate::extract::{Claimed, TargetId};
 use crate::state::AppState;
 
 /// The route's path, with the trailing slash (the canonical form used in links).
@@ -18,23 +18,18 @@ pub const CONNECTIONS_PATH: &str = "/api/v2/user/{id}/connections/";
 pub const CONNECTIONS_PATH_NO_SLASH: &str = "/api/v2/user/{id}/connections";
 
 /// `GET /api/v2/user/{id}/connections/`.
+///
+/// Check 1 (the credentials' form, a stored token's owner) is the `Claimed` extractor's;
+/// checks 2–4 (the user exists, the settings, the target) are `core::admit`'s one statement.
 pub async fn user_connections(
     State(state): State<AppState>,
-    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    Claimed(claimed): Claimed,
+    TargetId(target): TargetId,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let source = &state.source;
     let config = &state.config;
-
-    // 1. Authentication.
-    let credential = auth::credential(headers.get(header::AUTHORIZATION), &config.jwt_secret)?;
-    let claimed = auth::claimed_user(credential, source.store()).await?;
-    // 2-4. Content availability, friendship mode, target (one statement).
-    let target = match &path {
-        Ok(Path(raw)) => parse_user_id(raw),
-        Err(_) => Target::Malformed,
-    };
     let access = core::admit(source, claimed, target).await?;
     let Target::Id(owner) = target else {
         return Err(ApiError::NotFound);
@@ -92,20 +87,6 @@ pub async fn method_not_allowed(method: Method) -> Response {
     ApiError::method_not_allowed(&method, ALLOW).into_response()
 }
 
-/// A path id: ASCII digits naming a positive integer that fits in 64 bits.
-pub(super) fn parse_user_id(raw: &str) -> Target {
-    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
-        return Target::Malformed;
-    }
-    match raw.parse::<u64>() {
-        Ok(0) | Err(_) => Target::Malformed,
-        // Above i64::MAX: well formed, but no stored id can be that large.
-        Ok(id) => i64::try_from(id)
-            .map(Target::Id)
-            .unwrap_or(Target::Malformed),
-    }
-}
-
 /// The request path in its canonical, slashed form.
 fn owner_path(uri: &Uri) -> String {
     let path = uri.path();
@@ -134,33 +115,5 @@ pub fn json_response(body: &impl serde::Serialize) -> Response {
         )
             .into_response(),
         Err(err) => ApiError::internal(err).into_response(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn user_ids() {
-        assert!(matches!(parse_user_id("7"), Target::Id(7)));
-        assert!(matches!(parse_user_id("007"), Target::Id(7)));
-        assert!(matches!(
-            parse_user_id("9223372036854775807"),
-            Target::Id(i64::MAX)
-        ));
-        for bad in [
-            "0",
-            "",
-            "-1",
-            "+1",
-            "abc",
-            "1.0",
-            "9223372036854775808",
-            "18446744073709551616",
-            " 1",
-        ] {
-            assert!(matches!(parse_user_id(bad), Target::Malformed), "{bad:?}");
-        }
     }
 }

@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
@@ -15,12 +14,12 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::body::{RequestBody, RequestPageBody};
-use super::connections::{json_response, parse_user_id};
+use super::connections::json_response;
 use super::params;
-use crate::auth;
 use crate::core::lifecycle::{self, Action};
-use crate::core::{self, Access, ConnectionStatus, Offset, Target};
+use crate::core::{self, ConnectionStatus, Offset};
 use crate::error::ApiError;
+use crate::extract::{TargetId, Viewer};
 use crate::state::AppState;
 use crate::store::RequestBox;
 
@@ -51,26 +50,28 @@ const ALLOW_GET: &str = "GET, HEAD, OPTIONS";
 pub fn routes(router: Router<AppState>) -> Router<AppState> {
     let mut router = router;
     for (suffix, action) in ACTION_ROUTES {
-        let route = post(move |state, path, headers| run_action(state, path, headers, action))
-            .fallback(|state, method, headers| other_method(state, method, headers, ALLOW_POST));
+        let route = post(move |state, viewer, target| run_action(state, viewer, target, action))
+            .fallback(|viewer, method| other_method(viewer, method, ALLOW_POST));
         router = both_forms(router, &format!("/api/v2/user/{{id}}/{suffix}/"), route);
     }
-    let is_connection = get(|state, path, headers| read_pair(state, path, headers, true))
-        .fallback(|state, method, headers| other_method(state, method, headers, ALLOW_GET));
-    let status = get(|state, path, headers| read_pair(state, path, headers, false))
-        .fallback(|state, method, headers| other_method(state, method, headers, ALLOW_GET));
+    let is_connection = get(|state, viewer, target| read_pair(state, viewer, target, true))
+        .fallback(|viewer, method| other_method(viewer, method, ALLOW_GET));
+    let status = get(|state, viewer, target| read_pair(state, viewer, target, false))
+        .fallback(|viewer, method| other_method(viewer, method, ALLOW_GET));
     router = both_forms(router, "/api/v2/user/{id}/is_connection/", is_connection);
     router = both_forms(router, "/api/v2/user/{id}/connection_status/", status);
     for (path, list) in [
         (REQUESTS_PATH, RequestBox::Received),
         (REQUESTS_SENT_PATH, RequestBox::Sent),
     ] {
-        let route = get(move |state, uri, headers| request_list(state, uri, headers, path, list))
-            .fallback(|state, method, headers| other_method(state, method, headers, ALLOW_GET));
+        let route = get(move |state, viewer, uri, headers| {
+            request_list(state, viewer, uri, headers, path, list)
+        })
+        .fallback(|viewer, method| other_method(viewer, method, ALLOW_GET));
         router = both_forms(router, path, route);
     }
-    let statuses = post(statuses)
-        .fallback(|state, method, headers| other_method(state, method, headers, ALLOW_POST));
+    let statuses =
+        post(statuses).fallback(|viewer, method| other_method(viewer, method, ALLOW_POST));
     both_forms(router, STATUSES_PATH, statuses)
 }
 
@@ -85,27 +86,10 @@ fn both_forms(
         .route(path.trim_end_matches('/'), route)
 }
 
-/// Check 1: credentials are required and must name an existing user.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(i64, Access), ApiError> {
-    let credential =
-        auth::credential(headers.get(header::AUTHORIZATION), &state.config.jwt_secret)?;
-    let claimed = auth::claimed_user(credential, state.source.store()).await?;
-    let access = lifecycle::authenticate(&state.source, claimed).await?;
-    let viewer = access.viewer.ok_or(ApiError::NotAuthenticated)?;
-    Ok((viewer, access))
-}
-
-/// Check 2: another method, after authentication (as DRF does). OPTIONS answers which
-/// methods there are.
-async fn other_method(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-    allow: &'static str,
-) -> Response {
-    if let Err(refusal) = authenticate(&state, &headers).await {
-        return refusal.into_response();
-    }
+/// Check 2: another method, after authentication (check 1, the `Viewer` extractor: credentials
+/// are required and must name an existing user), as DRF does. OPTIONS answers which methods
+/// there are.
+async fn other_method(_: Viewer, method: Method, allow: &'static str) -> Response {
     if method == Method::OPTIONS {
         let allow = (header::ALLOW, HeaderValue::from_static(allow));
         return (StatusCode::NO_CONTENT, [allow]).into_response();
@@ -113,22 +97,14 @@ async fn other_method(
     ApiError::method_not_allowed(&method, allow).into_response()
 }
 
-fn target_of(path: &Result<Path<String>, PathRejection>) -> Target {
-    match path {
-        Ok(Path(raw)) => parse_user_id(raw),
-        Err(_) => Target::Malformed,
-    }
-}
-
 /// Routes 1–7. The body, whatever it is, is not read.
 async fn run_action(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    viewer: Viewer,
+    TargetId(target): TargetId,
     action: Action,
 ) -> Result<Response, ApiError> {
-    let (_, access) = authenticate(&state, &headers).await?;
-    let outcome = lifecycle::perform(&state.source, &access, target_of(&path), action).await?;
+    let outcome = lifecycle::perform(&state.source, &viewer.access, target, action).await?;
     if action == Action::MarkSeen {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
@@ -141,12 +117,11 @@ async fn run_action(
 /// settings; the viewer itself is not connected and has no status.
 async fn read_pair(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    Viewer { id: viewer, .. }: Viewer,
+    TargetId(target): TargetId,
     is_connection: bool,
 ) -> Result<Response, ApiError> {
-    let (viewer, _) = authenticate(&state, &headers).await?;
-    let target = lifecycle::admit_target(&state.source, target_of(&path), false).await?;
+    let target = lifecycle::admit_target(&state.source, target, false).await?;
     let body = if is_connection {
         json!({"is_connection": lifecycle::is_connection(&state.source, viewer, target).await?})
     } else {
@@ -160,12 +135,12 @@ async fn read_pair(
 /// the connections page (`path`: the slashed path, the base of the links).
 async fn request_list(
     State(state): State<AppState>,
+    Viewer { access, .. }: Viewer,
     uri: Uri,
     headers: HeaderMap,
     path: &'static str,
     list: RequestBox,
 ) -> Result<Response, ApiError> {
-    let (_, access) = authenticate(&state, &headers).await?;
     lifecycle::check_friendship(&access)?;
     let config = &state.config;
     let query = params::parse_query(uri.query());
@@ -202,10 +177,10 @@ async fn request_list(
 /// name users.
 async fn statuses(
     State(state): State<AppState>,
+    Viewer { id: viewer, .. }: Viewer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (viewer, _) = authenticate(&state, &headers).await?;
     let ids = users_field(&headers, &body)?;
     let existing = lifecycle::existing_users(&state.source, &ids).await?;
     let statuses = lifecycle::connection_statuses(&state.source, viewer, &existing).await?;

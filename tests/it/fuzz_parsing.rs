@@ -8,6 +8,7 @@
 use axum::http::HeaderValue;
 use community_gateway::auth::{self, Credential};
 use community_gateway::core::links;
+use community_gateway::error::ApiError;
 use community_gateway::rest::params::{
     self, limit, mutual, offset, parse_query, python_int, PyInt,
 };
@@ -497,6 +498,7 @@ proptest! {
                     prop_assert!(false, "random bytes passed as a JWT: {:?}", bytes)
                 }
                 Err(e) => {
+                    let e = ApiError::from(e);
                     prop_assert_eq!(e.code(), "authentication_failed");
                     prop_assert_eq!(e.status().as_u16(), 401);
                 }
@@ -559,8 +561,8 @@ proptest! {
         let header = HeaderValue::from_str(&format!("Bearer {token}")).expect("header");
         match (auth::credential(Some(&header), SECRET), want) {
             (Ok(Some(Credential::Jwt { user_id, .. })), Some(w)) => prop_assert_eq!(user_id, w),
-            (Err(e), None) => prop_assert_eq!(e.code(), "authentication_failed"),
-            (got, want) => prop_assert!(false, "{:?} vs {:?}", got.map_err(|e| e.code()), want),
+            (Err(e), None) => prop_assert_eq!(ApiError::from(e).code(), "authentication_failed"),
+            (got, want) => prop_assert!(false, "{:?} vs {:?}", got, want),
         }
 
         let mut bytes = token.clone().into_bytes();
