@@ -7,7 +7,12 @@
 
 #![allow(dead_code)]
 
+pub mod api;
+pub mod keys;
 pub mod throwaway;
+
+pub use api::Api;
+pub use keys::{TAG_KEYS, USER_KEYS};
 
 use community_gateway::store::Store;
 use sea_orm::{ConnectionTrait, Database};
