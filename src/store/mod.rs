@@ -4,7 +4,7 @@
 //! pages).
 //!
 //! Every query here takes a *set* of ids and answers for all of them in one statement, so the
-//! callers (the DataLoaders in `crate::connections`) never run a statement per user.
+//! callers (the DataLoaders in `crate::core`, `core/loaders.rs`) never run a statement per user.
 
 mod changes;
 mod db;

@@ -44,7 +44,7 @@ use sea_orm::{
 use serde_json::{json, Value};
 
 use crate::common::jwt;
-use crate::common::{self, Backend, TestDb, TEST_SECRET};
+use crate::common::{self, metric, wait_serving, Backend, TestDb, TEST_SECRET};
 
 /// How long a write from another connection may take to show (the p99 target, 100 ms, is
 /// measured in the benchmark; this leaves room for a loaded CI machine).
@@ -123,40 +123,6 @@ async fn graphql(client: &reqwest::Client, base: &str, viewer: Option<i64>, quer
         request = request.bearer_auth(jwt(viewer));
     }
     answer(request.send().await.expect("POST /graphql")).await
-}
-
-/// The value of an unlabelled metric at `GET /metrics`.
-async fn metric(client: &reqwest::Client, base: &str, name: &str) -> f64 {
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
-            let (key, value) = line.split_once(' ')?;
-            (key == name).then(|| value.trim().parse().ok()).flatten()
-        })
-        .unwrap_or_else(|| panic!("{name} is missing from /metrics"))
-}
-
-/// Waits until `gateway_cache_serving` is `want` (0 or 1), at most `within`.
-async fn wait_serving(client: &reqwest::Client, base: &str, want: f64, within: Duration) {
-    let started = Instant::now();
-    loop {
-        if metric(client, base, "gateway_cache_serving").await == want {
-            return;
-        }
-        assert!(
-            started.elapsed() < within,
-            "gateway_cache_serving did not become {want} within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// Reads `probe` from the cache-on server `base` (on `store`) until a read runs no SQL

@@ -34,7 +34,7 @@ use proptest::strategy::{BoxedStrategy, ValueTree};
 use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Map, Value as Json};
 
-use crate::common::{self, jwt, TestDb, TEST_SECRET};
+use crate::common::{self, jwt, metrics_text, wait_serving, TestDb, TEST_SECRET};
 
 #[tokio::test]
 async fn compiled_answers_equal_reference_answers_cache_off() {
@@ -1250,7 +1250,7 @@ impl Servers {
         if cache {
             // Both caches serving: neither answers from SQL while the other reads its graph.
             for base in [&servers.reference, &servers.compiled] {
-                wait_serving(&servers.client, base).await;
+                wait_serving(&servers.client, base, 1.0, Duration::from_secs(30)).await;
             }
         }
         servers.check_consistent().await;
@@ -1285,14 +1285,7 @@ impl Servers {
     }
 
     async fn metrics(&self, base: &str) -> String {
-        self.client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .expect("metrics text")
+        metrics_text(&self.client, base).await
     }
 
     async fn executions(&self) -> Executions {
@@ -1531,28 +1524,6 @@ fn counter(metrics: &str, name: &str) -> u64 {
             value.trim().parse().ok()
         })
         .unwrap_or(0)
-}
-
-async fn wait_serving(client: &reqwest::Client, base: &str) {
-    let started = Instant::now();
-    loop {
-        let text = client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .expect("metrics text");
-        if counter(&text, "gateway_cache_serving") == 1 {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the graph cache of {base} did not start serving"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// Cases per backend and cache mode.

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::common::jwt;
-use crate::common::{self, plain_user, TestDb};
+use crate::common::{self, plain_user, Api, TestDb};
 
 const T0: &str = "2024-03-01T10:00:00Z";
 const T1: &str = "2024-03-02T10:00:00Z";
@@ -93,89 +93,23 @@ async fn friendship(store: &Store, on: bool) {
     common::set_settings(store, on, false, true).await;
 }
 
-/// A client of one served app.
-struct Api {
-    http: reqwest::Client,
-    base: String,
+/// `field(userId: target)` with the full payload, as `viewer`.
+async fn mutate(api: &Api, viewer: i64, field: &str, target: &str) -> Value {
+    api.gql(viewer, &mutation(field, target)).await
 }
 
-impl Api {
-    async fn new(store: &Store) -> Api {
-        Api {
-            http: reqwest::Client::new(),
-            base: common::serve(store.clone()).await,
-        }
+/// REST route 9 for `viewer`: the status, upper-cased as GraphQL spells it.
+async fn rest_status(api: &Api, viewer: i64, target: i64) -> Value {
+    match api.status(viewer, target).await {
+        Value::String(s) => json!(s.to_uppercase()),
+        other => other,
     }
+}
 
-    /// POSTs `query` to `/graphql` with `token` (None: anonymous); expects 200.
-    async fn gql_token(&self, token: Option<&str>, query: &str) -> Value {
-        let mut request = self
-            .http
-            .post(format!("{}/graphql", self.base))
-            .header("Host", "testserver")
-            .json(&json!({ "query": query }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 200, "{query}");
-        response.json().await.unwrap()
-    }
-
-    async fn gql(&self, viewer: i64, query: &str) -> Value {
-        self.gql_token(Some(&jwt(viewer)), query).await
-    }
-
-    /// `field(userId: target)` with the full payload, as `viewer`.
-    async fn mutate(&self, viewer: i64, field: &str, target: &str) -> Value {
-        self.gql(viewer, &mutation(field, target)).await
-    }
-
-    /// REST route 9 for `viewer`: the status, upper-cased as GraphQL spells it.
-    async fn rest_status(&self, viewer: i64, target: i64) -> Value {
-        let response = self
-            .http
-            .get(format!(
-                "{}/api/v2/user/{target}/connection_status/",
-                self.base
-            ))
-            .bearer_auth(jwt(viewer))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.unwrap();
-        match &body["connection_status"] {
-            Value::String(s) => json!(s.to_uppercase()),
-            other => other.clone(),
-        }
-    }
-
-    /// REST `POST {target}/{route}/` as `viewer`, expecting 200.
-    async fn rest_act(&self, viewer: i64, target: i64, route: &str) {
-        let response = self
-            .http
-            .post(format!("{}/api/v2/user/{target}/{route}/", self.base))
-            .bearer_auth(jwt(viewer))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{route}");
-    }
-
-    /// A REST GET as `viewer` with `Host: testserver`: the JSON body.
-    async fn rest_page(&self, viewer: i64, path_and_query: &str) -> Value {
-        let response = self
-            .http
-            .get(format!("{}{path_and_query}", self.base))
-            .header("Host", "testserver")
-            .bearer_auth(jwt(viewer))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{path_and_query}");
-        response.json().await.unwrap()
-    }
+/// REST `POST {target}/{route}/` as `viewer`, expecting 200.
+async fn rest_act(api: &Api, viewer: i64, target: i64, route: &str) {
+    let response = api.act_response(viewer, target, route).await;
+    assert_eq!(response.status(), 200, "{route}");
 }
 
 fn mutation(field: &str, target: &str) -> String {
@@ -403,7 +337,7 @@ async fn every_row_of_every_action_table() {
             let before = pair(store, v, t).await;
             assert_eq!(state_of(v, t, &before).0, *state, "{what}: arranged");
             let start_us = community_gateway::store::time::now_us();
-            let response = api.mutate(v, field, &t.to_string()).await;
+            let response = mutate(&api, v, field, &t.to_string()).await;
             let end_us = community_gateway::store::time::now_us();
             let after = pair(store, v, t).await;
             let (left, deciding) = state_of(v, t, &after);
@@ -451,7 +385,7 @@ async fn every_row_of_every_action_table() {
                 }
             }
             // REST reads the same status the payload reports.
-            assert_eq!(api.rest_status(v, t).await, status_in(left), "{what}");
+            assert_eq!(rest_status(&api, v, t).await, status_in(left), "{what}");
             first.push((response, after));
         }
 
@@ -460,7 +394,7 @@ async fn every_row_of_every_action_table() {
         for (i, (field, state)) in cases.iter().enumerate() {
             let (v, t) = pair_of(i);
             let what = format!("{backend:?}: {field} again after {state}");
-            let response = api.mutate(v, field, &t.to_string()).await;
+            let response = mutate(&api, v, field, &t.to_string()).await;
             assert_eq!(response, first[i].0, "{what}");
             assert_eq!(pair(store, v, t).await, first[i].1, "{what}");
         }
@@ -508,20 +442,20 @@ async fn requests_in_both_directions() {
             let api = &api;
             async move {
                 let what = format!("{backend:?}: {v} {field} {t}");
-                let response = api.mutate(v, field, &t.to_string()).await;
+                let response = mutate(api, v, field, &t.to_string()).await;
                 assert_eq!(errors(&response), [], "{what}: {response}");
                 assert_eq!(
                     response["data"][field],
                     payload(v, t, state, request),
                     "{what}"
                 );
-                assert_eq!(api.rest_status(v, t).await, status_in(state), "{what}");
+                assert_eq!(rest_status(api, v, t).await, status_in(state), "{what}");
             }
         };
         let refused = |v: i64, t: i64, field: &'static str, reason: &'static str| {
             let (api, refusals) = (&api, &refusals);
             async move {
-                let response = api.mutate(v, field, &t.to_string()).await;
+                let response = mutate(api, v, field, &t.to_string()).await;
                 let what = format!("{backend:?}: {v} {field} {t}");
                 refusals.check(&response, field, "BAD_USER_INPUT", Some(reason), &what);
             }
@@ -615,10 +549,10 @@ async fn error_codes_in_order() {
                 .await;
             refusals.check(&r, field, "UNAUTHENTICATED", None, &what("no such viewer"));
             for target in malformed {
-                let r = api.mutate(1, field, target).await;
+                let r = mutate(&api, 1, field, target).await;
                 refusals.check(&r, field, "NOT_FOUND", None, &what(target));
             }
-            let r = api.mutate(1, field, "1").await;
+            let r = mutate(&api, 1, field, "1").await;
             refusals.check(
                 &r,
                 field,
@@ -635,7 +569,7 @@ async fn error_codes_in_order() {
         for field in &MUTATIONS[..6] {
             let what = |case: &str| format!("{backend:?}: {field} off, {case}");
             for target in ["2", "999", "abc", "1"] {
-                let r = api.mutate(1, field, target).await;
+                let r = mutate(&api, 1, field, target).await;
                 refusals.check(&r, field, "FORBIDDEN", None, &what(target));
             }
             let r = api.gql_token(None, &mutation(field, "999")).await;
@@ -648,9 +582,9 @@ async fn error_codes_in_order() {
         assert_eq!(pair(store, 1, 2).await, snapshot, "{backend:?}");
         // markConnectionRequestSeen works, and keeps its own checks.
         let field = "markConnectionRequestSeen";
-        let r = api.mutate(1, field, "999").await;
+        let r = mutate(&api, 1, field, "999").await;
         refusals.check(&r, field, "NOT_FOUND", None, "mark_seen off, unknown");
-        let r = api.mutate(1, field, "1").await;
+        let r = mutate(&api, 1, field, "1").await;
         refusals.check(
             &r,
             field,
@@ -666,7 +600,7 @@ async fn error_codes_in_order() {
             None,
             "mark_seen off, anonymous",
         );
-        let r = api.mutate(1, field, "2").await;
+        let r = mutate(&api, 1, field, "2").await;
         assert_eq!(errors(&r), [], "{backend:?}: mark_seen off: {r}");
         let after = pair(store, 1, 2).await;
         let (state, deciding) = state_of(1, 2, &after);
@@ -685,7 +619,7 @@ async fn error_codes_in_order() {
         // A soft-deleted target: NOT_FOUND for request and accept only (its pending request
         // would otherwise connect); the other actions treat it as any user.
         for field in ["requestConnection", "acceptConnection"] {
-            let r = api.mutate(1, field, "3").await;
+            let r = mutate(&api, 1, field, "3").await;
             refusals.check(
                 &r,
                 field,
@@ -703,7 +637,7 @@ async fn error_codes_in_order() {
             ("cancelConnectionRejection", Ok("in_pending")),
         ] {
             let what = format!("{backend:?}: {field} on a deleted user");
-            let r = api.mutate(1, field, "3").await;
+            let r = mutate(&api, 1, field, "3").await;
             match outcome {
                 Ok(state) => {
                     assert_eq!(errors(&r), [], "{what}: {r}");
@@ -806,7 +740,7 @@ async fn a_refused_root_mutation_leaves_the_others() {
         let store = &db.store;
         load(store, 2, &[], &[], vec![]).await;
         let api = Api::new(store).await;
-        api.rest_act(1, 2, "connection/request").await;
+        rest_act(&api, 1, 2, "connection/request").await;
         let earlier = state_of(1, 2, &pair(store, 1, 2).await).1.unwrap();
 
         // A refusal in the middle: its field is null with an error at its path; the next one
@@ -955,7 +889,7 @@ async fn is_connection_and_request_lists() {
                 let what = format!("{backend:?}: {list}{args}");
                 let r = api.gql(1, &page(list, args)).await;
                 let got = &r["data"]["me"][list];
-                let rest = api.rest_page(1, &format!("{path}{rest_query}")).await;
+                let rest = api.testserver_page(&format!("{path}{rest_query}"), 1).await;
                 assert_eq!(got["count"], rest["count"], "{what}: {r}");
                 assert_eq!(got["next"], rest["next"], "{what}: {r} {rest}");
                 assert_eq!(got["previous"], rest["previous"], "{what}: {r} {rest}");
@@ -1047,9 +981,9 @@ async fn is_connection_and_request_lists() {
 
         // The lists follow the mutations at once: 1 rejects 2 (inbox shrinks, 2's sent list
         // shows it rejected), then marks 3's seen.
-        let r = api.mutate(1, "rejectConnection", "2").await;
+        let r = mutate(&api, 1, "rejectConnection", "2").await;
         assert_eq!(errors(&r), [], "{backend:?}: {r}");
-        let r = api.mutate(1, "markConnectionRequestSeen", "3").await;
+        let r = mutate(&api, 1, "markConnectionRequestSeen", "3").await;
         let viewed = r["data"]["markConnectionRequestSeen"]["request"]["viewed"].clone();
         assert!(viewed.is_string(), "{backend:?}: {r}");
         let r = api.gql(1, &page("connectionRequests", "")).await;
@@ -1076,11 +1010,9 @@ async fn mutations_over_get_run_nothing() {
         load(store, 2, &[], &[], vec![]).await;
         let api = Api::new(store).await;
         let get = |params: Vec<(&'static str, String)>| {
-            api.http
-                .get(format!("{}/graphql", api.base))
+            api.request("GET", "/graphql", Some(&jwt(1)))
                 .query(&params)
                 .header("Accept", "application/graphql-response+json")
-                .bearer_auth(jwt(1))
                 .send()
         };
 
@@ -1089,7 +1021,7 @@ async fn mutations_over_get_run_nothing() {
         assert_eq!(response.status(), 405, "{backend:?}");
         assert_eq!(response.headers()["allow"], "POST", "{backend:?}");
         assert_eq!(pair(store, 1, 2).await, (false, vec![]), "{backend:?}: ran");
-        assert_eq!(api.rest_status(1, 2).await, Value::Null);
+        assert_eq!(rest_status(&api, 1, 2).await, Value::Null);
 
         // A persisted mutation: registered by POST (which runs it), withdrawn over REST, then
         // sent by hash over GET: refused, and it does not run again.
@@ -1097,9 +1029,7 @@ async fn mutations_over_get_run_nothing() {
         let hash = format!("{:x}", Sha256::digest(query.as_bytes()));
         let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}});
         let response = api
-            .http
-            .post(format!("{}/graphql", api.base))
-            .bearer_auth(jwt(1))
+            .request("POST", "/graphql", Some(&jwt(1)))
             .json(&json!({"query": query, "extensions": extensions}))
             .send()
             .await
@@ -1111,7 +1041,7 @@ async fn mutations_over_get_run_nothing() {
             body["data"]["requestConnection"]["user"]["connectionStatus"],
             "SENT_CONNECTION_REQUEST"
         );
-        api.rest_act(1, 2, "connection/cancel_request").await;
+        rest_act(&api, 1, 2, "connection/cancel_request").await;
         assert_eq!(pair(store, 1, 2).await, (false, vec![]), "{backend:?}");
 
         let response = get(vec![("extensions", extensions.to_string())])
@@ -1126,6 +1056,6 @@ async fn mutations_over_get_run_nothing() {
         .unwrap();
         assert_eq!(response.status(), 405, "{backend:?}");
         assert_eq!(pair(store, 1, 2).await, (false, vec![]), "{backend:?}: ran");
-        assert_eq!(api.rest_status(1, 2).await, Value::Null, "{backend:?}");
+        assert_eq!(rest_status(&api, 1, 2).await, Value::Null, "{backend:?}");
     }
 }

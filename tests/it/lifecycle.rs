@@ -19,7 +19,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
 use crate::common::jwt;
-use crate::common::{self, plain_user, TestDb};
+use crate::common::{self, plain_user, Api, TestDb};
 
 /// A community of `users` users without any link; `deleted` are soft-deleted.
 async fn load(store: &Store, users: i64, deleted: &[i64]) {
@@ -36,73 +36,6 @@ async fn load(store: &Store, users: i64, deleted: &[i64]) {
         "connection_requests": [], "access_tokens": []}),
     )
     .await;
-}
-
-/// A client of one served app.
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    async fn new(store: &Store) -> Api {
-        Api {
-            http: reqwest::Client::new(),
-            base: common::serve(store.clone()).await,
-        }
-    }
-
-    /// `method` on `/api/v2/user/{path}` as `viewer` (anonymous: None): status and JSON body
-    /// (Null when empty).
-    async fn call(&self, method: &str, path: &str, viewer: Option<i64>) -> (StatusCode, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .http
-            .request(method, format!("{}/api/v2/user/{path}", self.base));
-        if let Some(v) = viewer {
-            request = request.bearer_auth(jwt(v));
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-        };
-        (status, body)
-    }
-
-    async fn act(&self, viewer: i64, target: i64, route: &str) -> (StatusCode, Value) {
-        self.call("POST", &format!("{target}/{route}/"), Some(viewer))
-            .await
-    }
-
-    /// `connection_status` of `target` for `viewer`, through route 9.
-    async fn status(&self, viewer: i64, target: i64) -> Value {
-        let (code, body) = self
-            .call("GET", &format!("{target}/connection_status/"), Some(viewer))
-            .await;
-        assert_eq!(code, StatusCode::OK, "{body}");
-        body["connection_status"].clone()
-    }
-
-    /// Whether `target` is listed on `viewer`'s connections page (served from the cache).
-    async fn listed(&self, viewer: i64, target: i64) -> bool {
-        let (code, body) = self
-            .call(
-                "GET",
-                &format!("{viewer}/connections/?limit=100"),
-                Some(viewer),
-            )
-            .await;
-        assert_eq!(code, StatusCode::OK, "{body}");
-        body["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|user| user["id"] == json!(target))
-    }
 }
 
 /// Every row of the pair (`a`, `b`) in both tables, times included, in a fixed order.
@@ -430,16 +363,8 @@ async fn checks_in_order() {
             let path = format!("999/{route}/");
             let anonymous = api.call(wrong, &path, None).await;
             assert_eq!(code_of(anonymous), err(401, "not_authenticated"), "{what}");
-            let response = api
-                .http
-                .request(
-                    reqwest::Method::from_bytes(wrong.as_bytes()).unwrap(),
-                    format!("{}/api/v2/user/{path}", api.base),
-                )
-                .bearer_auth("not-a-token")
-                .send()
-                .await
-                .unwrap();
+            let user_path = format!("/api/v2/user/{path}");
+            let response = api.send(wrong, &user_path, Some("not-a-token")).await;
             assert_eq!(response.status(), 401, "{what}");
             assert_eq!(
                 response.headers()["www-authenticate"],
@@ -452,16 +377,7 @@ async fn checks_in_order() {
             let ghost = api.call(method, &path, Some(999)).await;
             assert_eq!(code_of(ghost), err(401, "authentication_failed"), "{what}");
             // 2. The method, before friendship mode and the target.
-            let response = api
-                .http
-                .request(
-                    reqwest::Method::from_bytes(wrong.as_bytes()).unwrap(),
-                    format!("{}/api/v2/user/{path}", api.base),
-                )
-                .bearer_auth(jwt(1))
-                .send()
-                .await
-                .unwrap();
+            let response = api.send(wrong, &user_path, Some(&jwt(1))).await;
             assert_eq!(response.status(), 405, "{what}");
             let allow = response.headers()["allow"].to_str().unwrap().to_string();
             assert!(allow.contains(method), "{what}: {allow}");
@@ -538,9 +454,7 @@ async fn checks_in_order() {
         assert_eq!(status, 204);
         // Bodies of the actions are ignored, whatever they are.
         let response = api
-            .http
-            .post(format!("{}/api/v2/user/1/connection/accept/", api.base))
-            .bearer_auth(jwt(2))
+            .request("POST", "/api/v2/user/1/connection/accept/", Some(&jwt(2)))
             .header("content-type", "application/json")
             .body("{not json")
             .send()
@@ -583,9 +497,11 @@ async fn checks_in_order() {
 
 async fn post_statuses(api: &Api, viewer: i64, media: &str, body: &str) -> (u16, Value) {
     let response = api
-        .http
-        .post(format!("{}/api/v2/user/connection/statuses/", api.base))
-        .bearer_auth(jwt(viewer))
+        .request(
+            "POST",
+            "/api/v2/user/connection/statuses/",
+            Some(&jwt(viewer)),
+        )
         .header("content-type", media)
         .body(body.to_string())
         .send()

@@ -3,43 +3,10 @@
 
 use crate::common;
 
-use crate::common::{TestDb, TEST_SECRET};
+use crate::common::{TestDb, TAG_KEYS, TEST_SECRET, USER_KEYS};
 use community_gateway::config::Config;
 use community_gateway::rest::openapi::{self, names};
 use serde_json::{json, Value};
-
-/// The User keys of the spec, in its order.
-const SPEC_USER_KEYS: [&str; 29] = [
-    "id",
-    "username",
-    "real_name",
-    "avatar",
-    "ext_id",
-    "followings_counter",
-    "followers_counter",
-    "posts_counter",
-    "discussions_counter",
-    "polls_counter",
-    "connection_status",
-    "categories_counter",
-    "date_joined",
-    "bio",
-    "location",
-    "location_lat_lng",
-    "position_lat_lng",
-    "date_of_birth",
-    "description",
-    "gender",
-    "website",
-    "cover",
-    "tags",
-    "reputation",
-    "community_badge",
-    "reg_approved",
-    "deleted",
-    "company_name",
-    "company_role",
-];
 
 /// The spec's nullable User keys.
 const SPEC_NULLABLE_USER_KEYS: [&str; 9] = [
@@ -52,19 +19,6 @@ const SPEC_NULLABLE_USER_KEYS: [&str; 9] = [
     "position_lat_lng",
     "date_of_birth",
     "cover",
-];
-
-const SPEC_TAG_KEYS: [&str; 10] = [
-    "id",
-    "type",
-    "name",
-    "description",
-    "color",
-    "visible",
-    "visibility_boost",
-    "created_at",
-    "active",
-    "deleted",
 ];
 
 const ROUTE: &str = "/api/v2/user/{id}/connections/";
@@ -329,10 +283,10 @@ async fn the_document_is_openapi_3_1_and_describes_the_route() {
     // The bodies: closed objects with exactly the spec's keys, in its order.
     let schemas = &doc["components"]["schemas"];
     let user = &schemas[names::USER];
-    assert_eq!(property_names(user), SPEC_USER_KEYS);
-    assert_eq!(required_names(user), SPEC_USER_KEYS);
+    assert_eq!(property_names(user), USER_KEYS);
+    assert_eq!(required_names(user), USER_KEYS);
     assert_eq!(user["additionalProperties"], false);
-    for key in SPEC_USER_KEYS {
+    for key in USER_KEYS {
         let nullable = types_of(&user["properties"][key]).contains(&"null".to_string());
         assert_eq!(
             nullable,
@@ -341,8 +295,8 @@ async fn the_document_is_openapi_3_1_and_describes_the_route() {
         );
     }
     let tag = &schemas[names::TAG];
-    assert_eq!(property_names(tag), SPEC_TAG_KEYS);
-    assert_eq!(required_names(tag), SPEC_TAG_KEYS);
+    assert_eq!(property_names(tag), TAG_KEYS);
+    assert_eq!(required_names(tag), TAG_KEYS);
     assert_eq!(tag["additionalProperties"], false);
     let page = &schemas[names::PAGE];
     assert_eq!(
@@ -435,11 +389,11 @@ async fn real_bodies_validate_against_the_document() {
                 assert_valid(&user_validator, user, path);
                 // The wire order is the document's order.
                 let keys: Vec<&String> = user.as_object().expect("user").keys().collect();
-                assert_eq!(keys, SPEC_USER_KEYS, "{path}");
+                assert_eq!(keys, USER_KEYS, "{path}");
                 saw_status |= !user["connection_status"].is_null();
                 for tag in user["tags"].as_array().expect("tags") {
                     let keys: Vec<&String> = tag.as_object().expect("tag").keys().collect();
-                    assert_eq!(keys, SPEC_TAG_KEYS, "{path}");
+                    assert_eq!(keys, TAG_KEYS, "{path}");
                     saw_tags = true;
                 }
             }

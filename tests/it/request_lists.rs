@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::jwt;
-use crate::common::{self, plain_user, TestDb};
+use crate::common::{self, plain_user, Api, TestDb, USER_KEYS};
 
 const INBOX: &str = "/api/v2/user/connection/requests/";
 const SENT: &str = "/api/v2/user/connection/requests_sent/";
@@ -71,54 +71,10 @@ async fn load(store: &Store) {
     .await;
 }
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    async fn new(store: &Store) -> Api {
-        Api {
-            http: reqwest::Client::new(),
-            base: common::serve(store.clone()).await,
-        }
-    }
-
-    /// `method` on `path_and_query` with `token` (None: no credentials).
-    async fn send(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        token: Option<String>,
-    ) -> reqwest::Response {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .http
-            .request(method, format!("{}{path_and_query}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap()
-    }
-
-    /// GET as `viewer`: status and body text.
-    async fn get_text(&self, path_and_query: &str, viewer: i64) -> (StatusCode, String) {
-        let response = self.send("GET", path_and_query, Some(jwt(viewer))).await;
-        (response.status(), response.text().await.unwrap())
-    }
-
-    /// GET as `viewer`, expecting 200: the JSON body.
-    async fn page(&self, path_and_query: &str, viewer: i64) -> Value {
-        let (status, text) = self.get_text(path_and_query, viewer).await;
-        assert_eq!(status, StatusCode::OK, "{path_and_query}: {text}");
-        serde_json::from_str(&text).unwrap()
-    }
-
-    async fn act(&self, viewer: i64, target: i64, route: &str) {
-        let path = format!("/api/v2/user/{target}/{route}/");
-        let response = self.send("POST", &path, Some(jwt(viewer))).await;
-        assert!(response.status().is_success(), "{route}: {:?}", response);
-    }
+/// A lifecycle action as `viewer`, expecting it done (200, or 204 for `mark_seen`).
+async fn act(api: &Api, viewer: i64, target: i64, route: &str) {
+    let response = api.act_response(viewer, target, route).await;
+    assert!(response.status().is_success(), "{route}: {:?}", response);
 }
 
 fn ids(page: &Value) -> Vec<i64> {
@@ -129,38 +85,6 @@ fn ids(page: &Value) -> Vec<i64> {
         .map(|item| item["id"].as_i64().unwrap())
         .collect()
 }
-
-const USER_KEYS: [&str; 29] = [
-    "id",
-    "username",
-    "real_name",
-    "avatar",
-    "ext_id",
-    "followings_counter",
-    "followers_counter",
-    "posts_counter",
-    "discussions_counter",
-    "polls_counter",
-    "connection_status",
-    "categories_counter",
-    "date_joined",
-    "bio",
-    "location",
-    "location_lat_lng",
-    "position_lat_lng",
-    "date_of_birth",
-    "description",
-    "gender",
-    "website",
-    "cover",
-    "tags",
-    "reputation",
-    "community_badge",
-    "reg_approved",
-    "deleted",
-    "company_name",
-    "company_role",
-];
 
 fn keys(value: &Value) -> Vec<&str> {
     value
@@ -403,7 +327,7 @@ async fn checks_in_order_and_no_slash() {
                         Some("not_authenticated"),
                         "{what}"
                     );
-                    let response = api.send(method, form, Some("bad".into())).await;
+                    let response = api.send(method, form, Some("bad")).await;
                     assert_eq!(response.status(), 401, "{what} {method}");
                     let body: Value = response.json().await.unwrap();
                     assert_eq!(
@@ -412,10 +336,10 @@ async fn checks_in_order_and_no_slash() {
                         "{what}"
                     );
                     // A token for a user that does not exist.
-                    let response = api.send(method, form, Some(jwt(999))).await;
+                    let response = api.send(method, form, Some(&jwt(999))).await;
                     assert_eq!(response.status(), 401, "{what} {method}");
                 }
-                let response = api.send("POST", form, Some(jwt(1))).await;
+                let response = api.send("POST", form, Some(&jwt(1))).await;
                 assert_eq!(response.status(), 405, "{what}");
                 assert_eq!(response.headers()["allow"], "GET, HEAD, OPTIONS", "{what}");
                 let body: Value = response.json().await.unwrap();
@@ -449,7 +373,7 @@ async fn actions_move_requests_between_lists() {
         let api = Api::new(&db.store).await;
 
         // 1 rejects 3's request: it leaves 1's inbox and reads rejected in 3's sent list.
-        api.act(1, 3, "connection/reject").await;
+        act(&api, 1, 3, "connection/reject").await;
         assert_eq!(ids(&api.page(INBOX, 1).await), [13, 10], "{backend:?}");
         let sent_3 = api.page(SENT, 3).await;
         assert_eq!(ids(&sent_3), [11], "{backend:?}");
@@ -460,10 +384,10 @@ async fn actions_move_requests_between_lists() {
             "{backend:?}"
         );
         // Un-rejected: back in the inbox, in its place.
-        api.act(1, 3, "connection/cancel_reject").await;
+        act(&api, 1, 3, "connection/cancel_reject").await;
         assert_eq!(ids(&api.page(INBOX, 1).await), [13, 10, 11], "{backend:?}");
         // Seen: the sender sees it too.
-        api.act(1, 3, "connection_requests/mark_seen").await;
+        act(&api, 1, 3, "connection_requests/mark_seen").await;
         let sent_3 = api.page(SENT, 3).await;
         assert!(sent_3["results"][0]["viewed"].is_string(), "{backend:?}");
         assert_eq!(
@@ -471,7 +395,7 @@ async fn actions_move_requests_between_lists() {
             "{backend:?}"
         );
         // A new request lists with a new id; accepting it empties both lists of the pair.
-        api.act(9, 4, "connection/request").await;
+        act(&api, 9, 4, "connection/request").await;
         let sent_9 = api.page(SENT, 9).await;
         assert_eq!(sent_9["count"], 1, "{backend:?}");
         assert!(
@@ -479,7 +403,7 @@ async fn actions_move_requests_between_lists() {
             "{backend:?}"
         );
         assert_eq!(sent_9["results"][0]["to_user"]["id"], 4, "{backend:?}");
-        api.act(4, 9, "connection/accept").await;
+        act(&api, 4, 9, "connection/accept").await;
         assert_eq!(api.page(SENT, 9).await["count"], 0, "{backend:?}");
         assert_eq!(api.page(INBOX, 4).await["count"], 0, "{backend:?}");
     }

@@ -12,7 +12,7 @@
 //!    every backend; and a request rejected or un-rejected by an UPDATE shows at once.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use community_gateway::community::{export, import, parse};
 use community_gateway::config::Config;
@@ -22,7 +22,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
 use crate::common::jwt;
-use crate::common::{self, plain_user, Backend, TestDb, TEST_SECRET};
+use crate::common::{self, plain_user, wait_serving, Backend, TestDb, TEST_SECRET};
 
 // ---------------------------------------------------------------------------------------
 // 1. The migration
@@ -442,29 +442,6 @@ async fn all_paths(
     ]
 }
 
-/// Waits until the cache-on server `base` serves from memory.
-async fn wait_serving(client: &reqwest::Client, base: &str) {
-    let started = Instant::now();
-    loop {
-        let text = client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if text.lines().any(|line| line == "gateway_cache_serving 1") {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the graph cache never started serving"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// Checks every path against `want` (viewer, other, status) on `base`.
 async fn check_statuses(
     client: &reqwest::Client,
@@ -506,7 +483,7 @@ async fn a_rejected_request_still_reads_sent_for_its_sender_and_nothing_for_its_
         let cached = common::serve_with(db.store.clone(), server_config(true)).await;
         let sql_store = Store::connect(&db.url, 4).await.unwrap();
         let sql = common::serve_with(sql_store, server_config(false)).await;
-        wait_serving(&client, &cached).await;
+        wait_serving(&client, &cached, 1.0, Duration::from_secs(5)).await;
 
         check_statuses(&client, &sql, &expected(), &format!("{backend:?}, SQL")).await;
         check_statuses(
@@ -586,7 +563,7 @@ async fn statuses_of_users_asked_by_id_follow_the_rule_with_and_without_the_cach
         for cache in [false, true] {
             let base = common::serve_with(db.store.clone(), server_config(cache)).await;
             if cache {
-                wait_serving(&client, &base).await;
+                wait_serving(&client, &base, 1.0, Duration::from_secs(5)).await;
             }
             let want: Statuses = expected()
                 .into_iter()

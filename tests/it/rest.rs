@@ -211,14 +211,7 @@ async fn operations_endpoints() {
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "abc-123");
 
-    let metrics = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics_text(&client, &base).await;
     assert!(
         metrics.contains(r#"gateway_http_requests_total{method="GET",route="/api/v2/user/{id}/connections/",status="200"} 1"#),
         "{metrics}"

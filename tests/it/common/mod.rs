@@ -7,7 +7,14 @@
 
 #![allow(dead_code)]
 
+pub mod api;
+pub mod keys;
+pub mod metrics;
 pub mod throwaway;
+
+pub use api::Api;
+pub use keys::{TAG_KEYS, USER_KEYS};
+pub use metrics::{metric, metrics_text, wait_serving};
 
 use community_gateway::store::Store;
 use sea_orm::{ConnectionTrait, Database};
