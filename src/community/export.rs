@@ -4,6 +4,7 @@
 //! Everything is read inside one transaction (repeatable read where the backend offers it) so
 //! an import running at the same time cannot produce a file that is half old, half new.
 
+use crate::entity::user::user_fields;
 use std::collections::HashMap;
 
 use anyhow::{anyhow, Context};
@@ -118,45 +119,30 @@ async fn read_user_tags(tx: &DatabaseTransaction) -> anyhow::Result<HashMap<i64,
     Ok(tags)
 }
 
-fn user_of(u: UserRecord, tags: Vec<i64>) -> anyhow::Result<User> {
-    let gender = Gender::parse(&u.gender).ok_or_else(|| {
-        anyhow!(
-            "user {} has an unknown gender {:?} in the database",
-            u.id,
-            u.gender
-        )
-    })?;
-    Ok(User {
-        id: u.id,
-        username: u.username,
-        real_name: u.real_name,
-        avatar: u.avatar,
-        ext_id: u.ext_id,
-        followings_counter: u.followings_counter,
-        followers_counter: u.followers_counter,
-        posts_counter: u.posts_counter,
-        discussions_counter: u.discussions_counter,
-        polls_counter: u.polls_counter,
-        categories_counter: u.categories_counter,
-        date_joined: file_time(u.date_joined_us),
-        bio: u.bio,
-        location: u.location,
-        location_lat_lng: u.location_lat_lng,
-        position_lat_lng: u.position_lat_lng,
-        date_of_birth: u.date_of_birth,
-        description: u.description,
-        gender,
-        website: u.website,
-        cover: u.cover,
-        reputation: u.reputation,
-        community_badge: u.community_badge,
-        reg_approved: u.reg_approved,
-        deleted: u.deleted,
-        company_name: u.company_name,
-        company_role: u.company_role,
-        tags,
-    })
+/// The file's User of a stored one, generated from `entity::user::user_fields!`.
+macro_rules! user_of {
+    (head: [$($h:tt)*], middle: [$($m:tt)*], tail: [$($t:tt)*],) => {
+        user_of!(@ $($h)* $($m)* $($t)*);
+    };
+    (@ $({ $field:ident: [$($ty:tt)*], [$($orm:tt)*], $api:ident, $gql:literal, $kind:ident,
+           $doc:literal, $rest:literal })*) => {
+        fn user_of(u: UserRecord, tags: Vec<i64>) -> anyhow::Result<User> {
+            let id = u.id;
+            Ok(User {
+                $( $api: user_of!(@value $kind, id, u.$field), )*
+                tags,
+            })
+        }
+    };
+    (@value Time, $id:ident, $value:expr) => { file_time($value) };
+    (@value Gender, $id:ident, $value:expr) => {
+        Gender::parse(&$value).ok_or_else(|| {
+            anyhow!("user {} has an unknown gender {:?} in the database", $id, $value)
+        })?
+    };
+    (@value $kind:ident, $id:ident, $value:expr) => { $value };
 }
+user_fields!(user_of);
 
 /// Each connection once, smaller id first: the row of the pair whose owner is the smaller id.
 async fn read_connections(tx: &DatabaseTransaction) -> anyhow::Result<Vec<Connection>> {

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::entity::user::user_fields;
 use crate::store::Settings;
 
 /// A whole community: what `import` loads and `export` writes.
@@ -41,47 +42,54 @@ pub struct Tag {
     pub created_at: String,
 }
 
-/// A member of the community. Nullable keys use `nullable` so that a missing key is an error
-/// rather than silently `null` (serde's default for `Option`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct User {
-    pub id: i64,
-    pub username: String,
-    pub real_name: String,
-    #[serde(deserialize_with = "nullable")]
-    pub avatar: Option<String>,
-    #[serde(deserialize_with = "nullable")]
-    pub ext_id: Option<i64>,
-    pub followings_counter: i64,
-    pub followers_counter: i64,
-    pub posts_counter: i64,
-    pub discussions_counter: i64,
-    pub polls_counter: i64,
-    pub categories_counter: i64,
-    pub date_joined: String,
-    pub bio: String,
-    pub location: String,
-    #[serde(deserialize_with = "nullable")]
-    pub location_lat_lng: Option<String>,
-    #[serde(deserialize_with = "nullable")]
-    pub position_lat_lng: Option<String>,
-    #[serde(deserialize_with = "nullable")]
-    pub date_of_birth: Option<String>,
-    pub description: String,
-    pub gender: Gender,
-    pub website: String,
-    #[serde(deserialize_with = "nullable")]
-    pub cover: Option<String>,
-    pub reputation: i64,
-    pub community_badge: bool,
-    pub reg_approved: bool,
-    pub deleted: bool,
-    pub company_name: String,
-    pub company_role: String,
-    /// Tag ids; `export` writes them ascending.
-    pub tags: Vec<i64>,
+/// The file's User, generated from `entity::user::user_fields!`: its keys are the REST
+/// keys, in the same order, then `tags`.
+macro_rules! file_user {
+    (head: [$($h:tt)*], middle: [$($m:tt)*], tail: [$($t:tt)*],) => {
+        file_user!(@munch [] $($h)* $($m)* $($t)*);
+    };
+    (@munch [$($done:tt)*] { $field:ident: [$($ty:tt)*], [$($orm:tt)*], $api:ident, $gql:literal,
+        $kind:ident, $doc:literal, $rest:literal } $($more:tt)*) => {
+        file_user!(@kind $kind $api [$($done)*] [$($more)*]);
+    };
+    (@munch [$($done:tt)*]) => {
+        /// A member of the community. Nullable keys use `nullable` so that a missing key is an
+        /// error rather than silently `null` (serde's default for `Option`).
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct User {
+            $($done)*
+            /// Tag ids; `export` writes them ascending.
+            pub tags: Vec<i64>,
+        }
+    };
+    (@kind OptId $api:ident [$($done:tt)*] [$($more:tt)*]) => {
+        file_user!(@munch [$($done)* #[serde(deserialize_with = "nullable")] pub $api: Option<i64>,] $($more)*);
+    };
+    (@kind OptStr $api:ident [$($done:tt)*] [$($more:tt)*]) => {
+        file_user!(@munch [$($done)* #[serde(deserialize_with = "nullable")] pub $api: Option<String>,] $($more)*);
+    };
+    (@kind Date $api:ident [$($done:tt)*] [$($more:tt)*]) => {
+        file_user!(@kind OptStr $api [$($done)*] [$($more)*]);
+    };
+    (@kind Time $api:ident [$($done:tt)*] [$($more:tt)*]) => {
+        file_user!(@munch [$($done)* pub $api: String,] $($more)*);
+    };
+    (@kind Str $api:ident [$($done:tt)*] [$($more:tt)*]) => {
+        file_user!(@munch [$($done)* pub $api: String,] $($more)*);
+    };
+    (@kind Gender $api:ident [$($done:tt)*] [$($more:tt)*]) => {
+        file_user!(@munch [$($done)* pub $api: Gender,] $($more)*);
+    };
+    (@kind Bool $api:ident [$($done:tt)*] [$($more:tt)*]) => {
+        file_user!(@munch [$($done)* pub $api: bool,] $($more)*);
+    };
+    // Id, Count, FollowCount.
+    (@kind $integer:ident $api:ident [$($done:tt)*] [$($more:tt)*]) => {
+        file_user!(@munch [$($done)* pub $api: i64,] $($more)*);
+    };
 }
+user_fields!(file_user);
 
 /// The three values the API knows for `gender`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

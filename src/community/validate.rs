@@ -15,9 +15,13 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::error::{label, render_str, FileError};
 use super::file::{AccessToken, CommunityFile, Connection, ConnectionRequest, Tag, User};
+use crate::entity::user::user_fields;
 use crate::entity::{access_token, connection_request, tag, user, user_tag};
 use crate::store::time::parse_rfc3339_us;
 use crate::store::Settings;
+use sea_orm::sea_query::StringLen;
+use sea_orm::{ColumnTrait, ColumnType, Iterable};
+use std::sync::OnceLock;
 
 /// A file that keeps every rule, in the form the loaders insert: the tables' rows as entity
 /// models, except the connections, which are stored twice (`tables::directed_connections`).
@@ -39,10 +43,8 @@ pub(crate) struct Validated {
 }
 
 /// Column limits of the schema (characters).
-const USERNAME_MAX: usize = 150;
+/// (The `users` columns' limits are read from the entity: `user_widths`.)
 const NAME_MAX: usize = 255;
-const URL_MAX: usize = 2048;
-const LAT_LNG_MAX: usize = 64;
 const TAG_TYPE_MAX: usize = 64;
 const COLOR_MAX: usize = 32;
 /// MySQL's `TEXT` holds at most this many bytes.
@@ -132,10 +134,10 @@ fn check(file: &CommunityFile) -> Result<Validated, FileError> {
     let mut users = Vec::with_capacity(file.users.len());
     let mut user_tags = Vec::new();
     for (i, user) in file.users.iter().enumerate() {
-        let date_joined_us = check
+        let model = check
             .user(i, user)
             .map_err(|reason| FileError::new(user_label(i, user), reason))?;
-        users.push(user_model(user, date_joined_us));
+        users.push(model);
         user_tags.extend(user.tags.iter().map(|tag| user_tag::Model {
             user_id: user.id,
             tag_id: *tag,
@@ -199,37 +201,85 @@ fn tag_model(tag: &Tag, created_at_us: i64) -> tag::Model {
     }
 }
 
-/// The `users` row of a valid user (its tags are `user_tags` rows).
-fn user_model(u: &User, date_joined_us: i64) -> user::Model {
-    user::Model {
-        id: u.id,
-        username: u.username.clone(),
-        real_name: u.real_name.clone(),
-        avatar: u.avatar.clone(),
-        ext_id: u.ext_id,
-        followings_counter: u.followings_counter,
-        followers_counter: u.followers_counter,
-        posts_counter: u.posts_counter,
-        discussions_counter: u.discussions_counter,
-        polls_counter: u.polls_counter,
-        categories_counter: u.categories_counter,
-        date_joined_us,
-        bio: u.bio.clone(),
-        location: u.location.clone(),
-        location_lat_lng: u.location_lat_lng.clone(),
-        position_lat_lng: u.position_lat_lng.clone(),
-        date_of_birth: u.date_of_birth.clone(),
-        description: u.description.clone(),
-        gender: u.gender.as_str().to_string(),
-        website: u.website.clone(),
-        cover: u.cover.clone(),
-        reputation: u.reputation,
-        community_badge: u.community_badge,
-        reg_approved: u.reg_approved,
-        deleted: u.deleted,
-        company_name: u.company_name.clone(),
-        company_role: u.company_role.clone(),
+/// The `users` row of a user, each field checked by its kind, in the list's order (its tags
+/// are `user_tags` rows). Generated from `entity::user::user_fields!`; text lengths are the
+/// entity's column types (`user_widths`).
+macro_rules! user_model {
+    (head: [$($h:tt)*], middle: [$($m:tt)*], tail: [$($t:tt)*],) => {
+        user_model!(@ $($h)* $($m)* $($t)*);
+    };
+    (@ $({ $field:ident: [$($ty:tt)*], [$($orm:tt)*], $api:ident, $gql:literal, $kind:ident,
+           $doc:literal, $rest:literal })*) => {
+        fn user_model(u: &User) -> Result<user::Model, String> {
+            let widths = user_widths();
+            let mut column = 0..;
+            let mut width = || widths.get(column.next().unwrap_or_default()).copied();
+            Ok(user::Model {
+                $( $field: {
+                    // Taken for every field, text or not: the i-th field is the i-th column.
+                    #[allow(unused_variables)] // read by the text kinds only
+                    let width_ = width();
+                    user_model!(@check $kind, stringify!($api), &u.$api, width_)?
+                }, )*
+            })
+        }
+    };
+    (@check Id, $key:expr, $value:expr, $width:expr) => { positive_id($key, *$value).map(|()| *$value) };
+    (@check OptId, $key:expr, $value:expr, $width:expr) => { Ok::<_, String>(*$value) };
+    (@check Count, $key:expr, $value:expr, $width:expr) => { counter($key, *$value) };
+    (@check FollowCount, $key:expr, $value:expr, $width:expr) => { counter($key, *$value) };
+    (@check Time, $key:expr, $value:expr, $width:expr) => { time($key, $value) };
+    (@check Str, $key:expr, $value:expr, $width:expr) => {
+        text($key, $value, $width).map(|()| $value.clone())
+    };
+    (@check OptStr, $key:expr, $value:expr, $width:expr) => {
+        nullable_text($key, $value.as_deref(), $width).map(|()| $value.clone())
+    };
+    (@check Date, $key:expr, $value:expr, $width:expr) => {
+        $value.as_deref().map_or(Ok(()), |date| check_date($key, date)).map(|()| $value.clone())
+    };
+    (@check Gender, $key:expr, $value:expr, $width:expr) => { Ok::<_, String>($value.as_str().to_string()) };
+    (@check Bool, $key:expr, $value:expr, $width:expr) => { Ok::<_, String>(*$value) };
+}
+user_fields!(user_model);
+
+/// How long a stored text may be: a column's type in the `users` entity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Width {
+    /// `VARCHAR(n)`: characters, as PostgreSQL and MySQL count them.
+    Chars(usize),
+    /// `TEXT`: MySQL's 64 KiB of UTF-8.
+    TextBytes,
+}
+
+/// The widths of the `users` columns, in column order (`None`: not text).
+fn user_widths() -> &'static [Option<Width>] {
+    static WIDTHS: OnceLock<Vec<Option<Width>>> = OnceLock::new();
+    WIDTHS.get_or_init(|| {
+        user::Column::iter()
+            .map(|column| match column.def().get_column_type() {
+                ColumnType::String(StringLen::N(n)) => Some(Width::Chars(*n as usize)),
+                ColumnType::Text => Some(Width::TextBytes),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
+/// A text within its column's width.
+fn text(key: &str, value: &str, width: Option<Option<Width>>) -> Result<(), String> {
+    match width.flatten() {
+        Some(Width::Chars(max)) => short_text(key, value, max),
+        Some(Width::TextBytes) => long_text(key, value),
+        None => no_nul(key, value),
     }
+}
+
+fn counter(key: &str, value: i64) -> Result<i64, String> {
+    if value < 0 {
+        return Err(format!("{key:?} must not be negative (got {value})"));
+    }
+    Ok(value)
 }
 
 pub(crate) fn tag_label(index: usize, tag: &Tag) -> String {
@@ -324,8 +374,8 @@ impl Checker {
         Ok(created_at_us)
     }
 
-    /// Returns `date_joined` in microseconds.
-    pub(crate) fn user(&mut self, i: usize, user: &User) -> Result<i64, String> {
+    /// Returns the user's row.
+    pub(crate) fn user(&mut self, i: usize, user: &User) -> Result<user::Model, String> {
         positive_id("id", user.id)?;
         if let Some(first) = self.users.get(&user.id) {
             return Err(format!(
@@ -340,16 +390,11 @@ impl Checker {
                 render_str(&user.username)
             ));
         }
-        check_user_texts(user)?;
-        check_counters(user)?;
-        if let Some(date) = &user.date_of_birth {
-            check_date("date_of_birth", date)?;
-        }
-        let date_joined_us = time("date_joined", &user.date_joined)?;
+        let model = user_model(user)?;
         self.check_user_tags(user)?;
         self.users.insert(user.id, i);
         self.usernames.insert(user.username.clone(), i);
-        Ok(date_joined_us)
+        Ok(model)
     }
 
     fn check_user_tags(&self, user: &User) -> Result<(), String> {
@@ -516,45 +561,12 @@ fn check_username(username: &str) -> Result<(), String> {
             render_str(username)
         ));
     }
-    short_text("username", username, USERNAME_MAX)
-}
-
-fn check_user_texts(user: &User) -> Result<(), String> {
-    short_text("real_name", &user.real_name, NAME_MAX)?;
-    nullable_text("avatar", user.avatar.as_deref(), URL_MAX)?;
-    long_text("bio", &user.bio)?;
-    short_text("location", &user.location, NAME_MAX)?;
-    nullable_text(
-        "location_lat_lng",
-        user.location_lat_lng.as_deref(),
-        LAT_LNG_MAX,
-    )?;
-    nullable_text(
-        "position_lat_lng",
-        user.position_lat_lng.as_deref(),
-        LAT_LNG_MAX,
-    )?;
-    long_text("description", &user.description)?;
-    short_text("website", &user.website, URL_MAX)?;
-    nullable_text("cover", user.cover.as_deref(), URL_MAX)?;
-    short_text("company_name", &user.company_name, NAME_MAX)?;
-    short_text("company_role", &user.company_role, NAME_MAX)
-}
-
-fn check_counters(user: &User) -> Result<(), String> {
-    for (key, value) in [
-        ("followings_counter", user.followings_counter),
-        ("followers_counter", user.followers_counter),
-        ("posts_counter", user.posts_counter),
-        ("discussions_counter", user.discussions_counter),
-        ("polls_counter", user.polls_counter),
-        ("categories_counter", user.categories_counter),
-    ] {
-        if value < 0 {
-            return Err(format!("{key:?} must not be negative (got {value})"));
-        }
-    }
-    Ok(())
+    let column = user::Column::iter().position(|c| matches!(c, user::Column::Username));
+    text(
+        "username",
+        username,
+        column.and_then(|i| user_widths().get(i).copied()),
+    )
 }
 
 /// A plain token must be one that an `Authorization: Bearer <token>` header can carry.
@@ -608,8 +620,12 @@ fn short_text(key: &str, value: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn nullable_text(key: &str, value: Option<&str>, max: usize) -> Result<(), String> {
-    value.map_or(Ok(()), |value| short_text(key, value, max))
+fn nullable_text(
+    key: &str,
+    value: Option<&str>,
+    width: Option<Option<Width>>,
+) -> Result<(), String> {
+    value.map_or(Ok(()), |value| text(key, value, width))
 }
 
 fn long_text(key: &str, value: &str) -> Result<(), String> {

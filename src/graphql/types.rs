@@ -11,6 +11,7 @@ use crate::core::lifecycle;
 use crate::core::{
     self, ConnectionPage, ConnectionStatus, Listed, ListedRequest, Offset, PageRequest, RequestPage,
 };
+use crate::entity::user::user_fields;
 use crate::error::{ApiError, GraphqlResult};
 use crate::store::time::api_time;
 use crate::store::{RequestBox, RequestRow, TagRecord, UserRecord};
@@ -175,66 +176,176 @@ impl User {
     }
 }
 
-#[Object]
+/// The User's GraphQL fields, in the schema's order: the stored ones generated from
+/// `entity::user::user_fields!` (one resolver per kind below), the ones that depend on the
+/// viewer and on other tables written out, each calling its resolver in `impl User` above.
+macro_rules! user_object {
+    (head: [$($h:tt)*], middle: [$($m:tt)*], tail: [$($t:tt)*],) => {
+        user_object!(@munch [] $($h)* @status $($m)* @tags $($t)* @connections);
+    };
+    (@munch [$($done:tt)*] { $field:ident: [$($ty:tt)*], [$($orm:tt)*], $api:ident, $gql:literal,
+        $kind:ident, $doc:literal, $rest:literal } $($more:tt)*) => {
+        user_object!(@kind $kind [$($done)*] $field $api $gql $doc [$($more)*]);
+    };
+    (@munch [$($done:tt)*] @status $($more:tt)*) => {
+        user_object!(@munch [$($done)*
+            /// How this user relates to the viewer: CONNECTED; SENT_CONNECTION_REQUEST when the viewer
+            /// has a request to this user, pending or rejected; RECEIVED_CONNECTION_REQUEST when this
+            /// user has a pending request to the viewer; null for anonymous requests, for the viewer
+            /// themself, and otherwise.
+            async fn connection_status(
+                &self,
+                ctx: &Context<'_>,
+            ) -> async_graphql::Result<Option<ConnectionStatus>> {
+                self.status_towards_viewer(ctx).await
+            }
+            /// Whether this user and the viewer are connected (false for anonymous requests and for
+            /// the viewer themself). Stored data, whatever friendship mode says.
+            async fn is_connection(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+                Ok(self.status_towards_viewer(ctx).await? == Some(ConnectionStatus::Connected))
+            }
+            /// The viewer's pending received requests, newest first. Only on the viewer
+            /// (`me { connectionRequests { ... } }`): on another user, FORBIDDEN.
+            async fn connection_requests(
+                &self,
+                ctx: &Context<'_>,
+                #[graphql(desc = "Page size, at least 1 (default 20, cut to the maximum, 100).")]
+                limit: Option<i32>,
+                #[graphql(desc = "How many requests to skip, at least 0 (default 0).")] offset: Option<i32>,
+            ) -> async_graphql::Result<ConnectionRequestPage> {
+                request_list(ctx, self.id, RequestBox::Received, limit, offset).await
+            }
+            /// The viewer's sent requests, pending and rejected, newest first. Only on the viewer:
+            /// on another user, FORBIDDEN.
+            async fn connection_requests_sent(
+                &self,
+                ctx: &Context<'_>,
+                #[graphql(desc = "Page size, at least 1 (default 20, cut to the maximum, 100).")]
+                limit: Option<i32>,
+                #[graphql(desc = "How many requests to skip, at least 0 (default 0).")] offset: Option<i32>,
+            ) -> async_graphql::Result<ConnectionRequestPage> {
+                request_list(ctx, self.id, RequestBox::Sent, limit, offset).await
+            }
+        ] $($more)*);
+    };
+    (@munch [$($done:tt)*] @tags $($more:tt)*) => {
+        user_object!(@munch [$($done)*
+            /// The user's tags that are visible, active and not deleted, by id.
+            async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tag>> {
+                self.visible_tags(ctx).await
+            }
+        ] $($more)*);
+    };
+    (@munch [$($done:tt)*] @connections) => {
+        #[Object]
+        impl User {
+            $($done)*
+
+            /// A page of this user's connections: mutual connections (shared with the viewer) first,
+            /// then the most recently connected, then by id.
+            async fn connections(
+                &self,
+                ctx: &Context<'_>,
+                #[graphql(
+                    desc = "Page size, at least 1 (default 20; larger than the maximum, 100 by default, is cut to it)."
+                )]
+                limit: Option<i32>,
+                #[graphql(desc = "How many connections to skip, at least 0 (default 0).")] offset: Option<
+                    i32,
+                >,
+                #[graphql(
+                    desc = "true: only mutual connections; false: only non-mutual ones; absent: all."
+                )]
+                mutual: Option<bool>,
+            ) -> async_graphql::Result<UserConnectionPage> {
+                self.connection_page(ctx, limit, offset, mutual).await
+            }
+        }
+    };
+    // One resolver per kind of stored field.
+    (@kind Id [$($done:tt)*] $field:ident $api:ident $gql:literal $doc:literal [$($more:tt)*]) => {
+        user_object!(@munch [$($done)*
+            #[doc = $doc]
+            #[graphql(name = $gql)]
+            async fn $api(&self) -> ID {
+                ID(self.$field.to_string())
+            }
+        ] $($more)*);
+    };
+    (@kind OptId [$($done:tt)*] $field:ident $api:ident $gql:literal $doc:literal [$($more:tt)*]) => {
+        user_object!(@munch [$($done)*
+            #[doc = $doc]
+            #[graphql(name = $gql)]
+            async fn $api(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
+                Ok(self.record(ctx).await?.$field.map(|id| ID(id.to_string())))
+            }
+        ] $($more)*);
+    };
+    (@kind FollowCount [$($done:tt)*] $field:ident $api:ident $gql:literal $doc:literal [$($more:tt)*]) => {
+        user_object!(@munch [$($done)*
+            #[doc = $doc]
+            #[graphql(name = $gql)]
+            async fn $api(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+                if !request(ctx).access().await?.settings.follow_enabled {
+                    return Ok(None);
+                }
+                Ok(Some(self.record(ctx).await?.$field))
+            }
+        ] $($more)*);
+    };
+    (@kind Time [$($done:tt)*] $field:ident $api:ident $gql:literal $doc:literal [$($more:tt)*]) => {
+        user_object!(@munch [$($done)*
+            #[doc = $doc]
+            #[graphql(name = $gql)]
+            async fn $api(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+                Ok(api_time(self.record(ctx).await?.$field))
+            }
+        ] $($more)*);
+    };
+    (@kind Count [$($done:tt)*] $field:ident $api:ident $gql:literal $doc:literal [$($more:tt)*]) => {
+        user_object!(@munch [$($done)*
+            #[doc = $doc]
+            #[graphql(name = $gql)]
+            async fn $api(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+                Ok(self.record(ctx).await?.$field)
+            }
+        ] $($more)*);
+    };
+    (@kind Bool [$($done:tt)*] $field:ident $api:ident $gql:literal $doc:literal [$($more:tt)*]) => {
+        user_object!(@munch [$($done)*
+            #[doc = $doc]
+            #[graphql(name = $gql)]
+            async fn $api(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+                Ok(self.record(ctx).await?.$field)
+            }
+        ] $($more)*);
+    };
+    (@kind Str [$($done:tt)*] $field:ident $api:ident $gql:literal $doc:literal [$($more:tt)*]) => {
+        user_object!(@munch [$($done)*
+            #[doc = $doc]
+            #[graphql(name = $gql)]
+            async fn $api(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+                Ok(&self.record(ctx).await?.$field)
+            }
+        ] $($more)*);
+    };
+    (@kind Gender $($same:tt)*) => { user_object!(@kind Str $($same)*); };
+    (@kind OptStr [$($done:tt)*] $field:ident $api:ident $gql:literal $doc:literal [$($more:tt)*]) => {
+        user_object!(@munch [$($done)*
+            #[doc = $doc]
+            #[graphql(name = $gql)]
+            async fn $api(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+                Ok(self.record(ctx).await?.$field.as_deref())
+            }
+        ] $($more)*);
+    };
+    (@kind Date $($same:tt)*) => { user_object!(@kind OptStr $($same)*); };
+}
+user_fields!(user_object);
+
+/// The resolvers of the User fields that are not stored in `users`.
 impl User {
-    /// Unique id (an `ID`: ids may exceed 2^31).
-    async fn id(&self) -> ID {
-        ID(self.id.to_string())
-    }
-    /// Unique username.
-    async fn username(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let record = self.record(ctx).await?;
-        Ok(&record.username)
-    }
-    /// Full name; empty when not given.
-    async fn real_name(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let record = self.record(ctx).await?;
-        Ok(&record.real_name)
-    }
-    /// Avatar image URL.
-    async fn avatar(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        let record = self.record(ctx).await?;
-        Ok(record.avatar.as_deref())
-    }
-    /// Id of the user in an external system.
-    async fn ext_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
-        let record = self.record(ctx).await?;
-        Ok(record.ext_id.map(|id| ID(id.to_string())))
-    }
-    /// How many users this user follows; null unless the community is in follow mode.
-    async fn followings_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
-        if !request(ctx).access().await?.settings.follow_enabled {
-            return Ok(None);
-        }
-        Ok(Some(self.record(ctx).await?.followings_counter))
-    }
-    /// How many users follow this user; null unless the community is in follow mode.
-    async fn followers_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
-        if !request(ctx).access().await?.settings.follow_enabled {
-            return Ok(None);
-        }
-        Ok(Some(self.record(ctx).await?.followers_counter))
-    }
-    /// Number of posts.
-    async fn posts_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let record = self.record(ctx).await?;
-        Ok(record.posts_counter)
-    }
-    /// Number of discussions.
-    async fn discussions_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let record = self.record(ctx).await?;
-        Ok(record.discussions_counter)
-    }
-    /// Number of polls.
-    async fn polls_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let record = self.record(ctx).await?;
-        Ok(record.polls_counter)
-    }
-    /// How this user relates to the viewer: CONNECTED; SENT_CONNECTION_REQUEST when the viewer
-    /// has a request to this user, pending or rejected; RECEIVED_CONNECTION_REQUEST when this
-    /// user has a pending request to the viewer; null for anonymous requests, for the viewer
-    /// themself, and otherwise.
-    async fn connection_status(
+    async fn status_towards_viewer(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<ConnectionStatus>> {
@@ -245,90 +356,8 @@ impl User {
         rc.access().await?;
         Ok(rc.status(self.id).await.or_graphql()?.flatten())
     }
-    /// Whether this user and the viewer are connected (false for anonymous requests and for
-    /// the viewer themself). Stored data, whatever friendship mode says.
-    async fn is_connection(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        Ok(self.connection_status(ctx).await? == Some(ConnectionStatus::Connected))
-    }
-    /// The viewer's pending received requests, newest first. Only on the viewer
-    /// (`me { connectionRequests { ... } }`): on another user, FORBIDDEN.
-    async fn connection_requests(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Page size, at least 1 (default 20, cut to the maximum, 100).")]
-        limit: Option<i32>,
-        #[graphql(desc = "How many requests to skip, at least 0 (default 0).")] offset: Option<i32>,
-    ) -> async_graphql::Result<ConnectionRequestPage> {
-        request_list(ctx, self.id, RequestBox::Received, limit, offset).await
-    }
-    /// The viewer's sent requests, pending and rejected, newest first. Only on the viewer:
-    /// on another user, FORBIDDEN.
-    async fn connection_requests_sent(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Page size, at least 1 (default 20, cut to the maximum, 100).")]
-        limit: Option<i32>,
-        #[graphql(desc = "How many requests to skip, at least 0 (default 0).")] offset: Option<i32>,
-    ) -> async_graphql::Result<ConnectionRequestPage> {
-        request_list(ctx, self.id, RequestBox::Sent, limit, offset).await
-    }
-    /// Number of categories followed.
-    async fn categories_counter(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let record = self.record(ctx).await?;
-        Ok(record.categories_counter)
-    }
-    /// When the user joined (RFC 3339, UTC).
-    async fn date_joined(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        let record = self.record(ctx).await?;
-        Ok(api_time(record.date_joined_us))
-    }
-    /// Short biography.
-    async fn bio(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let record = self.record(ctx).await?;
-        Ok(&record.bio)
-    }
-    /// Where the user lives.
-    async fn location(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let record = self.record(ctx).await?;
-        Ok(&record.location)
-    }
-    /// Coordinates of `location`, as "lat,lng".
-    async fn location_lat_lng(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        let record = self.record(ctx).await?;
-        Ok(record.location_lat_lng.as_deref())
-    }
-    /// Last known position, as "lat,lng".
-    async fn position_lat_lng(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        let record = self.record(ctx).await?;
-        Ok(record.position_lat_lng.as_deref())
-    }
-    /// Date of birth (YYYY-MM-DD).
-    async fn date_of_birth(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        let record = self.record(ctx).await?;
-        Ok(record.date_of_birth.as_deref())
-    }
-    /// Free-text description.
-    async fn description(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let record = self.record(ctx).await?;
-        Ok(&record.description)
-    }
-    /// `Male`, `Female` or `Unspecified`.
-    async fn gender(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let record = self.record(ctx).await?;
-        Ok(&record.gender)
-    }
-    /// Personal website.
-    async fn website(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let record = self.record(ctx).await?;
-        Ok(&record.website)
-    }
-    /// Cover image URL.
-    async fn cover(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        let record = self.record(ctx).await?;
-        Ok(record.cover.as_deref())
-    }
-    /// The user's tags that are visible, active and not deleted, by id.
-    async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tag>> {
+
+    async fn visible_tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tag>> {
         if let Some(tags) = &self.tags {
             return Ok(tags.iter().cloned().map(Tag).collect());
         }
@@ -336,52 +365,12 @@ impl User {
         let tags = rc.tags(self.id).await.or_graphql()?;
         Ok(tags.unwrap_or_default().into_iter().map(Tag).collect())
     }
-    /// Reputation points.
-    async fn reputation(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let record = self.record(ctx).await?;
-        Ok(record.reputation)
-    }
-    /// Whether the user carries the community badge.
-    async fn community_badge(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let record = self.record(ctx).await?;
-        Ok(record.community_badge)
-    }
-    /// Whether the registration was approved.
-    async fn reg_approved(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let record = self.record(ctx).await?;
-        Ok(record.reg_approved)
-    }
-    /// Whether the user is soft-deleted (still listed).
-    async fn deleted(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let record = self.record(ctx).await?;
-        Ok(record.deleted)
-    }
-    /// Employer.
-    async fn company_name(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let record = self.record(ctx).await?;
-        Ok(&record.company_name)
-    }
-    /// Role at the employer.
-    async fn company_role(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let record = self.record(ctx).await?;
-        Ok(&record.company_role)
-    }
 
-    /// A page of this user's connections: mutual connections (shared with the viewer) first,
-    /// then the most recently connected, then by id.
-    async fn connections(
+    async fn connection_page(
         &self,
         ctx: &Context<'_>,
-        #[graphql(
-            desc = "Page size, at least 1 (default 20; larger than the maximum, 100 by default, is cut to it)."
-        )]
         limit: Option<i32>,
-        #[graphql(desc = "How many connections to skip, at least 0 (default 0).")] offset: Option<
-            i32,
-        >,
-        #[graphql(
-            desc = "true: only mutual connections; false: only non-mutual ones; absent: all."
-        )]
+        offset: Option<i32>,
         mutual: Option<bool>,
     ) -> async_graphql::Result<UserConnectionPage> {
         let rc = request(ctx);

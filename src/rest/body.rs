@@ -1,8 +1,10 @@
 //! The JSON shapes of the REST routes: the pages, the User object and the connection request, keys in the wire order of `docs/rest.md`.
 
+use serde::ser::SerializeStruct;
 use serde::Serialize;
 
 use crate::core::{ConnectionStatus, ListedRequest, RequestUser};
+use crate::entity::user::user_fields;
 use crate::store::time::api_time;
 use crate::store::{Settings, TagRecord, UserRecord};
 
@@ -14,38 +16,14 @@ pub struct PageBody<'a> {
     pub results: Vec<UserBody<'a>>,
 }
 
-/// The SelfCommunity User object. Field order is the wire order.
-#[derive(Serialize)]
+/// The SelfCommunity User object, written from the stored record in the wire order of
+/// `entity::user::user_fields!` (with `connection_status` and `tags` where the spec has them).
 pub struct UserBody<'a> {
-    id: i64,
-    username: &'a str,
-    real_name: &'a str,
-    avatar: Option<&'a str>,
-    ext_id: Option<i64>,
-    followings_counter: Option<i64>,
-    followers_counter: Option<i64>,
-    posts_counter: i64,
-    discussions_counter: i64,
-    polls_counter: i64,
-    connection_status: Option<&'static str>,
-    categories_counter: i64,
-    date_joined: String,
-    bio: &'a str,
-    location: &'a str,
-    location_lat_lng: Option<&'a str>,
-    position_lat_lng: Option<&'a str>,
-    date_of_birth: Option<&'a str>,
-    description: &'a str,
-    gender: &'a str,
-    website: &'a str,
-    cover: Option<&'a str>,
-    tags: Vec<TagBody<'a>>,
-    reputation: i64,
-    community_badge: bool,
-    reg_approved: bool,
-    deleted: bool,
-    company_name: &'a str,
-    company_role: &'a str,
+    user: &'a UserRecord,
+    tags: &'a [TagRecord],
+    status: Option<ConnectionStatus>,
+    /// Follow mode: the follow counters are shown (else null).
+    follow: bool,
 }
 
 impl<'a> UserBody<'a> {
@@ -55,41 +33,62 @@ impl<'a> UserBody<'a> {
         status: Option<ConnectionStatus>,
         settings: &Settings,
     ) -> UserBody<'a> {
-        // Follow counters only mean something in follow mode.
-        let follow = |n: i64| settings.follow_enabled.then_some(n);
         UserBody {
-            id: user.id,
-            username: &user.username,
-            real_name: &user.real_name,
-            avatar: user.avatar.as_deref(),
-            ext_id: user.ext_id,
-            followings_counter: follow(user.followings_counter),
-            followers_counter: follow(user.followers_counter),
-            posts_counter: user.posts_counter,
-            discussions_counter: user.discussions_counter,
-            polls_counter: user.polls_counter,
-            connection_status: status.map(ConnectionStatus::as_str),
-            categories_counter: user.categories_counter,
-            date_joined: api_time(user.date_joined_us),
-            bio: &user.bio,
-            location: &user.location,
-            location_lat_lng: user.location_lat_lng.as_deref(),
-            position_lat_lng: user.position_lat_lng.as_deref(),
-            date_of_birth: user.date_of_birth.as_deref(),
-            description: &user.description,
-            gender: &user.gender,
-            website: &user.website,
-            cover: user.cover.as_deref(),
-            tags: tags.iter().map(TagBody::new).collect(),
-            reputation: user.reputation,
-            community_badge: user.community_badge,
-            reg_approved: user.reg_approved,
-            deleted: user.deleted,
-            company_name: &user.company_name,
-            company_role: &user.company_role,
+            user,
+            tags,
+            status,
+            follow: settings.follow_enabled,
         }
     }
 }
+
+/// The REST side of each field kind: its value as serde writes it.
+macro_rules! rest_value {
+    (FollowCount, $body:expr, $field:ident) => {
+        // Follow counters only mean something in follow mode.
+        &$body.follow.then_some($body.user.$field)
+    };
+    (Time, $body:expr, $field:ident) => {
+        &api_time($body.user.$field)
+    };
+    ($kind:ident, $body:expr, $field:ident) => {
+        &$body.user.$field
+    };
+}
+
+macro_rules! user_body {
+    (head: [$($h:tt)*], middle: [$($m:tt)*], tail: [$($t:tt)*],) => {
+        user_body!(@ [$($h)*] [$($m)*] [$($t)*]);
+    };
+    (@ $([$({ $field:ident: [$($ty:tt)*], [$($orm:tt)*], $api:ident, $gql:literal,
+               $kind:ident, $doc:literal, $rest:literal })*])*) => {
+        /// The User object's keys, in wire order.
+        pub const USER_KEYS: &[&str] = &user_body!(@keys $([$(stringify!($api)),*])*);
+
+        impl Serialize for UserBody<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_struct("User", USER_KEYS.len())?;
+                user_body!(@write self, map, $([$($api $field $kind)*])*);
+                map.end()
+            }
+        }
+    };
+    (@keys [$($h:expr),*] [$($m:expr),*] [$($t:expr),*]) => {
+        [$($h,)* "connection_status", $($m,)* "tags", $($t),*]
+    };
+    (@write $body:ident, $map:ident, [$($ha:ident $hf:ident $hk:ident)*]
+        [$($ma:ident $mf:ident $mk:ident)*] [$($ta:ident $tf:ident $tk:ident)*]) => {
+        $( $map.serialize_field(stringify!($ha), rest_value!($hk, $body, $hf))?; )*
+        $map.serialize_field("connection_status", &$body.status.map(ConnectionStatus::as_str))?;
+        $( $map.serialize_field(stringify!($ma), rest_value!($mk, $body, $mf))?; )*
+        $map.serialize_field(
+            "tags",
+            &$body.tags.iter().map(TagBody::new).collect::<Vec<_>>(),
+        )?;
+        $( $map.serialize_field(stringify!($ta), rest_value!($tk, $body, $tf))?; )*
+    };
+}
+user_fields!(user_body);
 
 /// The SelfCommunity Tag object.
 #[derive(Serialize)]

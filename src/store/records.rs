@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use sea_orm::{ColIdx, DbErr, IdenStatic, Iterable, QueryResult, TryGetable};
 
+use crate::entity::user::user_fields;
 use crate::entity::{community_settings, tag, user};
 
 /// A user as stored (the `users` entity's model): every field of the API's User object but
@@ -73,47 +74,35 @@ pub fn user_select_list() -> &'static str {
     })
 }
 
-/// The user in the first columns of `row` (selected by `user_select_list`). Read by position,
-/// not through the entity's `FromQueryResult` (by name): a page of a thousand users is 27 000
-/// columns, and reading each by name cost a string allocation and a hash lookup. Position `i`
-/// is the `i`-th column of `user::Column::iter()`; the match names every column, so a column
-/// added to the entity does not compile until it is read here.
-pub fn user_from_row(row: &QueryResult) -> Result<UserRecord, DbErr> {
-    use user::Column as C;
-    let mut u = UserRecord::default();
-    for (i, column) in user::Column::iter().enumerate() {
-        match column {
-            C::Id => u.id = int(row, i)?,
-            C::Username => u.username = get(row, i)?,
-            C::RealName => u.real_name = get(row, i)?,
-            C::Avatar => u.avatar = get(row, i)?,
-            C::ExtId => u.ext_id = opt_int(row, i)?,
-            C::FollowingsCounter => u.followings_counter = int(row, i)?,
-            C::FollowersCounter => u.followers_counter = int(row, i)?,
-            C::PostsCounter => u.posts_counter = int(row, i)?,
-            C::DiscussionsCounter => u.discussions_counter = int(row, i)?,
-            C::PollsCounter => u.polls_counter = int(row, i)?,
-            C::CategoriesCounter => u.categories_counter = int(row, i)?,
-            C::DateJoinedUs => u.date_joined_us = int(row, i)?,
-            C::Bio => u.bio = get(row, i)?,
-            C::Location => u.location = get(row, i)?,
-            C::LocationLatLng => u.location_lat_lng = get(row, i)?,
-            C::PositionLatLng => u.position_lat_lng = get(row, i)?,
-            C::DateOfBirth => u.date_of_birth = get(row, i)?,
-            C::Description => u.description = get(row, i)?,
-            C::Gender => u.gender = get(row, i)?,
-            C::Website => u.website = get(row, i)?,
-            C::Cover => u.cover = get(row, i)?,
-            C::Reputation => u.reputation = int(row, i)?,
-            C::CommunityBadge => u.community_badge = get(row, i)?,
-            C::RegApproved => u.reg_approved = get(row, i)?,
-            C::Deleted => u.deleted = get(row, i)?,
-            C::CompanyName => u.company_name = get(row, i)?,
-            C::CompanyRole => u.company_role = get(row, i)?,
+/// Reads a user from the first columns of `row` (selected by `user_select_list`). Read by
+/// position, not through the entity's `FromQueryResult` (by name): a page of a thousand users
+/// is 27 000 columns, and reading each by name cost a string allocation and a hash lookup.
+/// Generated from `entity::user::user_fields!`: the `i`-th field of the list is the `i`-th
+/// column of `user::Column::iter()`, and the struct literal names every field.
+macro_rules! user_reader {
+    (head: [$($h:tt)*], middle: [$($m:tt)*], tail: [$($t:tt)*],) => {
+        user_reader!(@ $($h)* $($m)* $($t)*);
+    };
+    (@ $({ $field:ident: [$($ty:tt)*], [$($orm:tt)*], $api:ident, $gql:literal, $kind:ident,
+           $doc:literal, $rest:literal })*) => {
+        /// The user in the first columns of `row`.
+        pub fn user_from_row(row: &QueryResult) -> Result<UserRecord, DbErr> {
+            let mut position = 0..;
+            let mut next = || position.next().unwrap_or_default();
+            Ok(UserRecord {
+                $( $field: user_reader!(@read $kind, row, next())?, )*
+            })
         }
-    }
-    Ok(u)
+    };
+    // Integers of any width the backend chose; the rest as their type.
+    (@read Id, $row:expr, $i:expr) => { int($row, $i) };
+    (@read Count, $row:expr, $i:expr) => { int($row, $i) };
+    (@read FollowCount, $row:expr, $i:expr) => { int($row, $i) };
+    (@read Time, $row:expr, $i:expr) => { int($row, $i) };
+    (@read OptId, $row:expr, $i:expr) => { opt_int($row, $i) };
+    (@read $other:ident, $row:expr, $i:expr) => { get($row, $i) };
 }
+user_fields!(user_reader);
 
 /// A column by name or position.
 pub fn get<T: TryGetable>(row: &QueryResult, column: impl ColIdx) -> Result<T, DbErr> {

@@ -45,6 +45,8 @@ pub struct UserSel {
 
 pub enum UserField {
     Typename,
+    /// Written from the listed id, without the record.
+    Id,
     Leaf(UserLeaf),
     ConnectionStatus,
     IsConnection,
@@ -85,7 +87,7 @@ impl UserSel {
     pub fn needs_record(&self) -> bool {
         self.fields
             .iter()
-            .any(|(_, f)| matches!(f, UserField::Leaf(leaf) if *leaf != UserLeaf::Id))
+            .any(|(_, f)| matches!(f, UserField::Leaf(_)))
     }
 
     pub fn needs_tags(&self) -> bool {
@@ -179,9 +181,15 @@ impl<'a> Binder<'a> {
                 "isConnection" => UserField::IsConnection,
                 "tags" => UserField::Tags(self.tag(&c.sets)?),
                 "connections" => UserField::Connections(Box::new(self.page(&c)?)),
-                name => UserField::Leaf(UserLeaf::named(name).ok_or(Fallback::Unsupported(
-                    "a User field the plan does not write",
-                ))?),
+                name => match UserLeaf::named(name) {
+                    Some(leaf) if leaf.is_id() => UserField::Id,
+                    Some(leaf) => UserField::Leaf(leaf),
+                    None => {
+                        return Err(Fallback::Unsupported(
+                            "a User field the plan does not write",
+                        ))
+                    }
+                },
             };
             fields.push((key(c.key), field));
         }

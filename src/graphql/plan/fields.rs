@@ -3,114 +3,72 @@
 //! checks every one against it, on every backend).
 
 use super::json;
+use crate::entity::user::user_fields;
 use crate::store::time::api_time;
 use crate::store::{TagRecord, UserRecord};
 
 /// A User field answered from the stored record (and, for the follow counters, the
-/// community's follow mode), or the id.
+/// community's follow mode), or the id: an index into `USER_LEAVES`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UserLeaf {
-    Id,
-    Username,
-    RealName,
-    Avatar,
-    ExtId,
-    FollowingsCounter,
-    FollowersCounter,
-    PostsCounter,
-    DiscussionsCounter,
-    PollsCounter,
-    CategoriesCounter,
-    DateJoined,
-    Bio,
-    Location,
-    LocationLatLng,
-    PositionLatLng,
-    DateOfBirth,
-    Description,
-    Gender,
-    Website,
-    Cover,
-    Reputation,
-    CommunityBadge,
-    RegApproved,
-    Deleted,
-    CompanyName,
-    CompanyRole,
+pub struct UserLeaf(usize);
+
+/// What writes one stored field: the output, the record, whether the community is in follow
+/// mode (the follow counters are null otherwise).
+type LeafWriter = fn(&mut Vec<u8>, &UserRecord, bool);
+
+/// Each stored User field's GraphQL name and writer, generated from
+/// `entity::user::user_fields!`, each kind written as the reference's resolver of that kind
+/// in `graphql/types.rs` answers it.
+macro_rules! user_leaves {
+    (head: [$($h:tt)*], middle: [$($m:tt)*], tail: [$($t:tt)*],) => {
+        user_leaves!(@ $($h)* $($m)* $($t)*);
+    };
+    (@ $({ $field:ident: [$($ty:tt)*], [$($orm:tt)*], $api:ident, $gql:literal, $kind:ident,
+           $doc:literal, $rest:literal })*) => {
+        static USER_LEAVES: &[(&str, LeafWriter)] = &[
+            $( ($gql, |out, u, follow| user_leaves!(@write $kind, out, u.$field, follow)), )*
+        ];
+    };
+    (@write FollowCount, $out:ident, $value:expr, $follow:ident) => {
+        if $follow { json::int($out, $value) } else { json::null($out) }
+    };
+    (@write $kind:ident, $out:ident, $value:expr, $follow:ident) => {{
+        let _ = $follow;
+        user_leaves!(@plain $kind, $out, $value)
+    }};
+    (@plain Id, $out:ident, $value:expr) => { json::id($out, $value) };
+    (@plain OptId, $out:ident, $value:expr) => {
+        match $value {
+            Some(id) => json::id($out, id),
+            None => json::null($out),
+        }
+    };
+    (@plain Count, $out:ident, $value:expr) => { json::int($out, $value) };
+    (@plain Time, $out:ident, $value:expr) => { json::string($out, &api_time($value)) };
+    (@plain Bool, $out:ident, $value:expr) => { json::boolean($out, $value) };
+    (@plain Str, $out:ident, $value:expr) => { json::string($out, &$value) };
+    (@plain Gender, $out:ident, $value:expr) => { json::string($out, &$value) };
+    (@plain OptStr, $out:ident, $value:expr) => { json::opt_string($out, $value.as_deref()) };
+    (@plain Date, $out:ident, $value:expr) => { json::opt_string($out, $value.as_deref()) };
 }
+user_fields!(user_leaves);
 
 impl UserLeaf {
     pub fn named(name: &str) -> Option<UserLeaf> {
-        use UserLeaf::*;
-        Some(match name {
-            "id" => Id,
-            "username" => Username,
-            "realName" => RealName,
-            "avatar" => Avatar,
-            "extId" => ExtId,
-            "followingsCounter" => FollowingsCounter,
-            "followersCounter" => FollowersCounter,
-            "postsCounter" => PostsCounter,
-            "discussionsCounter" => DiscussionsCounter,
-            "pollsCounter" => PollsCounter,
-            "categoriesCounter" => CategoriesCounter,
-            "dateJoined" => DateJoined,
-            "bio" => Bio,
-            "location" => Location,
-            "locationLatLng" => LocationLatLng,
-            "positionLatLng" => PositionLatLng,
-            "dateOfBirth" => DateOfBirth,
-            "description" => Description,
-            "gender" => Gender,
-            "website" => Website,
-            "cover" => Cover,
-            "reputation" => Reputation,
-            "communityBadge" => CommunityBadge,
-            "regApproved" => RegApproved,
-            "deleted" => Deleted,
-            "companyName" => CompanyName,
-            "companyRole" => CompanyRole,
-            _ => return None,
-        })
+        USER_LEAVES
+            .iter()
+            .position(|(leaf, _)| *leaf == name)
+            .map(UserLeaf)
     }
 
-    /// Writes the field of `u`; `follow`: whether the community is in follow mode (the
-    /// follow counters are null otherwise).
+    /// The id (which the plan writes from the listed id, without the record).
+    pub fn is_id(self) -> bool {
+        USER_LEAVES[self.0].0 == "id"
+    }
+
+    /// Writes the field of `u`; `follow`: whether the community is in follow mode.
     pub fn write(self, out: &mut Vec<u8>, u: &UserRecord, follow: bool) {
-        use UserLeaf::*;
-        match self {
-            Id => json::id(out, u.id),
-            Username => json::string(out, &u.username),
-            RealName => json::string(out, &u.real_name),
-            Avatar => json::opt_string(out, u.avatar.as_deref()),
-            ExtId => match u.ext_id {
-                Some(id) => json::id(out, id),
-                None => json::null(out),
-            },
-            FollowingsCounter | FollowersCounter if !follow => json::null(out),
-            FollowingsCounter => json::int(out, u.followings_counter),
-            FollowersCounter => json::int(out, u.followers_counter),
-            PostsCounter => json::int(out, u.posts_counter),
-            DiscussionsCounter => json::int(out, u.discussions_counter),
-            PollsCounter => json::int(out, u.polls_counter),
-            CategoriesCounter => json::int(out, u.categories_counter),
-            DateJoined => json::string(out, &api_time(u.date_joined_us)),
-            Bio => json::string(out, &u.bio),
-            Location => json::string(out, &u.location),
-            LocationLatLng => json::opt_string(out, u.location_lat_lng.as_deref()),
-            PositionLatLng => json::opt_string(out, u.position_lat_lng.as_deref()),
-            DateOfBirth => json::opt_string(out, u.date_of_birth.as_deref()),
-            Description => json::string(out, &u.description),
-            Gender => json::string(out, &u.gender),
-            Website => json::string(out, &u.website),
-            Cover => json::opt_string(out, u.cover.as_deref()),
-            Reputation => json::int(out, u.reputation),
-            CommunityBadge => json::boolean(out, u.community_badge),
-            RegApproved => json::boolean(out, u.reg_approved),
-            Deleted => json::boolean(out, u.deleted),
-            CompanyName => json::string(out, &u.company_name),
-            CompanyRole => json::string(out, &u.company_role),
-        }
+        (USER_LEAVES[self.0].1)(out, u, follow)
     }
 }
 

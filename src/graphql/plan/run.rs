@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use super::bind::{Bound, PageField, PageSel, RootField, TagField, TagSel, UserField, UserSel};
 use super::document::Fallback;
-use super::fields::UserLeaf;
 use super::json;
 use crate::core::{self, Access, ConnectionPage, ConnectionStatus, Offset, PageRequest};
 use crate::graphql::request::RequestContext;
@@ -271,7 +270,7 @@ impl Writer<'_> {
         json::object(out, &sel.fields, |out, field| {
             match field {
                 UserField::Typename => json::string(out, "User"),
-                UserField::Leaf(UserLeaf::Id) => json::id(out, u.id),
+                UserField::Id => json::id(out, u.id),
                 UserField::Leaf(leaf) => {
                     let record = u.record.ok_or(Fallback::Runtime("a record not read"))?;
                     leaf.write(out, record, self.follow);
