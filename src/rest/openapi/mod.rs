@@ -167,16 +167,3 @@ pub fn tag_properties() -> Vec<(String, RefOr<Schema>)> {
         _ => Vec::new(),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_request_bound_is_the_handlers() {
-        let doc = serde_json::to_value(Document::openapi()).unwrap_or_default();
-        let max =
-            doc.pointer("/components/schemas/ConnectionStatusesRequest/properties/users/maxItems");
-        assert_eq!(max, Some(&json!(lifecycle::MAX_STATUS_IDS)));
-    }
-}

@@ -250,7 +250,7 @@ fn field_errors_schema() -> ObjectBuilder {
 /// Route 12's body. Other keys are ignored (DRF's serializer ignores unknown fields), so the
 /// object is open.
 fn statuses_request_schema() -> ObjectBuilder {
-    // The same bound as `lifecycle::MAX_STATUS_IDS` (checked by a test in `super`); named here
+    // The same bound as `lifecycle::MAX_STATUS_IDS` (checked by `tests/it/openapi.rs`); named here
     // as a number because the lifecycle module imports this one.
     const MAX_STATUS_IDS: usize = 100;
     ObjectBuilder::new()
