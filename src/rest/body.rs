@@ -3,16 +3,32 @@
 use serde::ser::SerializeStruct;
 use serde::Serialize;
 
+use super::openapi::schemas::User;
+
 use crate::core::{ConnectionStatus, ListedRequest, RequestUser};
 use crate::entity::user::user_fields;
 use crate::store::time::api_time;
 use crate::store::{Settings, TagRecord, UserRecord};
 
-#[derive(Serialize)]
+/// One page of a user's connections.
+// `deny_unknown_fields`: what makes the derived schema closed (`additionalProperties: false`);
+// serde's `Serialize` ignores it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = UserConnectionsPage)]
 pub struct PageBody<'a> {
+    /// How many users match the filter, on all pages.
     pub count: u64,
+    #[doc = "Absolute URL of the next page (DRF's link: the request's URL with `limit` and \
+             `offset` replaced, keys sorted), or null."]
+    #[schema(format = "uri", required = true)]
     pub next: Option<String>,
+    #[doc = "Absolute URL of the previous page (DRF's link: the request's URL with `limit` \
+             and `offset` replaced, keys sorted), or null."]
+    #[schema(format = "uri", required = true)]
     pub previous: Option<String>,
+    // `UserBody` has no derived schema: the User component is `openapi::user_properties`.
+    #[schema(value_type = Vec<User>)]
     pub results: Vec<UserBody<'a>>,
 }
 
@@ -91,7 +107,9 @@ macro_rules! user_body {
 user_fields!(user_body);
 
 /// The SelfCommunity Tag object.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Tag)]
 pub struct TagBody<'a> {
     id: i64,
     #[serde(rename = "type")]
@@ -101,6 +119,8 @@ pub struct TagBody<'a> {
     color: &'a str,
     visible: bool,
     visibility_boost: bool,
+    /// RFC 3339, UTC, whole seconds, `Z`.
+    #[schema(format = DateTime)]
     created_at: String,
     active: bool,
     deleted: bool,
@@ -124,22 +144,49 @@ impl<'a> TagBody<'a> {
 }
 
 /// A page of a request list (routes 10 and 11).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ConnectionRequestsPage, description = "One page of the viewer's connection requests.")]
 pub struct RequestPageBody<'a> {
+    /// How many requests the list holds, on all pages.
     pub count: u64,
+    #[doc = "Absolute URL of the next page (DRF's link: the request's URL with `limit` and \
+             `offset` replaced, keys sorted), or null."]
+    #[schema(format = "uri", required = true)]
     pub next: Option<String>,
+    #[doc = "Absolute URL of the previous page (DRF's link: the request's URL with `limit` \
+             and `offset` replaced, keys sorted), or null."]
+    #[schema(format = "uri", required = true)]
     pub previous: Option<String>,
     pub results: Vec<RequestBody<'a>>,
 }
 
 /// The SelfCommunity connection request object (`SCUserConnectionRequestType`).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(
+    as = ConnectionRequest,
+    description = "A connection request (`SCUserConnectionRequestType`): exactly these keys, in \
+                   this order; both users' `connection_status` is relative to the viewer."
+)]
 pub struct RequestBody<'a> {
+    /// The request's id: unique, stable, never reused.
+    #[schema(minimum = 1)]
     id: i64,
+    #[schema(value_type = User)]
     from_user: UserBody<'a>,
+    #[schema(value_type = User)]
     to_user: UserBody<'a>,
+    /// RFC 3339, UTC, whole seconds, `Z`.
+    #[schema(format = DateTime)]
     created: String,
+    #[doc = "When the recipient rejected the request (RFC 3339, UTC, whole seconds, `Z`), or \
+             null."]
+    #[schema(format = DateTime, required = true)]
     rejected: Option<String>,
+    #[doc = "When the recipient marked seen the request (RFC 3339, UTC, whole seconds, `Z`), \
+             or null."]
+    #[schema(format = DateTime, required = true)]
     viewed: Option<String>,
 }
 

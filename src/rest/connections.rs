@@ -6,6 +6,12 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::body::{PageBody, UserBody};
+use super::openapi::op;
+use super::openapi::params::{MutualFilter, UserId};
+use super::openapi::responses::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests,
+    Unauthorized,
+};
 use super::params;
 use crate::core::{self, Offset, PageRequest, Target};
 use crate::error::ApiError;
@@ -21,6 +27,48 @@ pub const CONNECTIONS_PATH_NO_SLASH: &str = "/api/v2/user/{id}/connections";
 ///
 /// Check 1 (the credentials' form, a stored token's owner) is the `Claimed` extractor's;
 /// checks 2–4 (the user exists, the settings, the target) are `core::admit`'s one statement.
+// `limit` and `offset` are added by `openapi::params` (DRF's lenient reading, configured sizes);
+// the 200 response's links by `openapi::links`.
+#[utoipa::path(
+    get,
+    path = CONNECTIONS_PATH,
+    operation_id = op::CONNECTIONS,
+    tag = "users",
+    summary = "A user's connections",
+    description = "The accepted friendships of user `id`, one page at a time, as Django REST \
+                   Framework's `LimitOffsetPagination` pages them. Order: connections the \
+                   viewer shares first (mutual), then the most recently connected first, then \
+                   user id. Checks, in order: 401 bad or unknown token, 401 anonymous when \
+                   content is not public, 403 friendship mode off, 404 unknown user, 400 bad \
+                   `mutual`. The same route without the trailing slash answers identically; \
+                   any method other than GET or HEAD answers 405 (response `MethodNotAllowed`).",
+    params(
+        (
+            "id" = inline(UserId),
+            Path,
+            description = "The user's id: a positive integer that fits in 64 bits. Any other \
+                           segment, like an unknown id, answers 404."
+        ),
+        (
+            "mutual" = inline(Option<MutualFilter>),
+            Query,
+            description = "Absent: all connections. `1`: only those the viewer shares. `0`: \
+                           only those the viewer does not share. Any other value (`2`, `true`, \
+                           empty): 400. When repeated, the last value counts."
+        ),
+    ),
+    security((), ("jwtBearer" = []), ("opaqueBearer" = []), ("tokenAuth" = [])),
+    responses(
+        (status = 200, description = "One page of connections.", body = PageBody),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 pub async fn user_connections(
     State(state): State<AppState>,
     Claimed(claimed): Claimed,

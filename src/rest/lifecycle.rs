@@ -15,6 +15,16 @@ use serde_json::{json, Value};
 
 use super::body::{RequestBody, RequestPageBody};
 use super::connections::json_response;
+use super::openapi::op;
+use super::openapi::params::{UserId, TARGET_ID};
+use super::openapi::responses::{
+    Forbidden, LifecycleConflict, NotFound, PayloadTooLarge, ServiceUnavailable,
+    StatusesBadRequest, TooManyRequests, Unauthorized, UnsupportedMediaType,
+};
+use super::openapi::schemas::{
+    ConnectionStatusBody, ConnectionStatusesBody, ConnectionStatusesRequest,
+};
+use super::openapi::templates;
 use super::params;
 use crate::core::lifecycle::{self, Action};
 use crate::core::{self, ConnectionStatus, Offset};
@@ -98,6 +108,34 @@ async fn other_method(_: Viewer, method: Method, allow: &'static str) -> Respons
 }
 
 /// Routes 1–7. The body, whatever it is, is not read.
+// Documented once under a template path; `openapi::routes` makes one operation per action.
+#[utoipa::path(
+    post,
+    path = templates::ACTION,
+    tag = "connections",
+    description = "Checks, in order: 401 (credentials are always required), 405 another \
+                   method, 403 friendship mode off (all but mark_seen), 404 unknown target \
+                   (for request and accept also a soft-deleted one), 400 `self_connection`, \
+                   400 when the pair's state does not allow the action. A retried call answers \
+                   200 with the current status and changes nothing. The body is ignored. The \
+                   route also answers without the trailing slash.",
+    params(("id" = inline(UserId), Path, description = TARGET_ID)),
+    security(("jwtBearer" = []), ("opaqueBearer" = []), ("tokenAuth" = [])),
+    responses(
+        (
+            status = 200,
+            description = "The viewer's connection status after the call.",
+            body = ConnectionStatusBody
+        ),
+        (status = 400, response = LifecycleConflict),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn run_action(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -115,6 +153,24 @@ async fn run_action(
 
 /// Routes 8 (`is_connection`) and 9 (`connection_status`): stored data, whatever the
 /// settings; the viewer itself is not connected and has no status.
+// Documented once under a template path; `openapi::routes` makes the two operations.
+#[utoipa::path(
+    get,
+    path = templates::READ_PAIR,
+    tag = "connections",
+    description = "Stored data, whatever the settings (friendship mode off included). The \
+                   viewer itself: not connected, status null.",
+    params(("id" = inline(UserId), Path, description = TARGET_ID)),
+    security(("jwtBearer" = []), ("opaqueBearer" = []), ("tokenAuth" = [])),
+    responses(
+        (status = 200, description = "The answer.", body = ConnectionStatusBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn read_pair(
     State(state): State<AppState>,
     Viewer { id: viewer, .. }: Viewer,
@@ -133,6 +189,30 @@ async fn read_pair(
 
 /// Routes 10 and 11: a page of the viewer's received or sent requests, paged and linked as
 /// the connections page (`path`: the slashed path, the base of the links).
+// Documented once under a template path; `openapi::routes` makes the two operations, and
+// `openapi::params` adds `limit` and `offset`.
+#[utoipa::path(
+    get,
+    path = templates::REQUEST_LIST,
+    tag = "connections",
+    description = "Paged as the connections page (DRF `LimitOffsetPagination`). Checks, in \
+                   order: 401 (credentials are always required), 405 another method, 403 \
+                   friendship mode off. Requests whose other user is soft-deleted are listed. \
+                   The route also answers without the trailing slash.",
+    security(("jwtBearer" = []), ("opaqueBearer" = []), ("tokenAuth" = [])),
+    responses(
+        (
+            status = 200,
+            description = "One page of connection requests.",
+            body = RequestPageBody
+        ),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn request_list(
     State(state): State<AppState>,
     Viewer { access, .. }: Viewer,
@@ -175,6 +255,27 @@ async fn request_list(
 
 /// Route 12: `{"users": [...]}` → `{"connection_statuses": {"<id>": status}}` for the ids that
 /// name users.
+#[utoipa::path(
+    post,
+    path = STATUSES_PATH,
+    operation_id = op::STATUSES,
+    tag = "connections",
+    summary = "The viewer's connection status with several users",
+    description = "Unknown ids are left out, duplicates appear once, soft-deleted users are \
+                   included. Works with friendship mode off. Form data (`users=1&users=7`) is \
+                   accepted too.",
+    request_body = ConnectionStatusesRequest,
+    security(("jwtBearer" = []), ("opaqueBearer" = []), ("tokenAuth" = [])),
+    responses(
+        (status = 200, description = "The statuses.", body = ConnectionStatusesBody),
+        (status = 400, response = StatusesBadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn statuses(
     State(state): State<AppState>,
     Viewer { id: viewer, .. }: Viewer,
