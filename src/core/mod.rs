@@ -29,6 +29,6 @@ pub use links::{
 pub use loaders::{
     ConnectionPageLoader, LoadError, Page, PageKey, StatusLoader, TagLoader, UserLoader, Viewer,
 };
-pub use pages::{load as load_page, ConnectionPage, Listed, Offset, PageRequest};
+pub use pages::{clamp_limit, load as load_page, ConnectionPage, Listed, Offset, PageRequest};
 pub use requests::{request_page, ListedRequest, RequestPage, RequestUser};
 pub use status::ConnectionStatus;

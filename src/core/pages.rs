@@ -59,6 +59,12 @@ pub struct PageRequest {
     pub mutual: Option<bool>,
 }
 
+/// A page size as both doors serve it: at least 1, at most the configured maximum. The one
+/// place the cut is made (REST reads any positive number, GraphQL refuses below 1).
+pub fn clamp_limit(limit: u64, max_limit: u64) -> u64 {
+    limit.clamp(1, max_limit.max(1))
+}
+
 impl PageRequest {
     /// A request for `limit` connections (cut to `max_limit`) of `owner` from `offset`.
     pub fn new(
@@ -70,7 +76,7 @@ impl PageRequest {
     ) -> PageRequest {
         PageRequest {
             owner,
-            limit: limit.clamp(1, max_limit.max(1)),
+            limit: clamp_limit(limit, max_limit),
             offset,
             mutual,
         }

@@ -58,7 +58,7 @@ pub async fn request_page(
     offset: &Offset,
 ) -> Result<RequestPage, ApiError> {
     let viewer = access.viewer.ok_or(ApiError::NotAuthenticated)?;
-    let limit = limit.clamp(1, max_limit.max(1));
+    let limit = super::pages::clamp_limit(limit, max_limit);
     let rows = retry_once(|| {
         source
             .store()

@@ -85,7 +85,7 @@ pub async fn user_connections(
     // 5. Parameters.
     let query = params::parse_query(uri.query());
     let mutual = params::mutual(&query)?;
-    let limit = params::limit(&query, config.default_limit, config.max_limit);
+    let limit = params::limit(&query, config.default_limit);
     let offset = params::offset(&query);
 
     let request = PageRequest::new(

@@ -224,7 +224,7 @@ async fn request_list(
     lifecycle::check_friendship(&access)?;
     let config = &state.config;
     let query = params::parse_query(uri.query());
-    let limit = params::limit(&query, config.default_limit, config.max_limit);
+    let limit = params::limit(&query, config.default_limit);
     let offset = Offset::from_digits(&params::offset(&query).digits);
     let page = core::request_page(
         &state.source,

@@ -97,10 +97,14 @@ pub fn python_int(text: &str) -> Option<PyInt> {
     })
 }
 
-/// DRF `LimitOffsetPagination.get_limit`: a strictly positive integer cut to `max`, else `default`.
-pub fn limit(pairs: &[(String, String)], default: u64, max: u64) -> u64 {
+/// DRF `LimitOffsetPagination.get_limit`: a strictly positive integer (saturated to `u64`),
+/// else `default`. Cutting it to the maximum is the core's (`core::clamp_limit`), for both
+/// doors.
+pub fn limit(pairs: &[(String, String)], default: u64) -> u64 {
     match last(pairs, "limit").and_then(python_int) {
-        Some(n) if n.is_positive() => n.to_u128().map_or(max, |n| n.min(u128::from(max)) as u64),
+        Some(n) if n.is_positive() => n
+            .to_u128()
+            .map_or(u64::MAX, |n| u64::try_from(n).unwrap_or(u64::MAX)),
         _ => default,
     }
 }
@@ -132,6 +136,7 @@ pub fn mutual(pairs: &[(String, String)]) -> Result<Option<bool>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::clamp_limit;
 
     fn q(s: &str) -> Vec<(String, String)> {
         parse_query(Some(s))
@@ -188,7 +193,7 @@ mod tests {
             ("limit=%EF%BC%95", 5),
             ("limit=99999999999999999999999999999999999999999", 100),
         ] {
-            assert_eq!(limit(&q(query), 20, 100), want, "{query}");
+            assert_eq!(clamp_limit(limit(&q(query), 20), 100), want, "{query}");
         }
     }
 

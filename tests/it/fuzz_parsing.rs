@@ -7,6 +7,7 @@
 
 use axum::http::HeaderValue;
 use community_gateway::auth::{self, Credential};
+use community_gateway::core::clamp_limit;
 use community_gateway::core::links;
 use community_gateway::error::ApiError;
 use community_gateway::rest::params::{
@@ -234,7 +235,7 @@ proptest! {
         default_frac in 0u64..1000,
     ) {
         let default = 1 + default_frac % max;
-        let got = limit(&pairs, default, max);
+        let got = clamp_limit(limit(&pairs, default), max);
         prop_assert!((1..=max).contains(&got), "limit {} outside 1..={}", got, max);
         if let Some(text) = params::last(&pairs, "limit").filter(|t| t.is_ascii()) {
             let want = match python_int_model(text) {
@@ -289,7 +290,7 @@ proptest! {
     #[test]
     fn raw_queries_give_parameters_in_range(raw in query_text()) {
         let pairs = parse_query(Some(&raw));
-        let l = limit(&pairs, 20, 100);
+        let l = clamp_limit(limit(&pairs, 20), 100);
         prop_assert!((1..=100).contains(&l));
         let _ = offset(&pairs);
         let _ = mutual(&pairs);
@@ -412,7 +413,7 @@ proptest! {
     #[test]
     fn links_from_raw_queries_reparse_sorted(raw in query_text(), count in 0u64..100) {
         let query = parse_query(Some(&raw));
-        let l = limit(&query, 20, 100);
+        let l = clamp_limit(limit(&query, 20), 100);
         let o = offset(&query);
         let got = links(BASE, &query, l, &o.digits, count);
         prop_assert_eq!(got.previous.is_some(), o.digits != "0");
