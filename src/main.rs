@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 use community_gateway::app;
 use community_gateway::config::{self, DbOptions, ServeOptions};
 use community_gateway::state::AppState;
-use community_gateway::{auth, community, graphql, store::Store};
+use community_gateway::{auth, bulk, datafile, graphql, store::Store};
 
 /// mimalloc instead of the system allocator: a GraphQL response of a thousand users is
 /// thousands of short-lived allocations, on which glibc's malloc spent a third of the server's
@@ -209,14 +209,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(&cli.db).await?;
             let bytes = read_input(&file)?;
             let parsed =
-                community::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let report = community::import(&store, &parsed).await?;
+                datafile::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let report = bulk::import(&store, &parsed).await?;
             cli.log_format.say(&report.to_string());
             Ok(())
         }
         Command::Export { file } => {
             let store = open(&cli.db).await?;
-            let json = community::to_json(&community::export(&store).await?);
+            let json = datafile::to_json(&datafile::export(&store).await?);
             write_output(&file, &json)
         }
         Command::Seed {
@@ -225,9 +225,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
         } => {
             let store = open(&cli.db).await?;
-            let report = community::import(
+            let report = bulk::import(
                 &store,
-                &community::validate(community::synthetic(users, avg_degree, seed))?,
+                &datafile::validate(datafile::synthetic(users, avg_degree, seed))?,
             )
             .await?;
             cli.log_format.say(&report.to_string());
@@ -238,7 +238,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = match action {
                 None => store.settings().await?,
                 Some(SettingsAction::Set { changes }) => {
-                    community::apply_settings(&store, &changes).await?
+                    bulk::apply_settings(&store, &changes).await?
                 }
             };
             println!("{}", serde_json::to_string_pretty(&settings)?);
@@ -303,7 +303,7 @@ async fn serve(db: &DbOptions, options: ServeOptions, format: LogFormat) -> anyh
         store.migrate().await?;
     }
     if !options.no_demo && store.is_empty().await? {
-        let report = community::import(&store, &community::validate(community::demo())?).await?;
+        let report = bulk::import(&store, &datafile::validate(datafile::demo())?).await?;
         tracing::info!(%report, "empty database: seeded the demo community");
     }
     let listener = tokio::net::TcpListener::bind(options.bind)
@@ -329,7 +329,7 @@ fn print_banner(bind: std::net::SocketAddr, demo_jwt: &str, format: LogFormat) {
              \n  REST example:        curl -H 'Authorization: Bearer {demo}' '{base}/api/v2/user/1/connections/?limit=5'\
              \n  Demo tokens:         opaque '{demo}' (user 1, if the demo community is loaded)\
              \n                       JWT (user 1, 1 h): {demo_jwt}\n",
-            demo = community::DEMO_TOKEN,
+            demo = datafile::DEMO_TOKEN,
         ),
         // No tokens in a log that is shipped somewhere: only where to find the server.
         LogFormat::Json => tracing::info!(address = %bind, graphql = %format!("{base}/graphql"), "listening"),

@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 
 /// The settings row. Its columns other than `id` are the setting keys
-/// (`community::SETTING_KEYS`).
+/// (`bulk::SETTING_KEYS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "community_settings")]
 pub struct Model {

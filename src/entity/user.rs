@@ -8,7 +8,7 @@
 //! - the REST body and its OpenAPI schema (`rest/user.rs`);
 //! - the GraphQL resolvers (`graphql/types.rs`) and the compiled path's writers
 //!   (`graphql/plan/fields.rs`);
-//! - the data file's User (`community/file.rs`) and its checks and export.
+//! - the data file's User (`datafile/file.rs`) and its checks and export.
 //!
 //! A new field is one entry here plus its migration; a surface that cannot write its kind
 //! does not compile. `connection_status` and `tags` are not stored in `users`: they stand

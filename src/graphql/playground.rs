@@ -12,7 +12,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
-use crate::community::DEMO_TOKEN;
+use crate::datafile::DEMO_TOKEN;
 use crate::error::ApiError;
 
 /// A file served under `/graphql/assets/`.

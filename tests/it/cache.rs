@@ -33,9 +33,10 @@
 
 use std::time::{Duration, Instant};
 
+use community_gateway::bulk;
 use community_gateway::cache::LISTENER_NAME;
-use community_gateway::community;
 use community_gateway::config::Config;
+use community_gateway::datafile;
 use community_gateway::store::Store;
 use proptest::prelude::*;
 use sea_orm::{
@@ -704,8 +705,8 @@ async fn a_killed_listener_falls_back_to_sql_and_recovers() {
 async fn a_tiny_budget_evicts_and_pages_stay_exact() {
     const BUDGET: usize = 2_000;
     for db in TestDb::all("cache_tiny_budget").await {
-        let file = community::validate(community::synthetic(60, 8, 7)).expect("valid");
-        community::import(&db.store, &file).await.expect("import");
+        let file = datafile::validate(datafile::synthetic(60, 8, 7)).expect("valid");
+        bulk::import(&db.store, &file).await.expect("import");
         let mut tiny = config(true);
         tiny.cache.budget_bytes = BUDGET;
         let servers = Servers::start(&db, tiny).await;
@@ -958,7 +959,7 @@ fn case_strategy(steps: usize) -> impl Strategy<Value = Case> {
 }
 
 /// The community a case starts from: tags 1 and 2 visible, 3 hidden; every other user tagged.
-fn case_file(case: &Case) -> community::Community {
+fn case_file(case: &Case) -> datafile::Community {
     let tag = |id: i64, visible: bool| {
         json!({"id": id, "type": "user", "name": format!("tag{id}"), "description": "",
             "color": "#000000", "visible": visible, "visibility_boost": false, "active": true,
@@ -988,13 +989,13 @@ fn case_file(case: &Case) -> community::Community {
         "access_tokens": [],
     })
     .to_string();
-    community::parse(text.as_bytes()).expect("generated community parses")
+    datafile::parse(text.as_bytes()).expect("generated community parses")
 }
 
 /// Runs one case: imports its community, then each step's write (through the cache-on
 /// server's store, then `settle`) and read. The first difference, described.
 async fn run_case(servers: &Servers, case: &Case) -> Result<usize, String> {
-    community::import(&servers.store, &case_file(case))
+    bulk::import(&servers.store, &case_file(case))
         .await
         .map_err(|err| format!("import: {err:#}"))?;
     let mut compared = 0;
@@ -1175,10 +1176,8 @@ async fn an_import_invalidates_everything() {
         }
 
         // Through the server's own store: `import` settles, so the next read is new.
-        let first = community::validate(community::synthetic(30, 6, 1)).expect("valid");
-        community::import(&servers.store, &first)
-            .await
-            .expect("import");
+        let first = datafile::validate(datafile::synthetic(30, 6, 1)).expect("valid");
+        bulk::import(&servers.store, &first).await.expect("import");
         for (probe, old) in probes.iter().zip(&before) {
             let what = format!("{:?}: import through the server's store", db.backend);
             let now = servers.assert_exact(probe, &what).await;
@@ -1193,8 +1192,8 @@ async fn an_import_invalidates_everything() {
             before.push(servers.assert_exact(probe, "first import").await);
         }
         let other = Store::connect(&db.url, 2).await.expect("connect");
-        let second = community::validate(community::synthetic(30, 6, 2)).expect("valid");
-        community::import(&other, &second).await.expect("import");
+        let second = datafile::validate(datafile::synthetic(30, 6, 2)).expect("valid");
+        bulk::import(&other, &second).await.expect("import");
         let written = Instant::now();
         for (probe, old) in probes.iter().zip(&before) {
             let what = format!("{:?}: import through another store", db.backend);
@@ -1266,8 +1265,8 @@ async fn readers_racing_writers_store_no_stale_entry(backend: Backend) {
             "connections": common::timed_connections(&lasting),
             "connection_requests": [], "access_tokens": []})
         .to_string();
-        let file = community::parse(file.as_bytes()).expect("community parses");
-        community::import(&db.store, &file).await.expect("import");
+        let file = datafile::parse(file.as_bytes()).expect("community parses");
+        bulk::import(&db.store, &file).await.expect("import");
         let servers = Servers::start(&db, config(true)).await;
         wait_serving(&servers.client, &servers.cached, 1.0, START).await;
         let alice = Probe::new(1, None, "");

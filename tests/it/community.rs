@@ -4,9 +4,9 @@
 
 use crate::common::{example_community_json, Backend, TestDb};
 use community_gateway::auth::sha256_hex;
-use community_gateway::community::{
-    self, apply_settings, export, import, parse, synthetic, to_json, validate, Community,
-};
+use community_gateway::bulk::{apply_settings, import};
+use community_gateway::datafile;
+use community_gateway::datafile::{export, parse, synthetic, to_json, validate, Community};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
@@ -15,7 +15,7 @@ fn example() -> Community {
 }
 
 /// A generated file, validated for `import`.
-fn valid(file: community::CommunityFile) -> Community {
+fn valid(file: datafile::CommunityFile) -> Community {
     validate(file).expect("generated files keep the rules")
 }
 
@@ -594,7 +594,7 @@ async fn a_failed_import_changes_nothing() {
         let before = to_json(&export(&db.store).await.unwrap());
 
         let mut broken = synthetic(300, 6, 3);
-        broken.connections.push(community::Connection {
+        broken.connections.push(datafile::Connection {
             users: [12, 12],
             connected_at: "2024-01-01T00:00:00Z".into(),
         });
@@ -662,7 +662,7 @@ fn synthetic_is_deterministic_and_valid() {
     );
 }
 
-fn degrees(file: &community::CommunityFile) -> Vec<usize> {
+fn degrees(file: &datafile::CommunityFile) -> Vec<usize> {
     let mut degree = vec![0usize; file.users.len() + 1];
     for c in &file.connections {
         degree[c.users[0] as usize] += 1;
@@ -673,14 +673,14 @@ fn degrees(file: &community::CommunityFile) -> Vec<usize> {
 
 #[test]
 fn the_demo_has_alice_with_a_token_and_plenty_of_friends() {
-    let demo = community::demo();
+    let demo = datafile::demo();
     let file = parse(to_json(&demo).as_bytes()).expect("the demo keeps the rules");
     assert_eq!(*file, demo);
     assert!((900..=1100).contains(&demo.users.len()));
     assert_eq!(demo.users[0].username, "alice");
     let tokens = &demo.access_tokens;
     assert_eq!(tokens.len(), 1);
-    assert_eq!(tokens[0].token.as_deref(), Some(community::DEMO_TOKEN));
+    assert_eq!(tokens[0].token.as_deref(), Some(datafile::DEMO_TOKEN));
     assert_eq!(tokens[0].user_id, 1);
     assert_eq!(tokens[0].expires_at, "2099-01-01T00:00:00Z");
     assert!(demo.tags.iter().any(|t| !t.visible) && demo.tags.iter().any(|t| !t.active));
@@ -694,11 +694,11 @@ fn the_demo_has_alice_with_a_token_and_plenty_of_friends() {
 
 #[tokio::test]
 async fn the_demo_imports_everywhere_and_its_token_opens_alices_account() {
-    let demo = valid(community::demo());
+    let demo = valid(datafile::demo());
     for db in TestDb::all("community_demo").await {
         let report = import(&db.store, &demo).await.unwrap();
         assert_eq!(report.users, demo.users.len());
-        let hash = sha256_hex(community::DEMO_TOKEN);
+        let hash = sha256_hex(datafile::DEMO_TOKEN);
         let owner = db
             .store
             .token_owner(&hash, community_gateway::store::time::now_us())

@@ -197,11 +197,11 @@ async fn statements_for(db: &TestDb, base: &str, token: &str, query: &str) -> u6
 #[tokio::test]
 async fn statement_count_does_not_grow_with_users() {
     for db in TestDb::all("statement_count_does_not_grow_with_users").await {
-        let community = community_gateway::community::validate(
-            community_gateway::community::synthetic(400, 12, 7),
+        let community = community_gateway::datafile::validate(
+            community_gateway::datafile::synthetic(400, 12, 7),
         )
         .unwrap();
-        community_gateway::community::import(&db.store, &community)
+        community_gateway::bulk::import(&db.store, &community)
             .await
             .unwrap();
         // A batching window wide enough for an unoptimized test build under a parallel test

@@ -1579,11 +1579,11 @@ async fn differential(cache: bool) {
         common::import_example(&db.store).await;
         for (p, phase) in PHASES.iter().enumerate() {
             if phase.synthetic {
-                let community = community_gateway::community::validate(
-                    community_gateway::community::synthetic(SYNTHETIC_USERS as u64, 6, 11),
+                let community = community_gateway::datafile::validate(
+                    community_gateway::datafile::synthetic(SYNTHETIC_USERS as u64, 6, 11),
                 )
                 .expect("synthetic community validates");
-                community_gateway::community::import(&db.store, &community)
+                community_gateway::bulk::import(&db.store, &community)
                     .await
                     .expect("synthetic community imports");
             }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::{self, Backend, TestDb};
-use community_gateway::community::{self, import, synthetic, validate, Community};
+use community_gateway::bulk::import;
+use community_gateway::datafile;
+use community_gateway::datafile::{synthetic, validate, Community};
 use sea_orm::ConnectionTrait;
 use serde_json::Value;
 
@@ -127,7 +129,7 @@ async fn a_leftover_staging_table_does_not_break_the_next_import() {
     import(&db.store, &community_of(200, 6, 3))
         .await
         .expect("import");
-    let exported = community::export(&db.store).await.expect("export");
+    let exported = datafile::export(&db.store).await.expect("export");
     assert_eq!(exported.users.len(), 200);
     // Neither staged nor replaced tables (or their indexes) outlive an import.
     let leftovers = db
@@ -150,7 +152,7 @@ async fn an_import_refused_for_a_dependent_view_changes_nothing() {
     import(&db.store, &community_of(300, 6, 4))
         .await
         .expect("first import");
-    let before = community::to_json(&community::export(&db.store).await.expect("export"));
+    let before = datafile::to_json(&datafile::export(&db.store).await.expect("export"));
     // An object the swap would leave on the replaced table: the import refuses, before any
     // work, and says what to do.
     db.store
@@ -165,7 +167,7 @@ async fn an_import_refused_for_a_dependent_view_changes_nothing() {
         format!("{error:#}").contains("operator_view depends on the table users"),
         "{error:#}"
     );
-    let after = community::to_json(&community::export(&db.store).await.expect("export"));
+    let after = datafile::to_json(&datafile::export(&db.store).await.expect("export"));
     assert_eq!(before, after);
     // No staging table is left behind either.
     let leftovers = db

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use community_gateway::community::{self, Community};
+use community_gateway::bulk;
+use community_gateway::datafile;
+use community_gateway::datafile::Community;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 
@@ -55,9 +57,9 @@ async fn import_under_read_load(backend: Backend) {
     let Some(db) = TestDb::new(backend, test).await else {
         return;
     };
-    let old = community::validate(community::synthetic(USERS, 20, 1)).unwrap();
-    let new = community::validate(community::synthetic(USERS, 20, 2)).unwrap();
-    community::import(&db.store, &old).await.unwrap();
+    let old = datafile::validate(datafile::synthetic(USERS, 20, 1)).unwrap();
+    let new = datafile::validate(datafile::synthetic(USERS, 20, 2)).unwrap();
+    bulk::import(&db.store, &old).await.unwrap();
     let base = serve(db.store.clone()).await;
 
     let (old_friends, new_friends) = (friends(&old), friends(&new));
@@ -105,7 +107,7 @@ async fn import_under_read_load(backend: Backend) {
     }
     // Let the readers get going before the import starts.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let imported = community::import(&db.store, &new).await;
+    let imported = bulk::import(&db.store, &new).await;
     stop.store(true, Ordering::Relaxed);
     let mut answered = 0;
     for reader in readers {

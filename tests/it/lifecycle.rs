@@ -320,10 +320,8 @@ async fn accept_and_mark_seen_details() {
             "connections": [], "access_tokens": [], "connection_requests": [
                 {"id": 5000, "from": 2, "to": 1, "created_at": "2024-03-02T12:00:00Z"}]})
         .to_string();
-        let file = community_gateway::community::parse(text.as_bytes()).unwrap();
-        community_gateway::community::import(store, &file)
-            .await
-            .unwrap();
+        let file = community_gateway::datafile::parse(text.as_bytes()).unwrap();
+        community_gateway::bulk::import(store, &file).await.unwrap();
         let (code, _) = api.act(1, 2, "connection/accept").await;
         assert_eq!(code, 200);
         assert!(pair_rows(store, 1, 2).await.iter().all(|r| r[0] == Some(0)));

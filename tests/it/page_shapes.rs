@@ -202,9 +202,9 @@ fn several_owners_pages_equal_one_owner_pages() {
         proptest!(config, |(case in case())| {
             let Case { graph: g, viewer, owners, spec } = &case;
             let (several, several_lean, single) = runtime.block_on(async {
-                let file = community_gateway::community::parse(file_json(g).as_bytes())
+                let file = community_gateway::datafile::parse(file_json(g).as_bytes())
                     .expect("generated community parses");
-                community_gateway::community::import(&db.store, &file)
+                community_gateway::bulk::import(&db.store, &file)
                     .await
                     .expect("generated community imports");
                 let several = db

@@ -14,8 +14,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use community_gateway::community::{export, import, parse};
+use community_gateway::bulk::import;
 use community_gateway::config::Config;
+use community_gateway::datafile::{export, parse};
 use community_gateway::store::Store;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Statement};

@@ -31,8 +31,8 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Value {
 #[tokio::test]
 async fn statements_per_request_do_not_depend_on_page_size() {
     for db in TestDb::all("statements_per_request").await {
-        let file = community_gateway::community::parse(star_json(150).as_bytes()).unwrap();
-        community_gateway::community::import(&db.store, &file)
+        let file = community_gateway::datafile::parse(star_json(150).as_bytes()).unwrap();
+        community_gateway::bulk::import(&db.store, &file)
             .await
             .unwrap();
         // The SQL path's statements (with the cache, a page runs none: tests/it/cache.rs).

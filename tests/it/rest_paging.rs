@@ -119,8 +119,8 @@ fn walking_next_visits_each_connection_once_in_order() {
             let mutual = [None, Some(true), Some(false)][mutual_pick as usize];
             let want = expected(&g, target, viewer, mutual);
             let (seen, count) = runtime.block_on(async {
-                let file = community_gateway::community::parse(file_json(&g).as_bytes()).unwrap();
-                community_gateway::community::import(&db.store, &file).await.unwrap();
+                let file = community_gateway::datafile::parse(file_json(&g).as_bytes()).unwrap();
+                community_gateway::bulk::import(&db.store, &file).await.unwrap();
                 let token = viewer.map(|v| community_gateway::auth::issue_jwt(v, 600, common::TEST_SECRET.as_bytes()).unwrap());
                 let filter = match mutual { None => String::new(), Some(true) => "&mutual=1".into(), Some(false) => "&mutual=0".into() };
                 walk(&client, format!("{base}/api/v2/user/{target}/connections/?limit={limit}{filter}"), token.as_deref()).await

@@ -172,8 +172,8 @@ pub fn jwt(user: i64) -> String {
 /// Imports a community given as a data-file JSON value into `store`.
 pub async fn import_json(store: &Store, community: &serde_json::Value) {
     let file =
-        community_gateway::community::parse(community.to_string().as_bytes()).expect("parses");
-    community_gateway::community::import(store, &file)
+        community_gateway::datafile::parse(community.to_string().as_bytes()).expect("parses");
+    community_gateway::bulk::import(store, &file)
         .await
         .expect("imports");
 }
@@ -223,9 +223,9 @@ pub async fn serve_unverified(store: Store, config: community_gateway::config::C
 
 /// Imports the spec's example community into `store`.
 pub async fn import_example(store: &Store) {
-    let file = community_gateway::community::parse(example_community_json().as_bytes())
+    let file = community_gateway::datafile::parse(example_community_json().as_bytes())
         .expect("example parses");
-    community_gateway::community::import(store, &file)
+    community_gateway::bulk::import(store, &file)
         .await
         .expect("example imports");
 }
@@ -242,7 +242,7 @@ pub async fn set_settings(
         ("follow_enabled".to_string(), follow_enabled),
         ("content_availability".to_string(), content_availability),
     ];
-    community_gateway::community::apply_settings(store, &changes)
+    community_gateway::bulk::apply_settings(store, &changes)
         .await
         .expect("settings");
 }

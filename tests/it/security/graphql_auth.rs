@@ -106,7 +106,7 @@ async fn graphql_auth_errors() {
         }
 
         // Content not public: anonymous is UNAUTHENTICATED (credentials not provided).
-        community_gateway::community::apply_settings(
+        community_gateway::bulk::apply_settings(
             &db.store,
             &[("content_availability".into(), false)],
         )

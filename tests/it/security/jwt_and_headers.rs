@@ -491,7 +491,7 @@ async fn jwt_attacks_and_header_forms() {
 
         // Content not public: no credentials (or another scheme) is 401 not_authenticated;
         // a bad token is still authentication_failed (gate 1 before gate 2).
-        community_gateway::community::apply_settings(
+        community_gateway::bulk::apply_settings(
             &db.store,
             &[("content_availability".into(), false)],
         )
@@ -534,12 +534,9 @@ async fn jwt_attacks_and_header_forms() {
         }
 
         // Friendship mode off: a bad token is still 401, a good one 403.
-        community_gateway::community::apply_settings(
-            &db.store,
-            &[("connection_enabled".into(), false)],
-        )
-        .await
-        .expect("settings");
+        community_gateway::bulk::apply_settings(&db.store, &[("connection_enabled".into(), false)])
+            .await
+            .expect("settings");
         for (name, value, want) in [
             ("valid JWT", bearer(&jwt(2)), Want::Forbidden),
             (

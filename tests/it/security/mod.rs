@@ -328,8 +328,8 @@ const STAR_USERS: i64 = 150;
 const STAR_COUNT: u128 = (STAR_USERS - 1) as u128;
 
 async fn import_star(db: &TestDb) {
-    let file = community_gateway::community::parse(star_json(STAR_USERS).as_bytes()).expect("star");
-    community_gateway::community::import(&db.store, &file)
+    let file = community_gateway::datafile::parse(star_json(STAR_USERS).as_bytes()).expect("star");
+    community_gateway::bulk::import(&db.store, &file)
         .await
         .expect("star imports");
 }

@@ -80,12 +80,9 @@ async fn path_ids_at_and_past_bounds() {
             let reply = fetch_auth(&client, &url, Some(&bearer("expired-token"))).await;
             check(&reply, Want::AuthFailed, &format!("{case}, expired token"));
         }
-        community_gateway::community::apply_settings(
-            &db.store,
-            &[("connection_enabled".into(), false)],
-        )
-        .await
-        .expect("settings");
+        community_gateway::bulk::apply_settings(&db.store, &[("connection_enabled".into(), false)])
+            .await
+            .expect("settings");
         for id in bad_ids {
             let reply = fetch_auth(&client, &route(&base, id, "mutual=x"), None).await;
             check(
@@ -94,7 +91,7 @@ async fn path_ids_at_and_past_bounds() {
                 &format!("{backend:?} id {} friendship off", cut(id)),
             );
         }
-        community_gateway::community::apply_settings(
+        community_gateway::bulk::apply_settings(
             &db.store,
             &[("content_availability".into(), false)],
         )

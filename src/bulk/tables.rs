@@ -7,7 +7,7 @@ use sea_orm::sea_query::{Alias, Query, SimpleExpr};
 use sea_orm::sqlx;
 use sea_orm::{ConnectionTrait, EntityTrait, IdenStatic, Iterable, ModelTrait, Value};
 
-use super::validate::Validated;
+use crate::datafile::Validated;
 use crate::entity::{
     access_token, community_settings, connection, connection_request, tag, user, user_tag,
 };

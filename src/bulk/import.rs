@@ -15,8 +15,8 @@ use std::fmt;
 use sea_orm::DatabaseConnection;
 
 use super::tables::directed_connections;
-use super::validate::{Community, Validated};
 use super::{mysql, pg, sqlite};
+use crate::datafile::{Community, Validated};
 use crate::store::Store;
 
 /// What an import loaded.

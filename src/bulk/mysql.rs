@@ -41,7 +41,7 @@ use super::tables::{
     create_feed_triggers, drop_feed_triggers, import_pool, insert_all, reset_statement, table,
     tables_children_first, BatchLimits,
 };
-use super::validate::Validated;
+use crate::datafile::Validated;
 use crate::entity::connection;
 
 /// The suffix of a staging table.

@@ -37,7 +37,7 @@ use sea_orm::{EntityTrait, Iterable};
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::tables::{column_list, reset_statement, table, tables_children_first};
-use super::validate::Validated;
+use crate::datafile::Validated;
 use crate::entity::{
     access_token, community_settings, connection, connection_request, tag, user, user_tag,
 };

@@ -27,7 +27,7 @@ use super::tables::{
     create_feed_triggers, drop_feed_triggers, import_pool, insert_all, reset_statement,
     tables_children_first, BatchLimits,
 };
-use super::validate::Validated;
+use crate::datafile::Validated;
 use crate::entity::connection;
 
 /// SQLITE_MAX_VARIABLE_NUMBER of the bundled SQLite (32,766 since 3.32; 3.46 is bundled).
