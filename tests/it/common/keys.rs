@@ -1,5 +1,8 @@
 //! The keys of the REST shapes, in the spec's order: the one list every test compares a body
-//! or a schema against (the main line will take it from the library).
+//! or a schema against. Typed from the spec on purpose, not taken from the library: the
+//! library's own list (`rest::body::USER_KEYS`, generated from `entity::user::user_fields!`)
+//! is checked against it (`the_library_writes_the_spec_keys`), so a field added to the
+//! definition without the spec fails here.
 
 /// The User keys of the spec, in its order.
 pub const USER_KEYS: [&str; 29] = [
@@ -47,3 +50,8 @@ pub const TAG_KEYS: [&str; 10] = [
     "active",
     "deleted",
 ];
+
+#[test]
+fn the_library_writes_the_spec_keys() {
+    assert_eq!(community_gateway::rest::body::USER_KEYS, USER_KEYS);
+}
