@@ -15,7 +15,7 @@
 //! - [`TargetId`]: the `{id}` path segment. It never rejects: a malformed id is a 404, and
 //!   only after the 401s and the 403.
 
-use axum::extract::{FromRef, FromRequestParts, Path};
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 
@@ -50,16 +50,14 @@ impl Credentials {
 
 impl<S> FromRequestParts<S> for Credentials
 where
-    AppState: FromRef<S>,
-    S: Send + Sync,
+    S: AsRef<AppState> + Send + Sync,
 {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
         Ok(Credentials::read(
             parts.headers.get(header::AUTHORIZATION),
-            &app.config,
+            &state.as_ref().config,
         ))
     }
 }
@@ -70,15 +68,15 @@ pub struct Claimed(pub Option<i64>);
 
 impl<S> FromRequestParts<S> for Claimed
 where
-    AppState: FromRef<S>,
-    S: Send + Sync,
+    S: AsRef<AppState> + Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Ok(credentials) = Credentials::from_request_parts(parts, state).await;
-        let app = AppState::from_ref(state);
-        Ok(Claimed(credentials.claimed(app.source.store()).await?))
+        Ok(Claimed(
+            credentials.claimed(state.as_ref().source.store()).await?,
+        ))
     }
 }
 
@@ -92,15 +90,13 @@ pub struct Viewer {
 
 impl<S> FromRequestParts<S> for Viewer
 where
-    AppState: FromRef<S>,
-    S: Send + Sync,
+    S: AsRef<AppState> + Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Claimed(claimed) = Claimed::from_request_parts(parts, state).await?;
-        let app = AppState::from_ref(state);
-        let access = core::lifecycle::authenticate(&app.source, claimed).await?;
+        let access = core::lifecycle::authenticate(&state.as_ref().source, claimed).await?;
         let id = access.viewer.ok_or(ApiError::NotAuthenticated)?;
         Ok(Viewer { id, access })
     }

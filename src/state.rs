@@ -53,3 +53,11 @@ impl AppState {
         }
     }
 }
+
+/// The extractors shared by both doors (`crate::extract`) read the state by reference: no
+/// clone of it per request.
+impl AsRef<AppState> for AppState {
+    fn as_ref(&self) -> &AppState {
+        self
+    }
+}

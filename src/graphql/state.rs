@@ -39,8 +39,8 @@ impl GraphqlState {
 }
 
 /// The extractors shared by both doors (`crate::extract`) read the application's state.
-impl axum::extract::FromRef<GraphqlState> for AppState {
-    fn from_ref(state: &GraphqlState) -> AppState {
-        state.app.clone()
+impl AsRef<AppState> for GraphqlState {
+    fn as_ref(&self) -> &AppState {
+        &self.app
     }
 }

@@ -302,20 +302,14 @@ macro_rules! user_object {
             }
         ] $($more)*);
     };
-    (@kind Count [$($done:tt)*] $field:ident $api:ident $gql:literal $doc:literal [$($more:tt)*]) => {
+    // Stored as the GraphQL type: counters (`i64`) and flags (`bool`).
+    (@kind Count $($same:tt)*) => { user_object!(@copied i64 $($same)*); };
+    (@kind Bool $($same:tt)*) => { user_object!(@copied bool $($same)*); };
+    (@copied $type:tt [$($done:tt)*] $field:ident $api:ident $gql:literal $doc:literal [$($more:tt)*]) => {
         user_object!(@munch [$($done)*
             #[doc = $doc]
             #[graphql(name = $gql)]
-            async fn $api(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-                Ok(self.record(ctx).await?.$field)
-            }
-        ] $($more)*);
-    };
-    (@kind Bool [$($done:tt)*] $field:ident $api:ident $gql:literal $doc:literal [$($more:tt)*]) => {
-        user_object!(@munch [$($done)*
-            #[doc = $doc]
-            #[graphql(name = $gql)]
-            async fn $api(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+            async fn $api(&self, ctx: &Context<'_>) -> async_graphql::Result<$type> {
                 Ok(self.record(ctx).await?.$field)
             }
         ] $($more)*);
