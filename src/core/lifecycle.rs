@@ -252,72 +252,76 @@ pub async fn act(
         return Err(ApiError::SelfConnection);
     }
     let store = source.store();
-    let outcome = retry_once(|| async {
-        let Some(tx) = store.lock_pair(viewer, target).await? else {
-            return Ok(Err(ApiError::NotFound));
-        };
-        let mut rows = tx.read(viewer, target).await?;
-        let (effect, event) = match decide(action, PairState::of(&rows)) {
-            Ok(decision) => decision,
-            // Dropping the transaction rolls it back.
-            Err(refusal) => return Ok(Err(refusal)),
-        };
-        let now = now_whole_seconds_us();
-        let mut changed = true;
-        match effect {
-            Effect::Nothing => changed = false,
-            Effect::CreateRequest => {
-                rows.outgoing = Some(tx.create_request(viewer, target, now).await?);
-            }
-            Effect::Connect => {
-                tx.connect(viewer, target, now).await?;
-                rows = PairRows {
-                    connected_at_us: Some(now),
-                    ..PairRows::default()
-                };
-            }
-            Effect::Disconnect => {
-                tx.disconnect(viewer, target).await?;
-                rows.connected_at_us = None;
-            }
-            Effect::RejectIncoming => {
-                tx.set_rejected(target, viewer, Some(now)).await?;
-                if let Some(request) = rows.incoming.as_mut() {
-                    request.rejected_at_us = Some(now);
+    // On a task of its own: a caller that goes away cannot stop the transaction halfway
+    // (`Store::to_completion`).
+    let outcome = retry_once(|| {
+        store.to_completion(move |store| async move {
+            let Some(tx) = store.lock_pair(viewer, target).await? else {
+                return Ok(Err(ApiError::NotFound));
+            };
+            let mut rows = tx.read(viewer, target).await?;
+            let (effect, event) = match decide(action, PairState::of(&rows)) {
+                Ok(decision) => decision,
+                // Dropping the transaction rolls it back.
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let now = now_whole_seconds_us();
+            let mut changed = true;
+            match effect {
+                Effect::Nothing => changed = false,
+                Effect::CreateRequest => {
+                    rows.outgoing = Some(tx.create_request(viewer, target, now).await?);
                 }
-            }
-            Effect::UnrejectIncoming => {
-                tx.set_rejected(target, viewer, None).await?;
-                if let Some(request) = rows.incoming.as_mut() {
-                    request.rejected_at_us = None;
+                Effect::Connect => {
+                    tx.connect(viewer, target, now).await?;
+                    rows = PairRows {
+                        connected_at_us: Some(now),
+                        ..PairRows::default()
+                    };
                 }
-            }
-            Effect::DeleteOutgoing => {
-                tx.delete_request(viewer, target).await?;
-                rows.outgoing = None;
-            }
-            Effect::MarkIncomingSeen => match rows.incoming.as_mut() {
-                // The first time stays.
-                Some(request) if request.viewed_at_us.is_none() => {
-                    tx.set_viewed(target, viewer, now).await?;
-                    request.viewed_at_us = Some(now);
+                Effect::Disconnect => {
+                    tx.disconnect(viewer, target).await?;
+                    rows.connected_at_us = None;
                 }
-                _ => changed = false,
-            },
-        }
-        if changed {
-            if let Some(kind) = event {
-                tx.record_event(event_row(kind, viewer, target, now, &rows))
-                    .await?;
+                Effect::RejectIncoming => {
+                    tx.set_rejected(target, viewer, Some(now)).await?;
+                    if let Some(request) = rows.incoming.as_mut() {
+                        request.rejected_at_us = Some(now);
+                    }
+                }
+                Effect::UnrejectIncoming => {
+                    tx.set_rejected(target, viewer, None).await?;
+                    if let Some(request) = rows.incoming.as_mut() {
+                        request.rejected_at_us = None;
+                    }
+                }
+                Effect::DeleteOutgoing => {
+                    tx.delete_request(viewer, target).await?;
+                    rows.outgoing = None;
+                }
+                Effect::MarkIncomingSeen => match rows.incoming.as_mut() {
+                    // The first time stays.
+                    Some(request) if request.viewed_at_us.is_none() => {
+                        tx.set_viewed(target, viewer, now).await?;
+                        request.viewed_at_us = Some(now);
+                    }
+                    _ => changed = false,
+                },
             }
-            tx.commit().await?;
-        }
-        Ok(Ok(Outcome {
-            target,
-            status: status_of(&rows),
-            request: rows.deciding_request(),
-            changed,
-        }))
+            if changed {
+                if let Some(kind) = event {
+                    tx.record_event(event_row(kind, viewer, target, now, &rows))
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+            Ok(Ok(Outcome {
+                target,
+                status: status_of(&rows),
+                request: rows.deciding_request(),
+                changed,
+            }))
+        })
     })
     .await??;
     if outcome.changed {

@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+};
 use tokio::sync::{mpsc, oneshot};
 
 /// A handle on the database; cheap to clone (it wraps the pool).
@@ -113,6 +115,25 @@ impl Store {
         let (done, applied) = oneshot::channel();
         if follower.send(done).is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(2), applied).await;
+        }
+    }
+
+    /// Runs `work` (one transaction, from BEGIN to COMMIT) on a task of its own and waits for
+    /// it. The caller may go away at any await (a client hangs up; async-graphql drops the
+    /// sibling fields of one whose error nulls their parent), but the task runs to its end.
+    /// Cancelled in the middle instead, a transaction can leave its pooled connection idle in
+    /// that transaction: sqlx returns a connection dropped during `BEGIN` to the pool as it
+    /// is, with the transaction open, and the next borrower's writes land in it, uncommitted,
+    /// while its locks block others (a MariaDB `DROP DATABASE`, a PostgreSQL `ALTER`).
+    pub async fn to_completion<T, F, Fut>(&self, work: F) -> Result<T, DbErr>
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbErr>> + Send + 'static,
+        T: Send + 'static,
+    {
+        match tokio::spawn(work(self.clone())).await {
+            Ok(result) => result,
+            Err(failed) => Err(DbErr::Custom(format!("a database task failed: {failed}"))),
         }
     }
 

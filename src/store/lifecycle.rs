@@ -308,22 +308,25 @@ impl Store {
         if list == RequestBox::Received {
             query = query.filter(connection_request::Column::RejectedAtUs.is_null());
         }
-        let txn = self.connection().begin().await?;
-        let count = query.clone().count(&txn).await?;
-        let rows = if offset >= count {
-            // Past the end: nothing to read (and no offset a backend could refuse).
-            Vec::new()
-        } else {
-            query
-                .order_by_desc(connection_request::Column::CreatedAtUs)
-                .order_by_asc(other_column)
-                .offset(offset)
-                .limit(limit)
-                .all(&txn)
-                .await?
-        };
-        txn.commit().await?;
-        Ok(RequestListRows { count, rows })
+        self.to_completion(|store| async move {
+            let txn = store.connection().begin().await?;
+            let count = query.clone().count(&txn).await?;
+            let rows = if offset >= count {
+                // Past the end: nothing to read (and no offset a backend could refuse).
+                Vec::new()
+            } else {
+                query
+                    .order_by_desc(connection_request::Column::CreatedAtUs)
+                    .order_by_asc(other_column)
+                    .offset(offset)
+                    .limit(limit)
+                    .all(&txn)
+                    .await?
+            };
+            txn.commit().await?;
+            Ok(RequestListRows { count, rows })
+        })
+        .await
     }
 }
 

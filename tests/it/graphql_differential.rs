@@ -1166,11 +1166,11 @@ struct Phase {
     synthetic: bool,
     /// connection_enabled, follow_enabled, content_availability.
     settings: (bool, bool, bool),
-    /// Whether documents select the viewer's request lists: only in the last phase. A request
-    /// whose request-list resolver is dropped inside its read transaction (when a sibling's
-    /// error nulls their parent) leaves a pooled connection idle in that transaction: the
-    /// next phase's settings write could land in it, uncommitted, and a MariaDB import would
-    /// wait on its lock.
+    /// Whether documents select the viewer's request lists: only in the last phase. On
+    /// MariaDB a request whose request-list resolver is dropped (when a sibling's error nulls
+    /// their parent) can still leave a pooled connection inside a transaction
+    /// (`cancellation::..._on_mariadb`, open): the next phase's settings write could land in
+    /// it, uncommitted, and an import would wait on its lock.
     request_lists: bool,
 }
 

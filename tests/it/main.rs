@@ -6,6 +6,7 @@
 mod common;
 
 mod cache;
+mod cancellation;
 mod community;
 mod faults;
 mod fuzz_parsing;
