@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306) are up, starting them
-# (and installing them from Debian's packages, on a machine that lacks them) when they are not.
+# (and installing them from Debian's packages, on a machine that lacks them) when they are not;
+# installs HAProxy and wrk for the load-balancer tests.
 set -euo pipefail
 
 wait_for() { # name, command...
@@ -16,6 +17,9 @@ wait_for() { # name, command...
 need_apt=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server)
+# The load-balancer tests (tests/it/drain.rs): HAProxy in front of two gateways, wrk through it.
+command -v haproxy >/dev/null 2>&1 || need_apt+=(haproxy)
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi

@@ -86,8 +86,13 @@ async fn not_found() -> Response {
     ApiError::NotFound.into_response()
 }
 
-/// `/readyz`: 200 when the database answers and its schema is current, else 503.
+/// `/readyz`: 200 when the database answers and its schema is current, else 503; 503 too
+/// once the server is leaving.
 async fn ready(State(state): State<AppState>) -> Response {
+    if state.drain.is_draining() {
+        // Leaving (`state::Drain`): out of the balancer's rotation, while still serving.
+        return ApiError::Unavailable.into_response();
+    }
     match state.store.ready().await {
         Ok(()) => "ready".into_response(),
         Err(err) => {

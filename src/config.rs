@@ -21,6 +21,7 @@ pub mod defaults {
     pub const MAX_LIMIT: u64 = 100;
     pub const GRAPHQL_BATCH_DELAY_MS: u64 = 1;
     pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
+    pub const SHUTDOWN_DRAIN_MS: u64 = 2_000;
     pub const MAX_BODY_BYTES: u64 = 262_144;
     pub const RATE_LIMIT_PER_SECOND: u32 = 0;
     pub const RATE_LIMIT_BURST: u32 = 50;
@@ -145,6 +146,13 @@ pub struct ServeOptions {
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub request_timeout_ms: u64,
 
+    /// On SIGTERM, how long /readyz answers 503 while the server still serves, before the
+    /// listener closes, in milliseconds: long enough for a load balancer's health checks to
+    /// take the server out of rotation. Ctrl-C (SIGINT) does not wait.
+    #[arg(long, env = "SHUTDOWN_DRAIN_MS", default_value_t = defaults::SHUTDOWN_DRAIN_MS,
+          value_parser = clap::value_parser!(u64).range(0..=300_000))]
+    pub shutdown_drain_ms: u64,
+
     /// Largest request body accepted, in bytes (GraphQL documents and variables).
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES,
           value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
@@ -248,6 +256,8 @@ pub struct Config {
     pub batch_delay: std::time::Duration,
     /// Longest time a request may take.
     pub request_timeout: std::time::Duration,
+    /// On SIGTERM, how long the server answers /readyz 503 before it stops listening.
+    pub shutdown_drain: std::time::Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
     /// Per-client rate limit: (requests per second, burst); None when off.
@@ -323,6 +333,7 @@ impl Config {
             max_limit: defaults::MAX_LIMIT,
             batch_delay: std::time::Duration::from_millis(defaults::GRAPHQL_BATCH_DELAY_MS),
             request_timeout: std::time::Duration::from_millis(defaults::REQUEST_TIMEOUT_MS),
+            shutdown_drain: std::time::Duration::from_millis(defaults::SHUTDOWN_DRAIN_MS),
             max_body_bytes: defaults::MAX_BODY_BYTES as usize,
             rate_limit: None,
             graphql: GraphqlLimits::default(),
@@ -374,6 +385,7 @@ impl ServeOptions {
             cors_origins,
             graphql_batch_delay_ms,
             request_timeout_ms,
+            shutdown_drain_ms,
             max_body_bytes,
             rate_limit_per_second,
             rate_limit_burst,
@@ -406,6 +418,7 @@ impl ServeOptions {
             max_limit: *max_limit,
             batch_delay: ms(graphql_batch_delay_ms),
             request_timeout: ms(request_timeout_ms),
+            shutdown_drain: ms(shutdown_drain_ms),
             max_body_bytes: *max_body_bytes as usize,
             rate_limit: (*rate_limit_per_second > 0)
                 .then_some((*rate_limit_per_second, *rate_limit_burst)),

@@ -311,13 +311,46 @@ async fn serve(db: &DbOptions, options: ServeOptions, format: LogFormat) -> anyh
         .with_context(|| format!("BIND: cannot listen on {}", options.bind))?;
     let demo_jwt = auth::issue_jwt(1, 3600, &config.jwt_secret)?;
     print_banner(listener.local_addr()?, &demo_jwt, format);
-    let router = app::router(AppState::new(store, config));
+    let drain_for = config.shutdown_drain;
+    let state = AppState::new(store, config);
+    let drain = state.drain.clone();
+    let router = app::router(state);
     // Connection info gives the rate limiter the client's address.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let leaving = {
+        let drain = drain.clone();
+        async move {
+            let signal = shutdown_signal().await;
+            drain.start();
+            if signal == Signal::Terminate && !drain_for.is_zero() {
+                tracing::info!(
+                    drain_ms = drain_for.as_millis() as u64,
+                    "SIGTERM: /readyz answers 503; still serving while the load balancer drains this server"
+                );
+                tokio::time::sleep(drain_for).await;
+            }
+            tracing::info!("shutting down: no new connections; finishing in-flight requests");
+        }
+    };
     axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(leaving)
         .await
-        .context("HTTP server failed")
+        .context("HTTP server failed")?;
+    // The HTTP requests are answered; the WebSockets get their close frame (`state::Drain`).
+    if !drain.close_sockets(std::time::Duration::from_secs(5)).await {
+        tracing::warn!("WebSockets still open after 5 s: leaving anyway");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// What asked the server to stop.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// Ctrl-C: someone at a terminal, who does not wait for a load balancer.
+    Interrupt,
+    /// SIGTERM: a service manager, an orchestrator, a rolling deploy.
+    Terminate,
 }
 
 fn print_banner(bind: std::net::SocketAddr, demo_jwt: &str, format: LogFormat) {
@@ -336,8 +369,8 @@ fn print_banner(bind: std::net::SocketAddr, demo_jwt: &str, format: LogFormat) {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM, saying which.
+async fn shutdown_signal() -> Signal {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -353,8 +386,7 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+        _ = ctrl_c => Signal::Interrupt,
+        _ = terminate => Signal::Terminate,
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

@@ -84,7 +84,10 @@ pub async fn get(State(state): State<GraphqlState>, request: Request) -> Respons
     upgrade
         .max_message_size(config.max_body_bytes)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(state, socket, protocol, session))
+        .on_upgrade(move |socket| {
+            let drain = state.app.drain.clone();
+            drain.track_socket(serve(state, socket, protocol, session))
+        })
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
@@ -112,6 +115,7 @@ async fn serve(
     let sink = Arc::new(Mutex::new(sink));
     let (expiry_tx, expiry_rx) = oneshot::channel::<i64>();
     let app = state.app.clone();
+    let going_away = app.drain.going_away();
     let outgoing = futures_util::sink::unfold(
         Outgoing {
             sink: sink.clone(),
@@ -136,6 +140,15 @@ async fn serve(
             let close = Message::Close(Some(CloseFrame {
                 code: 4401,
                 reason: "Unauthorized".into(),
+            }));
+            let _ = sink.lock().await.send(close).await;
+        }
+        _ = going_away => {
+            // The server is leaving (`state::Drain`): a clean close that graphql-ws clients
+            // answer by reconnecting, to another server behind the balancer.
+            let close = Message::Close(Some(CloseFrame {
+                code: 1001,
+                reason: "Going away".into(),
             }));
             let _ = sink.lock().await.send(close).await;
         }

@@ -8,6 +8,7 @@ mod common;
 mod cache;
 mod cancellation;
 mod community;
+mod drain;
 mod faults;
 mod fuzz_parsing;
 mod graphql;

@@ -154,6 +154,7 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("CORS_ORIGINS", "not an origin"),
     ("GRAPHQL_BATCH_DELAY_MS", "-1"),
     ("REQUEST_TIMEOUT_MS", "0"),
+    ("SHUTDOWN_DRAIN_MS", "300001"),
     ("MAX_BODY_BYTES", "12"),
     ("RATE_LIMIT_PER_SECOND", "-5"),
     ("RATE_LIMIT_BURST", "0"),

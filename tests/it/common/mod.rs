@@ -10,6 +10,7 @@
 pub mod api;
 pub mod keys;
 pub mod metrics;
+pub mod socket;
 pub mod throwaway;
 
 pub use api::Api;
