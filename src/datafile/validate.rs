@@ -139,7 +139,7 @@ const TICK: usize = 8192;
 
 /// Counts record `i` of a section in `phase`, `TICK` at a time.
 fn tick(phase: &Phase, i: usize) {
-    if (i + 1) % TICK == 0 {
+    if (i + 1).is_multiple_of(TICK) {
         phase.inc(TICK as u64);
     }
 }
