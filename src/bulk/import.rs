@@ -17,6 +17,7 @@ use sea_orm::DatabaseConnection;
 use super::tables::directed_connections;
 use super::{mysql, pg, sqlite};
 use crate::datafile::{Community, Validated};
+use crate::progress::Progress;
 use crate::store::Store;
 
 /// What an import loaded.
@@ -55,18 +56,37 @@ impl ImportReport {
 /// Replaces everything in the database with `community` (a file that passed every rule, so
 /// nothing is left to refuse). Readers see the old community until the new one is complete.
 pub async fn import(store: &Store, community: &Community) -> anyhow::Result<ImportReport> {
+    import_with(store, community, &Progress::quiet()).await
+}
+
+/// `import`, reporting its phases to `progress`: `prepare` (staging tables, or the live ones
+/// emptied), one per table loaded (`tags`, `users`, `user_tags`, `connections` (two rows per
+/// connection), `connection_requests`, `access_tokens`), `index` (keys, indexes, foreign keys
+/// and triggers built over the loaded rows) and `swap` (the new community made the live one,
+/// committed).
+pub async fn import_with(
+    store: &Store,
+    community: &Community,
+    progress: &Progress,
+) -> anyhow::Result<ImportReport> {
     let data = community.rows();
     let connections = directed_connections(&data.connections);
     let db = store.connection();
     match db {
         DatabaseConnection::SqlxPostgresPoolConnection(_) => {
-            pg::load(db.get_postgres_connection_pool(), data, connections).await?
+            pg::load(
+                db.get_postgres_connection_pool(),
+                data,
+                connections,
+                progress,
+            )
+            .await?
         }
         DatabaseConnection::SqlxMySqlPoolConnection(_) => {
-            mysql::load(db.get_mysql_connection_pool(), data, connections).await?
+            mysql::load(db.get_mysql_connection_pool(), data, connections, progress).await?
         }
         DatabaseConnection::SqlxSqlitePoolConnection(_) => {
-            sqlite::load(db.get_sqlite_connection_pool(), data, connections).await?
+            sqlite::load(db.get_sqlite_connection_pool(), data, connections, progress).await?
         }
         // Only a closed store gets here (the three backends are the only ones built in).
         _ => anyhow::bail!("the database connection is closed"),

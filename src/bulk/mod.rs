@@ -15,5 +15,5 @@ mod settings;
 mod sqlite;
 mod tables;
 
-pub use import::{import, ImportReport};
+pub use import::{import, import_with, ImportReport};
 pub use settings::{apply_settings, SETTING_KEYS};

@@ -38,11 +38,12 @@ use sea_orm::{
 };
 
 use super::tables::{
-    create_feed_triggers, drop_feed_triggers, import_pool, insert_all, reset_statement, table,
-    tables_children_first, BatchLimits,
+    create_feed_triggers, drop_feed_triggers, import_pool, insert_children, insert_parents,
+    reset_statement, table, tables_children_first, BatchLimits,
 };
 use crate::datafile::Validated;
 use crate::entity::connection;
+use crate::progress::{Phase, Progress};
 
 /// The suffix of a staging table.
 const STAGING: &str = "__import";
@@ -64,14 +65,16 @@ pub(crate) async fn load(
     pool: &MySqlPool,
     data: &Validated,
     connections: Vec<connection::Model>,
+    progress: &Progress,
 ) -> anyhow::Result<()> {
+    let prepare = progress.phase("prepare", "", None);
     let own = import_pool::<MySql>()
         .acquire_timeout(IMPORT_LOCK_WAIT)
         .connect_with(pool.connect_options().as_ref().clone())
         .await
         .context("opening the import connection")?;
     let db = SqlxMySqlConnector::from_sqlx_mysql_pool(own.clone());
-    let result = load_on(&db, data, connections).await;
+    let result = load_on(&db, data, connections, prepare, progress).await;
     own.close().await;
     result
 }
@@ -80,6 +83,8 @@ async fn load_on(
     db: &DatabaseConnection,
     data: &Validated,
     connections: Vec<connection::Model>,
+    prepare: Phase,
+    progress: &Progress,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     db.execute_unprepared(SESSION)
@@ -107,7 +112,7 @@ async fn load_on(
     drop_tables(db, &tables, STAGING).await?;
     drop_tables(db, &tables, OLD).await?;
 
-    let result = stage(db, &tables, data, connections, started).await;
+    let result = stage(db, &tables, data, connections, started, prepare, progress).await;
     if let Err(err) = result {
         // The live tables were never touched; the staging ones go.
         if let Err(cleanup) = drop_tables(db, &tables, STAGING).await {
@@ -116,6 +121,7 @@ async fn load_on(
         return Err(err);
     }
 
+    let swap = progress.phase("swap", "", None);
     let renames: Vec<String> = tables
         .iter()
         .map(|t| format!("`{t}` TO `{t}{OLD}`, `{t}{STAGING}` TO `{t}`"))
@@ -141,6 +147,7 @@ async fn load_on(
         tracing::warn!(error = %format!("{err:#}"), "import: the replaced tables are left for the next import to drop");
     }
     tracing::debug!(elapsed = ?started.elapsed(), "import: old tables dropped");
+    swap.finish();
     Ok(())
 }
 
@@ -166,6 +173,8 @@ async fn stage(
     data: &Validated,
     connections: Vec<connection::Model>,
     started: Instant,
+    prepare: Phase,
+    progress: &Progress,
 ) -> anyhow::Result<()> {
     let mut additions = Vec::with_capacity(tables.len());
     for table in tables {
@@ -193,30 +202,40 @@ async fn stage(
         max_bytes: statement_budget(db).await?,
     };
     let tx = db.begin().await.context("starting the load")?;
+    prepare.finish();
     // Every table but `connections` with multi-row INSERTs; `connections` (4 M rows in a
-    // community of 100k users) as JSON documents (`load_connections`).
-    insert_all(
+    // community of 100k users) as JSON documents (`load_connections`), in the same order as
+    // the other loaders.
+    let into = |table| format!("{table}{STAGING}");
+    insert_parents(&tx, data, &into, limits, progress).await?;
+    let phase = progress.phase(
+        table::<connection::Entity>(),
+        "rows",
+        Some(connections.len() as u64),
+    );
+    load_connections(
         &tx,
-        data,
-        Vec::new(),
-        |table| format!("{table}{STAGING}"),
-        limits,
+        &into(table::<connection::Entity>()),
+        &connections,
+        limits.max_bytes,
+        &phase,
     )
     .await?;
-    let into = format!("{}{STAGING}", table::<connection::Entity>());
-    load_connections(&tx, &into, &connections, limits.max_bytes).await?;
+    phase.finish();
+    insert_children(&tx, data, &into, limits, progress).await?;
     tx.commit().await.context("committing the load")?;
     tracing::debug!(elapsed = ?started.elapsed(), "import: rows loaded");
 
+    additions.retain(|(_, clauses)| !clauses.is_empty());
+    let index = progress.phase("index", "statements", Some(additions.len() as u64));
     for (staging, clauses) in additions {
-        if clauses.is_empty() {
-            continue;
-        }
         db.execute_unprepared(&format!("ALTER TABLE `{staging}` {}", clauses.join(", ")))
             .await
             .with_context(|| format!("indexing {staging}"))?;
+        index.inc(1);
         tracing::debug!(elapsed = ?started.elapsed(), table = %staging, "import: indexed");
     }
+    index.finish();
     Ok(())
 }
 
@@ -232,6 +251,7 @@ async fn load_connections<C: ConnectionTrait>(
     into: &str,
     rows: &[connection::Model],
     budget: usize,
+    phase: &Phase,
 ) -> anyhow::Result<()> {
     use std::fmt::Write;
     let columns: Vec<String> = connection::Column::iter()
@@ -250,7 +270,9 @@ async fn load_connections<C: ConnectionTrait>(
         paths.join(", ")
     );
     let mut document = String::with_capacity(budget.min(64 << 20));
+    let mut in_document = 0u64;
     for (i, row) in rows.iter().enumerate() {
+        in_document += 1;
         document.push(if document.is_empty() { '[' } else { ',' });
         for (j, column) in connection::Column::iter().enumerate() {
             let value = match column {
@@ -272,6 +294,7 @@ async fn load_connections<C: ConnectionTrait>(
             conn.execute(statement)
                 .await
                 .with_context(|| format!("inserting into {into}"))?;
+            phase.inc(std::mem::take(&mut in_document));
         }
     }
     Ok(())

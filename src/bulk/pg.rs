@@ -41,6 +41,7 @@ use crate::datafile::Validated;
 use crate::entity::{
     access_token, community_settings, connection, connection_request, tag, user, user_tag,
 };
+use crate::progress::{Phase, Progress};
 
 /// How much COPY data to hand to the connection at once.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -85,8 +86,10 @@ pub(crate) async fn load(
     pool: &PgPool,
     data: &Validated,
     connections: Vec<connection::Model>,
+    progress: &Progress,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    let prepare = progress.phase("prepare", "", None);
     let mut tx = pool
         .begin()
         .await
@@ -123,15 +126,19 @@ pub(crate) async fn load(
         .await
         .with_context(|| format!("creating the staging table of {table}"))?;
     }
-    copy_all(&mut tx, data, connections).await?;
+    prepare.finish();
+    copy_all(&mut tx, data, connections, progress).await?;
     tracing::debug!(elapsed = ?started.elapsed(), "import: rows copied");
-    // Keys first (foreign keys need them), then plain indexes, foreign keys, triggers.
+    // Keys first (foreign keys need them), then plain indexes, foreign keys, triggers; then
+    // one ANALYZE.
+    let index = progress.phase("index", "statements", Some(definitions.len() as u64 + 1));
     definitions.sort_by(|x, y| (x.order, &x.name).cmp(&(y.order, &y.name)));
     for definition in &definitions {
         sqlx::query(&definition.create_staged)
             .execute(&mut *tx)
             .await
             .with_context(|| format!("building {}", definition.name))?;
+        index.inc(1);
         tracing::debug!(elapsed = ?started.elapsed(), name = %definition.name, "import: built");
     }
     let settings = table::<community_settings::Entity>();
@@ -144,8 +151,11 @@ pub(crate) async fn load(
         .execute(&mut *tx)
         .await
         .context("analyzing the loaded tables")?;
+    index.inc(1);
+    index.finish();
     tracing::debug!(elapsed = ?started.elapsed(), "import: analyzed");
 
+    let swap_phase = progress.phase("swap", "", None);
     let swap_started = Instant::now();
     swap(&mut tx, &tables, &definitions).await?;
     // The staged tables got their change-feed triggers after the COPY (with the other
@@ -155,7 +165,9 @@ pub(crate) async fn load(
         .await
         .context("announcing the import to the graph caches")?;
     tx.commit().await.context("committing the import")?;
-    tracing::info!(
+    // Debug, not info: the command's progress reports the phases (and a log line would
+    // break into a progress bar).
+    tracing::debug!(
         elapsed = ?started.elapsed(),
         swap = ?swap_started.elapsed(),
         "import: swapped in the new community"
@@ -174,6 +186,7 @@ pub(crate) async fn load(
     if let Err(err) = sqlx::query(&drop_replaced).execute(pool).await {
         tracing::warn!(error = %err, "import: the replaced tables are left for the next import to drop");
     }
+    swap_phase.finish();
     Ok(())
 }
 
@@ -242,7 +255,7 @@ async fn swap(
             Err(err) => return Err(err).context("locking the live tables for the swap"),
         }
     }
-    tracing::info!(attempts = attempt, "import: the live tables are locked");
+    tracing::debug!(attempts = attempt, "import: the live tables are locked");
     // Renames only, sent as one batch (one round trip): the live tables and their keys and
     // indexes step aside (key and index names are per schema), the staged ones take their
     // names. Dropping the replaced tables waits until after the commit.
@@ -439,25 +452,50 @@ async fn copy_all(
     conn: &mut PgConnection,
     data: &Validated,
     connections: Vec<connection::Model>,
+    progress: &Progress,
 ) -> anyhow::Result<()> {
     let settings = community_settings::Model::from(data.settings);
-    copy::<community_settings::Entity, _>(conn, [&settings].into_iter(), write_settings).await?;
-    copy::<tag::Entity, _>(conn, data.tags.iter(), write_tag).await?;
-    copy::<user::Entity, _>(conn, data.users.iter(), write_user).await?;
-    copy::<user_tag::Entity, _>(conn, data.user_tags.iter(), write_user_tag).await?;
-    copy::<connection::Entity, _>(conn, connections.iter(), write_connection).await?;
+    copy::<community_settings::Entity, _>(conn, [&settings].into_iter(), write_settings, None)
+        .await?;
+    copy_table::<tag::Entity, _>(conn, data.tags.iter(), write_tag, progress).await?;
+    copy_table::<user::Entity, _>(conn, data.users.iter(), write_user, progress).await?;
+    copy_table::<user_tag::Entity, _>(conn, data.user_tags.iter(), write_user_tag, progress)
+        .await?;
+    copy_table::<connection::Entity, _>(conn, connections.iter(), write_connection, progress)
+        .await?;
     drop(connections);
-    copy::<connection_request::Entity, _>(conn, data.requests.iter(), write_request).await?;
-    copy::<access_token::Entity, _>(conn, data.tokens.iter(), write_token).await?;
+    copy_table::<connection_request::Entity, _>(
+        conn,
+        data.requests.iter(),
+        write_request,
+        progress,
+    )
+    .await?;
+    copy_table::<access_token::Entity, _>(conn, data.tokens.iter(), write_token, progress).await?;
+    Ok(())
+}
+
+/// `copy` as one phase of `progress`, named after the table.
+async fn copy_table<E: EntityTrait, T>(
+    conn: &mut PgConnection,
+    rows: impl ExactSizeIterator<Item = T>,
+    write: impl Fn(&mut CopyText, T),
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    let phase = progress.phase(table::<E>(), "rows", Some(rows.len() as u64));
+    copy::<E, T>(conn, rows, write, Some(&phase)).await?;
+    phase.finish();
     Ok(())
 }
 
 /// Streams `rows` into the table of entity `E` with COPY ... FROM STDIN, in chunks. `write`
-/// writes a row's columns in the entity's order (`write_row`).
+/// writes a row's columns in the entity's order (`write_row`). `phase` counts the rows a
+/// chunk at a time.
 async fn copy<E: EntityTrait, T>(
     conn: &mut PgConnection,
     rows: impl Iterator<Item = T>,
     write: impl Fn(&mut CopyText, T),
+    phase: Option<&Phase>,
 ) -> anyhow::Result<()> {
     let table = staged(&table::<E>());
     // Table and column names come from the entity, never from input.
@@ -470,19 +508,28 @@ async fn copy<E: EntityTrait, T>(
         .await
         .with_context(|| format!("starting COPY into {table}"))?;
     let mut text = CopyText::with_capacity(CHUNK_BYTES + (64 << 10));
+    let mut in_chunk = 0u64;
     for row in rows {
         write(&mut text, row);
+        in_chunk += 1;
         if text.0.len() >= CHUNK_BYTES {
             copy.send(std::mem::take(&mut text.0).as_slice())
                 .await
                 .with_context(|| format!("sending rows of {table}"))?;
             text.0.reserve(CHUNK_BYTES + (64 << 10));
+            if let Some(phase) = phase {
+                phase.inc(in_chunk);
+            }
+            in_chunk = 0;
         }
     }
     if !text.0.is_empty() {
         copy.send(text.0.as_slice())
             .await
             .with_context(|| format!("sending rows of {table}"))?;
+    }
+    if let Some(phase) = phase {
+        phase.inc(in_chunk);
     }
     let rows = copy
         .finish()

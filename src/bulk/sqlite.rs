@@ -29,6 +29,7 @@ use super::tables::{
 };
 use crate::datafile::Validated;
 use crate::entity::connection;
+use crate::progress::{Phase, Progress};
 
 /// SQLITE_MAX_VARIABLE_NUMBER of the bundled SQLite (32,766 since 3.32; 3.46 is bundled).
 const MAX_PARAMS: usize = 32_766;
@@ -40,8 +41,10 @@ pub(crate) async fn load(
     pool: &SqlitePool,
     data: &Validated,
     connections: Vec<connection::Model>,
+    progress: &Progress,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    let prepare = progress.phase("prepare", "", None);
     let options = pool
         .connect_options()
         .as_ref()
@@ -54,7 +57,7 @@ pub(crate) async fn load(
         .await
         .context("opening the import connection")?;
     let db = SqlxSqliteConnector::from_sqlx_sqlite_pool(own.clone());
-    let result = load_on(&db, data, connections).await;
+    let result = load_on(&db, data, connections, prepare, progress).await;
     own.close().await;
     tracing::debug!(elapsed = ?started.elapsed(), "import: done");
     result
@@ -64,6 +67,8 @@ async fn load_on(
     db: &DatabaseConnection,
     data: &Validated,
     connections: Vec<connection::Model>,
+    prepare: Phase,
+    progress: &Progress,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let tables = tables_children_first();
@@ -98,14 +103,19 @@ async fn load_on(
         max_params: MAX_PARAMS,
         max_bytes: 16 << 20,
     };
-    insert_all(&tx, data, connections, |table| table, limits).await?;
+    prepare.finish();
+    insert_all(&tx, data, connections, |table| table, limits, progress).await?;
     tracing::debug!(elapsed = ?started.elapsed(), "import: rows inserted");
+    let index = progress.phase("index", "statements", Some(indexes.len() as u64));
     for (name, create) in &indexes {
         tx.execute_unprepared(create)
             .await
             .with_context(|| format!("recreating index {name}"))?;
+        index.inc(1);
     }
+    index.finish();
     tracing::debug!(elapsed = ?started.elapsed(), "import: indexes rebuilt");
+    let swap = progress.phase("swap", "", None);
     for create in create_feed_triggers(DbBackend::Sqlite) {
         tx.execute_unprepared(&create)
             .await
@@ -115,6 +125,7 @@ async fn load_on(
         .await
         .context("announcing the import to the graph caches")?;
     tx.commit().await.context("committing the import")?;
+    swap.finish();
     Ok(())
 }
 

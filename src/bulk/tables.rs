@@ -11,6 +11,7 @@ use crate::datafile::Validated;
 use crate::entity::{
     access_token, community_settings, connection, connection_request, tag, user, user_tag,
 };
+use crate::progress::{Phase, Progress};
 
 /// Every table, children before parents: the order to empty them in.
 pub(crate) fn tables_children_first() -> [String; 7] {
@@ -49,12 +50,14 @@ pub(crate) struct BatchLimits {
 
 /// Inserts `rows` (models of entity `E`) into `into`, the table of `E` or a copy of it with the
 /// same columns, with multi-row INSERTs as large as `limits` allow. The columns and their
-/// order are the entity's (`E::Column::iter()`); every value is a bound parameter.
+/// order are the entity's (`E::Column::iter()`); every value is a bound parameter. `phase`
+/// counts the rows, a statement at a time.
 pub(crate) async fn insert_rows<E, C>(
     conn: &C,
     into: &str,
     rows: impl Iterator<Item = E::Model>,
     limits: BatchLimits,
+    phase: Option<&Phase>,
 ) -> anyhow::Result<()>
 where
     E: EntityTrait,
@@ -85,11 +88,33 @@ where
             conn.execute(backend.build(&statement))
                 .await
                 .with_context(|| format!("inserting into {into}"))?;
+            if let Some(phase) = phase {
+                phase.inc(in_batch as u64);
+            }
             statement = new_statement();
             in_batch = 0;
             bytes = 0;
         }
     }
+    Ok(())
+}
+
+/// Inserts the rows of entity `E` into `into(E's table)` as one phase of `progress`, named
+/// after the table.
+async fn insert_table<E, C>(
+    conn: &C,
+    into: &impl Fn(String) -> String,
+    rows: impl ExactSizeIterator<Item = E::Model>,
+    limits: BatchLimits,
+    progress: &Progress,
+) -> anyhow::Result<()>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let phase = progress.phase(table::<E>(), "rows", Some(rows.len() as u64));
+    insert_rows::<E, _>(conn, &into(table::<E>()), rows, limits, Some(&phase)).await?;
+    phase.finish();
     Ok(())
 }
 
@@ -105,13 +130,30 @@ fn weight<M: ModelTrait>(row: &M) -> usize {
 
 /// Inserts every row of a community, parents before children, into the tables named
 /// `into(entity's table)`: the live tables, or staging copies of them. `connections` are
-/// the directed rows of `data.connections`, sorted by primary key.
+/// the directed rows of `data.connections`, sorted by primary key. One phase of `progress`
+/// per table (the one settings row is not one).
 pub(crate) async fn insert_all<C: ConnectionTrait>(
     conn: &C,
     data: &Validated,
     connections: Vec<connection::Model>,
     into: impl Fn(String) -> String,
     limits: BatchLimits,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    insert_parents(conn, data, &into, limits, progress).await?;
+    insert_table::<connection::Entity, _>(conn, &into, connections.into_iter(), limits, progress)
+        .await?;
+    insert_children(conn, data, &into, limits, progress).await
+}
+
+/// The settings, tags, users and their tags: what the connections and the requests refer to.
+/// (`insert_all` without the connections and what follows them.)
+pub(crate) async fn insert_parents<C: ConnectionTrait>(
+    conn: &C,
+    data: &Validated,
+    into: &impl Fn(String) -> String,
+    limits: BatchLimits,
+    progress: &Progress,
 ) -> anyhow::Result<()> {
     let settings = community_settings::Model::from(data.settings);
     insert_rows::<community_settings::Entity, _>(
@@ -119,48 +161,44 @@ pub(crate) async fn insert_all<C: ConnectionTrait>(
         &into(table::<community_settings::Entity>()),
         [settings].into_iter(),
         limits,
+        None,
     )
     .await?;
-    insert_rows::<tag::Entity, _>(
+    insert_table::<tag::Entity, _>(conn, into, data.tags.iter().cloned(), limits, progress).await?;
+    insert_table::<user::Entity, _>(conn, into, data.users.iter().cloned(), limits, progress)
+        .await?;
+    insert_table::<user_tag::Entity, _>(
         conn,
-        &into(table::<tag::Entity>()),
-        data.tags.iter().cloned(),
-        limits,
-    )
-    .await?;
-    insert_rows::<user::Entity, _>(
-        conn,
-        &into(table::<user::Entity>()),
-        data.users.iter().cloned(),
-        limits,
-    )
-    .await?;
-    insert_rows::<user_tag::Entity, _>(
-        conn,
-        &into(table::<user_tag::Entity>()),
+        into,
         data.user_tags.iter().copied(),
         limits,
+        progress,
     )
-    .await?;
-    insert_rows::<connection::Entity, _>(
+    .await
+}
+
+/// The requests and the access tokens: what `insert_all` inserts after the connections.
+pub(crate) async fn insert_children<C: ConnectionTrait>(
+    conn: &C,
+    data: &Validated,
+    into: &impl Fn(String) -> String,
+    limits: BatchLimits,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    insert_table::<connection_request::Entity, _>(
         conn,
-        &into(table::<connection::Entity>()),
-        connections.into_iter(),
-        limits,
-    )
-    .await?;
-    insert_rows::<connection_request::Entity, _>(
-        conn,
-        &into(table::<connection_request::Entity>()),
+        into,
         data.requests.iter().copied(),
         limits,
+        progress,
     )
     .await?;
-    insert_rows::<access_token::Entity, _>(
+    insert_table::<access_token::Entity, _>(
         conn,
-        &into(table::<access_token::Entity>()),
+        into,
         data.tokens.iter().cloned(),
         limits,
+        progress,
     )
     .await
 }

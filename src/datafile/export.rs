@@ -18,12 +18,19 @@ use super::file::{AccessToken, CommunityFile, Connection, ConnectionRequest, Gen
 use crate::entity::{
     access_token, community_settings, connection, connection_request, tag, user, user_tag,
 };
+use crate::progress::Progress;
 use crate::store::records::{TagRecord, UserRecord, SETTINGS_ROW_ID};
 use crate::store::time::file_time;
 use crate::store::{Settings, Store};
 
 /// Reads the whole community from the database.
 pub async fn export(store: &Store) -> anyhow::Result<CommunityFile> {
+    export_with(store, &Progress::quiet()).await
+}
+
+/// `export`, reporting a phase per section read to `progress` (`tags`, `users`,
+/// `connections`, `connection_requests`, `access_tokens`, each counting its records).
+pub async fn export_with(store: &Store, progress: &Progress) -> anyhow::Result<CommunityFile> {
     let backend = store.backend();
     let tx = match backend {
         // SQLite has neither setting; its read transaction is a snapshot anyway.
@@ -39,20 +46,34 @@ pub async fn export(store: &Store) -> anyhow::Result<CommunityFile> {
         }
     }
     .context("starting the export transaction")?;
-    let file = read_all(&tx).await?;
+    let file = read_all(&tx, progress).await?;
     tx.commit().await.context("ending the export transaction")?;
     Ok(file)
 }
 
-async fn read_all(tx: &DatabaseTransaction) -> anyhow::Result<CommunityFile> {
+async fn read_all(tx: &DatabaseTransaction, progress: &Progress) -> anyhow::Result<CommunityFile> {
     Ok(CommunityFile {
         settings: read_settings(tx).await?,
-        tags: read_tags(tx).await?,
-        users: read_users(tx).await?,
-        connections: read_connections(tx).await?,
-        connection_requests: read_requests(tx).await?,
-        access_tokens: read_tokens(tx).await?,
+        tags: section(progress, "tags", read_tags(tx)).await?,
+        users: section(progress, "users", read_users(tx)).await?,
+        connections: section(progress, "connections", read_connections(tx)).await?,
+        connection_requests: section(progress, "connection_requests", read_requests(tx)).await?,
+        access_tokens: section(progress, "access_tokens", read_tokens(tx)).await?,
     })
+}
+
+/// A section of the file read as one phase of `progress`, counting its records (their number
+/// is known once they are read).
+async fn section<T>(
+    progress: &Progress,
+    name: &'static str,
+    read: impl std::future::Future<Output = anyhow::Result<Vec<T>>>,
+) -> anyhow::Result<Vec<T>> {
+    let phase = progress.phase(name, "records", None);
+    let records = read.await?;
+    phase.inc(records.len() as u64);
+    phase.finish();
+    Ok(records)
 }
 
 async fn read_settings(tx: &DatabaseTransaction) -> anyhow::Result<Settings> {

@@ -19,12 +19,12 @@ mod validate;
 
 pub use crate::store::Settings;
 pub use error::FileError;
-pub use export::export;
+pub use export::{export, export_with};
 pub use file::{
     to_json, AccessToken, CommunityFile, Connection, ConnectionRequest, Gender, Tag, User,
 };
-pub use parse::parse;
+pub use parse::{parse, parse_with};
 pub use synthetic::{demo, synthetic, DEMO_TOKEN};
 /// What the loaders insert (`crate::bulk`).
 pub(crate) use validate::Validated;
-pub use validate::{validate, Community};
+pub use validate::{validate, validate_with, Community};

@@ -17,7 +17,8 @@ use super::file::{
     AccessToken, CommunityFile, Connection, ConnectionRequest, Gender, PartialSettings, Tag, User,
     GENDER_RULE,
 };
-use super::validate::{validate, Checker, Community};
+use super::validate::{validate_with, Checker, Community};
+use crate::progress::Progress;
 
 /// The JSON shape a key must have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,11 +118,20 @@ const SETTINGS_KEYS: &[&str] = &[
 
 /// Parses and fully validates a data file; the error names the first bad record and why.
 pub fn parse(bytes: &[u8]) -> Result<Community, FileError> {
+    parse_with(bytes, &Progress::quiet())
+}
+
+/// `parse`, reporting its two phases to `progress`: `parse` (the JSON, counted in bytes) and
+/// `validate` (`validate_with`).
+pub fn parse_with(bytes: &[u8], progress: &Progress) -> Result<Community, FileError> {
+    let phase = progress.phase("parse", "bytes", Some(bytes.len() as u64));
     let file = match serde_json::from_slice::<CommunityFile>(bytes) {
         Ok(file) => file,
         Err(typed_error) => return Err(explain(bytes, typed_error)),
     };
-    validate(file)
+    phase.inc(bytes.len() as u64);
+    phase.finish();
+    validate_with(file, progress)
 }
 
 /// Turns a failed typed parse into a message that names the record and the key.

@@ -23,6 +23,8 @@ use sea_orm::sea_query::StringLen;
 use sea_orm::{ColumnTrait, ColumnType, Iterable};
 use std::sync::OnceLock;
 
+use crate::progress::{Phase, Progress};
+
 /// A file that keeps every rule, in the form the loaders insert: the tables' rows as entity
 /// models, except the connections, which are stored twice (`tables::directed_connections`).
 #[derive(Debug)]
@@ -116,13 +118,40 @@ impl std::ops::Deref for Community {
 
 /// Checks every rule of `file` (`docs/data-file.md`); the error names the first bad record.
 pub fn validate(file: CommunityFile) -> Result<Community, FileError> {
-    let rows = check(&file)?;
+    validate_with(file, &Progress::quiet())
+}
+
+/// `validate` as the phase `validate` of `progress`, counting the records checked.
+pub fn validate_with(file: CommunityFile, progress: &Progress) -> Result<Community, FileError> {
+    let records = file.tags.len()
+        + file.users.len()
+        + file.connections.len()
+        + file.connection_requests.len()
+        + file.access_tokens.len();
+    let phase = progress.phase("validate", "records", Some(records as u64));
+    let rows = check(&file, &phase)?;
+    phase.finish();
     Ok(Community { file, rows })
+}
+
+/// How many records `check` counts at a time.
+const TICK: usize = 8192;
+
+/// Counts record `i` of a section in `phase`, `TICK` at a time.
+fn tick(phase: &Phase, i: usize) {
+    if (i + 1).is_multiple_of(TICK) {
+        phase.inc(TICK as u64);
+    }
+}
+
+/// Counts the records of a section of `len` that `tick` has not counted.
+fn tick_rest(phase: &Phase, len: usize) {
+    phase.inc((len % TICK) as u64);
 }
 
 /// Checks every rule; the error names the first bad record (sections in the file's order,
 /// records in file order).
-fn check(file: &CommunityFile) -> Result<Validated, FileError> {
+fn check(file: &CommunityFile, phase: &Phase) -> Result<Validated, FileError> {
     let mut check = Checker::with_capacity(file);
     let mut tags = Vec::with_capacity(file.tags.len());
     for (i, tag) in file.tags.iter().enumerate() {
@@ -130,7 +159,9 @@ fn check(file: &CommunityFile) -> Result<Validated, FileError> {
             .tag(i, tag)
             .map_err(|reason| FileError::new(tag_label(i, tag), reason))?;
         tags.push(tag_model(tag, created_at_us));
+        tick(phase, i);
     }
+    tick_rest(phase, file.tags.len());
     let mut users = Vec::with_capacity(file.users.len());
     let mut user_tags = Vec::new();
     for (i, user) in file.users.iter().enumerate() {
@@ -142,7 +173,9 @@ fn check(file: &CommunityFile) -> Result<Validated, FileError> {
             user_id: user.id,
             tag_id: *tag,
         }));
+        tick(phase, i);
     }
+    tick_rest(phase, file.users.len());
     let mut connections = Vec::with_capacity(file.connections.len());
     for (i, connection) in file.connections.iter().enumerate() {
         connections.push(
@@ -150,7 +183,9 @@ fn check(file: &CommunityFile) -> Result<Validated, FileError> {
                 .connection(i, connection)
                 .map_err(|reason| FileError::new(connection_label(i, connection), reason))?,
         );
+        tick(phase, i);
     }
+    tick_rest(phase, file.connections.len());
     let mut requests = Vec::with_capacity(file.connection_requests.len());
     for (i, request) in file.connection_requests.iter().enumerate() {
         requests.push(
@@ -158,7 +193,9 @@ fn check(file: &CommunityFile) -> Result<Validated, FileError> {
                 .request(i, request)
                 .map_err(|reason| FileError::new(request_label(i, request), reason))?,
         );
+        tick(phase, i);
     }
+    tick_rest(phase, file.connection_requests.len());
     check.number_requests(&file.connection_requests, &mut requests)?;
     let mut tokens = Vec::with_capacity(file.access_tokens.len());
     for (i, token) in file.access_tokens.iter().enumerate() {
@@ -167,7 +204,9 @@ fn check(file: &CommunityFile) -> Result<Validated, FileError> {
                 .token(i, token)
                 .map_err(|reason| FileError::new(token_label(i, token), reason))?,
         );
+        tick(phase, i);
     }
+    tick_rest(phase, file.access_tokens.len());
     tags.sort_unstable_by_key(|tag| tag.id);
     users.sort_unstable_by_key(|user| user.id);
     user_tags.sort_unstable();

@@ -22,6 +22,7 @@ mod import_under_load;
 mod lifecycle;
 mod openapi;
 mod page_shapes;
+mod progress;
 mod refusals;
 mod request_lists;
 mod requests;
