@@ -94,12 +94,36 @@ async fn ready(State(state): State<AppState>) -> Response {
         return ApiError::Unavailable.into_response();
     }
     match state.store.ready().await {
-        Ok(()) => "ready".into_response(),
+        // Ready while the primary is: the reads fall back to it when no replica can serve.
+        Ok(()) => replicas_report(state.store.reads()).into_response(),
         Err(err) => {
             tracing::warn!(error = %format!("{err:#}"), "not ready");
             ApiError::Unavailable.into_response()
         }
     }
+}
+
+/// `ready`, then a line per read replica: in rotation or not, and its lag.
+fn replicas_report(reads: &crate::store::Reads) -> String {
+    let mut report = String::from("ready");
+    let active = reads.active().map(|replica| replica.name.as_str());
+    for (name, state) in reads.states() {
+        let lag = state.lag.map_or("unreachable".to_string(), |lag| {
+            format!("lag {:.3} s", lag.as_secs_f64())
+        });
+        let role = if active == Some(name) {
+            "serving reads"
+        } else if state.in_rotation {
+            "in rotation"
+        } else {
+            "out of rotation"
+        };
+        report.push_str(&format!("\nreplica {name}: {role}, {lag}"));
+    }
+    if !reads.replicas.is_empty() && active.is_none() {
+        report.push_str("\nreads: on the primary");
+    }
+    report
 }
 
 async fn render_metrics(State(state): State<AppState>) -> Response {

@@ -22,6 +22,7 @@ pub mod defaults {
     pub const GRAPHQL_BATCH_DELAY_MS: u64 = 1;
     pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
     pub const SHUTDOWN_DRAIN_MS: u64 = 2_000;
+    pub const REPLICA_MAX_LAG_MS: u64 = 1_000;
     pub const MAX_BODY_BYTES: u64 = 262_144;
     pub const RATE_LIMIT_PER_SECOND: u32 = 0;
     pub const RATE_LIMIT_BURST: u32 = 50;
@@ -234,6 +235,23 @@ pub struct ServeOptions {
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub cache_lease_ms: u64,
 
+    /// PostgreSQL hot standbys that serve the reads (pages, users, gates, token lookups),
+    /// comma-separated; the primary (DATABASE_URL) takes the writes. Unset: reads on the
+    /// primary.
+    #[arg(
+        long,
+        env = "READ_DATABASE_URL",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub read_database_url: Vec<String>,
+
+    /// A replica whose replay lags more than this, in milliseconds, is out of rotation until
+    /// it catches up; a write waits at most this long for the replicas to replay it.
+    #[arg(long, env = "REPLICA_MAX_LAG_MS", default_value_t = defaults::REPLICA_MAX_LAG_MS,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub replica_max_lag_ms: u64,
+
     /// Skip running migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
@@ -315,10 +333,18 @@ impl Default for CacheConfig {
 impl CacheConfig {
     /// The poll interval on `backend`.
     pub fn poll_interval(&self, backend: sea_orm::DatabaseBackend) -> std::time::Duration {
-        self.poll.unwrap_or(match backend {
-            sea_orm::DatabaseBackend::Postgres => std::time::Duration::from_millis(100),
-            _ => std::time::Duration::from_millis(10),
-        })
+        match backend {
+            sea_orm::DatabaseBackend::Postgres => {
+                self.poll.unwrap_or(std::time::Duration::from_millis(100))
+            }
+            _ => self.poll_interval_without_listen(),
+        }
+    }
+
+    /// The poll interval where nothing wakes the follower: MariaDB/MySQL, SQLite, and a
+    /// PostgreSQL hot standby (`LISTEN` is refused during recovery).
+    pub fn poll_interval_without_listen(&self) -> std::time::Duration {
+        self.poll.unwrap_or(std::time::Duration::from_millis(10))
     }
 }
 
@@ -375,9 +401,11 @@ impl ServeOptions {
         // Every option by name, no `..`: a setting added to `ServeOptions` does not compile
         // until it is read here (or, for the three `main` reads, named below).
         let ServeOptions {
-            bind: _,       // main: the listener
-            no_migrate: _, // main: before serving
-            no_demo: _,    // main: before serving
+            bind: _,               // main: the listener
+            no_migrate: _,         // main: before serving
+            no_demo: _,            // main: before serving
+            read_database_url: _,  // main: the store's replicas
+            replica_max_lag_ms: _, // main: the store's replicas
             jwt_secret,
             public_base_url,
             default_limit,

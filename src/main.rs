@@ -57,7 +57,7 @@ impl LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server (the default): migrations, demo data on an empty database, then serve.
-    Serve(ServeOptions),
+    Serve(Box<ServeOptions>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Replace the database's community with a data file (one transaction; a bad file changes nothing).
@@ -246,7 +246,7 @@ fn log_filter(rust_log: Option<&str>) -> EnvFilter {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
         Some(command) => command,
-        None => Command::Serve(ServeOnly::parse_from(["community-gateway"]).serve),
+        None => Command::Serve(Box::new(ServeOnly::parse_from(["community-gateway"]).serve)),
     };
     match command {
         Command::Schema => {
@@ -254,7 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(options) => token(&cli.db, options),
-        Command::Serve(options) => serve(&cli.db, options, cli.log_format).await,
+        Command::Serve(options) => serve(&cli.db, *options, cli.log_format).await,
         Command::Migrate => {
             open(&cli.db).await?;
             cli.log_format.say("migrations applied");
@@ -382,6 +382,20 @@ async fn serve(db: &DbOptions, options: ServeOptions, format: LogFormat) -> anyh
         let report = bulk::import(&store, &datafile::validate(datafile::demo())?).await?;
         tracing::info!(%report, "empty database: seeded the demo community");
     }
+    let read_urls: Vec<String> = options
+        .read_database_url
+        .iter()
+        .map(|url| url.trim().to_string())
+        .filter(|url| !url.is_empty())
+        .collect();
+    let store = store
+        .with_replicas(
+            &read_urls,
+            db.pool_size(&url),
+            acquire,
+            std::time::Duration::from_millis(options.replica_max_lag_ms),
+        )
+        .await?;
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .with_context(|| format!("BIND: cannot listen on {}", options.bind))?;

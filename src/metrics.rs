@@ -13,8 +13,8 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 use crate::cache::{EventHub, GraphCache};
@@ -41,6 +41,10 @@ pub struct Metrics {
     /// Live `connectionEvents` subscriptions, and the events handed to them.
     subscriptions: IntGauge,
     events_delivered: IntGauge,
+    /// Read replicas: in rotation or not, replay lag, and whether the reads are on the primary.
+    replica_in_rotation: IntGaugeVec,
+    replica_lag: GaugeVec,
+    reads_on_primary: IntGauge,
 }
 
 /// The graph cache's figures, read at each scrape.
@@ -211,8 +215,32 @@ impl Metrics {
             "Connection events handed to this server's subscribers",
         )
         .expect("static metric definition");
+        let replica_in_rotation = IntGaugeVec::new(
+            Opts::new(
+                "replica_in_rotation",
+                "1 while a read replica serves reads or may (replay lag within REPLICA_MAX_LAG_MS, reachable)",
+            ),
+            &["replica"],
+        )
+        .expect("static metric definition");
+        let replica_lag = GaugeVec::new(
+            Opts::new(
+                "replica_lag_seconds",
+                "Replay lag of a read replica at its last check (-1 while unreachable)",
+            ),
+            &["replica"],
+        )
+        .expect("static metric definition");
+        let reads_on_primary = IntGauge::new(
+            "reads_on_primary",
+            "1 while this server's reads go to the primary (no replica configured or in rotation)",
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(replica_in_rotation.clone()),
+            Box::new(replica_lag.clone()),
+            Box::new(reads_on_primary.clone()),
             Box::new(latency.clone()),
             Box::new(graphql_errors.clone()),
             Box::new(graphql_executions.clone()),
@@ -244,6 +272,9 @@ impl Metrics {
             cache_feed_lag,
             subscriptions,
             events_delivered,
+            replica_in_rotation,
+            replica_lag,
+            reads_on_primary,
         }
     }
 
@@ -338,6 +369,17 @@ impl Metrics {
             .set(delivered.min(i64::MAX as u64) as i64);
         if let Some(graph) = graph {
             self.read_cache(graph);
+        }
+        let reads = store.reads();
+        self.reads_on_primary
+            .set(i64::from(reads.active().is_none()));
+        for (name, state) in reads.states() {
+            self.replica_in_rotation
+                .with_label_values(&[name])
+                .set(i64::from(state.in_rotation));
+            self.replica_lag
+                .with_label_values(&[name])
+                .set(state.lag.map_or(-1.0, |lag| lag.as_secs_f64()));
         }
         let (size, idle) = store.pool_stats();
         self.pool_size.set(i64::from(size));

@@ -39,6 +39,7 @@ impl AppState {
         let events = Arc::new(EventHub::new());
         let options = FeedOptions {
             poll: config.cache.poll_interval(store.backend()),
+            poll_standby: config.cache.poll_interval_without_listen(),
         };
         let feed = match cache::start(&store, graph.clone(), events.clone(), options) {
             Ok(follower) => Some(Arc::new(follower)),

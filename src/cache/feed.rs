@@ -53,6 +53,8 @@ const EVENTS_KEPT_US: i64 = 10 * 60 * 1_000_000;
 pub struct FeedOptions {
     /// The poll interval (on PostgreSQL, the safety net behind LISTEN/NOTIFY).
     pub poll: Duration,
+    /// The poll interval on a hot standby (`LISTEN` is not available there).
+    pub poll_standby: Duration,
 }
 
 /// The follower's thread: it stops when this is dropped.
@@ -72,8 +74,7 @@ pub fn start(
 ) -> std::io::Result<Follower> {
     let (catch_up, requests) = mpsc::unbounded_channel();
     let (stop, stopped) = oneshot::channel::<()>();
-    let url = store.url().to_string();
-    let backend = store.backend();
+    let primary = store.clone();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -82,7 +83,7 @@ pub fn start(
         .spawn(move || {
             runtime.block_on(async move {
                 tokio::select! {
-                    _ = follow(url, backend, graph, hub, options, requests) => {}
+                    _ = follow(primary, graph, hub, options, requests) => {}
                     // The sender dropped: the server that owned this cache is gone.
                     _ = stopped => {}
                 }
@@ -92,10 +93,10 @@ pub fn start(
     Ok(Follower { _stop: stop })
 }
 
-/// Follows the feed for the life of the process, starting over after every failure.
+/// Follows the feed of the database `store` reads from, for the life of the process,
+/// starting over after every failure and whenever the reads move (`store::replicas`).
 async fn follow(
-    url: String,
-    backend: DatabaseBackend,
+    store: Store,
     graph: Arc<GraphCache>,
     hub: Arc<EventHub>,
     options: FeedOptions,
@@ -103,11 +104,19 @@ async fn follow(
 ) {
     let mut pause = Duration::from_millis(100);
     loop {
-        match Session::open(&url, backend, &graph, &hub).await {
+        let mut moved = false;
+        match Session::open(&store, &graph, &hub).await {
             Ok(mut session) => {
                 pause = Duration::from_millis(100);
                 let err = session.run(options, &mut catch_ups).await;
-                tracing::warn!(error = %err, "graph cache: lost the change feed; serving from SQL until it follows again");
+                moved = matches!(err, Lost::Moved);
+                if moved {
+                    tracing::info!(
+                        "graph cache: the reads moved; following the feed of their new database"
+                    );
+                } else {
+                    tracing::warn!(error = %err, "graph cache: lost the change feed; serving from SQL until it follows again");
+                }
             }
             Err(err) => {
                 tracing::warn!(error = %err, "graph cache: cannot follow the change feed; serving from SQL");
@@ -119,8 +128,10 @@ async fn follow(
         while let Ok(done) = catch_ups.try_recv() {
             let _ = done.send(());
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
+        if !moved {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
     }
 }
 
@@ -139,6 +150,12 @@ enum Wake {
 struct Session<'a> {
     graph: &'a GraphCache,
     hub: &'a EventHub,
+    /// The server's store: the primary, for pruning, and where the reads go.
+    primary: &'a Store,
+    /// `primary.reads().generation()` when the session opened: a change ends it.
+    generation: u64,
+    /// A hot standby: polls only.
+    standby: bool,
     feed: Store,
     /// Highest id seen.
     cursor: i64,
@@ -163,6 +180,8 @@ enum Lost {
     Db(DbErr),
     Listener,
     TooManyGaps(usize),
+    /// The reads moved to another database (`store::replicas`).
+    Moved,
 }
 
 impl std::fmt::Display for Lost {
@@ -171,6 +190,7 @@ impl std::fmt::Display for Lost {
             Lost::Db(err) => write!(f, "reading the feed failed: {err}"),
             Lost::Listener => write!(f, "the listener stopped"),
             Lost::TooManyGaps(n) => write!(f, "{n} change ids missing at once"),
+            Lost::Moved => write!(f, "the reads moved to another database"),
         }
     }
 }
@@ -179,14 +199,16 @@ impl<'a> Session<'a> {
     /// Opens the feed's connection, finds its end, and forgets everything cached (changes
     /// made while nobody followed are unknown).
     async fn open(
-        url: &str,
-        backend: DatabaseBackend,
+        primary: &'a Store,
         graph: &'a GraphCache,
         hub: &'a EventHub,
     ) -> anyhow::Result<Session<'a>> {
+        let generation = primary.reads().generation();
+        let url = primary.read_url();
         let feed = Store::connect_with(url, 1, Duration::from_secs(2)).await?;
-        let wakes = match backend {
-            DatabaseBackend::Postgres => {
+        let standby = feed.is_standby().await?;
+        let wakes = match feed.backend() {
+            DatabaseBackend::Postgres if !standby => {
                 let (tx, rx) = mpsc::channel(4);
                 let task = tokio::spawn(listen(with_application_name(url), tx));
                 Some((rx, AbortOnDrop(task)))
@@ -216,6 +238,9 @@ impl<'a> Session<'a> {
         Ok(Session {
             graph,
             hub,
+            primary,
+            generation,
+            standby,
             feed,
             cursor,
             gaps,
@@ -232,7 +257,12 @@ impl<'a> Session<'a> {
     ) -> Lost {
         // Poll-only backends follow as soon as a poll succeeds; PostgreSQL once it listens.
         let mut listening = self.wakes.is_none();
-        let mut tick = tokio::time::interval(options.poll);
+        let poll = if self.standby {
+            options.poll_standby
+        } else {
+            options.poll
+        };
+        let mut tick = tokio::time::interval(poll);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let mut waiters = Vec::new();
@@ -252,6 +282,12 @@ impl<'a> Session<'a> {
             }
             while let Ok(done) = catch_ups.try_recv() {
                 waiters.push(done);
+            }
+            if self.primary.reads().generation() != self.generation {
+                // Before the waiting writers go (`follow` lets them): nothing cached from the
+                // old source is served.
+                self.graph.lost_feed();
+                return Lost::Moved;
             }
             let started = Instant::now();
             if let Err(lost) = self.poll().await {
@@ -383,12 +419,13 @@ impl<'a> Session<'a> {
         }
         self.last_prune = Instant::now();
         if self.cursor > RETAIN {
-            if let Err(err) = self.feed.prune_changes(self.cursor - RETAIN).await {
+            // On the primary: a standby is read-only.
+            if let Err(err) = self.primary.prune_changes(self.cursor - RETAIN).await {
                 tracing::debug!(error = %err, "graph cache: pruning the change feed failed");
             }
         }
         let before = crate::store::time::now_us() - EVENTS_KEPT_US;
-        if let Err(err) = self.feed.prune_events(before).await {
+        if let Err(err) = self.primary.prune_events(before).await {
             tracing::debug!(error = %err, "pruning connection events failed");
         }
     }

@@ -12,6 +12,8 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::replicas::{self, Reads, Replica};
+
 /// A handle on the database; cheap to clone (it wraps the pool).
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -24,6 +26,8 @@ pub struct Store {
     /// The graph cache following this database from this process, if one runs: writers ask
     /// it to catch up after they commit (read-your-writes).
     follower: Arc<Mutex<Option<CatchUp>>>,
+    /// The read replicas, and which one serves the reads (`store::replicas`).
+    reads: Arc<Reads>,
 }
 
 /// A request to the feed follower to poll at once; it answers once every change committed
@@ -42,54 +46,75 @@ impl Store {
         pool_size: u32,
         acquire_timeout: Duration,
     ) -> anyhow::Result<Store> {
-        let mut options = ConnectOptions::new(url.to_string());
-        options
-            .max_connections(pool_size)
-            .min_connections(1)
-            .connect_timeout(acquire_timeout.max(Duration::from_secs(1)))
-            .acquire_timeout(acquire_timeout)
-            .sqlx_logging(false)
-            // No ping before each use: a request runs two to four statements, each acquiring a
-            // connection, and the pings doubled the round trips to the database. A connection
-            // that died is found by the statement that uses it (its error is answered 503 and
-            // the pool drops it).
-            .test_before_acquire(false)
-            // Every statement here is prepared once per connection and run with new values
-            // each time. PostgreSQL would otherwise keep re-planning the page statement (a few
-            // ms of planning for well under a ms of execution) whenever it judges a custom plan
-            // cheaper; its generic plan is the same plan.
-            .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_generic_plan")]))
-            // Per connection, so every pooled connection gets them (a PRAGMA statement would
-            // reach only the one connection that ran it). WAL lets readers run while an import
-            // writes.
-            .map_sqlx_sqlite_opts(|sqlite| {
-                sqlite
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .foreign_keys(true)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-            });
-        let mut db = Database::connect(options)
-            .await
-            .with_context(|| format!("cannot connect to the database ({})", redact(url)))?;
         let statements = Arc::new(AtomicU64::new(0));
-        let counter = statements.clone();
-        db.set_metric_callback(move |info| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            // `RUST_LOG=community_gateway::sql=trace` prints every statement with its timing.
-            tracing::trace!(
-                target: "community_gateway::sql",
-                elapsed_us = info.elapsed.as_micros() as u64,
-                failed = info.failed,
-                sql = %info.statement.sql,
-            );
-        });
+        let db = open_pool(url, pool_size, acquire_timeout, &statements).await?;
         Ok(Store {
             db,
             statements,
             url: url.into(),
             follower: Arc::default(),
+            reads: Arc::new(Reads::none()),
         })
+    }
+
+    /// This store with its reads on the PostgreSQL hot standbys `urls` (`store::replicas`),
+    /// each in rotation while its replay lag stays within `max_lag`. The lag is checked once
+    /// before this returns, then in the background for as long as the store lives.
+    pub async fn with_replicas(
+        self,
+        urls: &[String],
+        pool_size: u32,
+        acquire_timeout: Duration,
+        max_lag: Duration,
+    ) -> anyhow::Result<Store> {
+        if urls.is_empty() {
+            return Ok(self);
+        }
+        anyhow::ensure!(
+            self.backend() == DatabaseBackend::Postgres,
+            "READ_DATABASE_URL: read replicas are PostgreSQL hot standbys; DATABASE_URL is not PostgreSQL"
+        );
+        let mut replicas = Vec::new();
+        for url in urls {
+            anyhow::ensure!(
+                url.starts_with("postgres://") || url.starts_with("postgresql://"),
+                "READ_DATABASE_URL: {} is not a postgres:// URL",
+                redact(url)
+            );
+            // A replica that is down at start joins the rotation when it comes up: the pool
+            // connects lazily, and the lag checks say when it answers.
+            let db = open_pool_lazily(url, pool_size, acquire_timeout, Some(&self.statements))?;
+            // The lag checks on a connection of their own, not counted: they are the
+            // server's, not a request's (the tests that count a request's statements).
+            let probe = open_pool_lazily(url, 1, acquire_timeout, None)?;
+            replicas.push(Replica::new(url, redact(url), db, probe));
+        }
+        let reads = Arc::new(Reads::new(replicas, max_lag));
+        let primary_probe = open_pool_lazily(&self.url, 1, acquire_timeout, None)?;
+        replicas::first_check(&reads, &primary_probe).await;
+        replicas::monitor(&reads, primary_probe);
+        Ok(Store { reads, ..self })
+    }
+
+    /// The replicas and their state.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
+    }
+
+    /// Where the API's reads go: the replica in rotation, else the primary.
+    pub fn reader(&self) -> &DatabaseConnection {
+        match self.reads.active() {
+            Some(replica) => &replica.db,
+            None => &self.db,
+        }
+    }
+
+    /// The URL of the database the reads come from (the change feed follows it).
+    pub fn read_url(&self) -> &str {
+        match self.reads.active() {
+            Some(replica) => &replica.url,
+            None => &self.url,
+        }
     }
 
     /// The URL this store was opened with.
@@ -104,10 +129,18 @@ impl Store {
         }
     }
 
-    /// Waits (at most two seconds) until this process's graph cache, if one follows the
-    /// database, has applied every change committed so far. A writer calls it after its
-    /// commit, so that its next read, on this server, shows its write.
+    /// Waits until the replicas in rotation have replayed every change committed so far (at
+    /// most `REPLICA_MAX_LAG_MS`), then (at most two seconds) until this process's graph
+    /// cache, if one follows the database, has applied them. A writer calls it after its
+    /// commit, so that its next read shows its write.
     pub async fn settle(&self) {
+        if !self.reads.replicas.is_empty() {
+            // The replicas first (`store::replicas`, read your own writes), then the cache.
+            match replicas::current_lsn(&self.db).await {
+                Ok(target) => self.reads.replayed(target).await,
+                Err(err) => tracing::warn!(error = %err, "cannot read the primary's WAL position"),
+            }
+        }
         let follower = self.follower.lock().ok().and_then(|slot| slot.clone());
         let Some(follower) = follower else {
             return;
@@ -168,6 +201,24 @@ impl Store {
         Ok(())
     }
 
+    /// Whether this database is a PostgreSQL hot standby (read-only, replaying a primary).
+    pub async fn is_standby(&self) -> Result<bool, DbErr> {
+        if self.backend() != DatabaseBackend::Postgres {
+            return Ok(false);
+        }
+        let row = self
+            .db
+            .query_one(sea_orm::Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT pg_is_in_recovery() AS standby",
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get("", "standby")?,
+            None => false,
+        })
+    }
+
     /// Open and idle connections of the pool.
     pub fn pool_stats(&self) -> (u32, usize) {
         match &self.db {
@@ -218,4 +269,87 @@ pub fn redact(url: &str) -> String {
         Ok(parsed) => parsed.to_string(),
         Err(_) => "an unparsable URL".to_string(),
     }
+}
+
+/// The connection options of every pool (primary and replicas).
+fn pool_options(url: &str, pool_size: u32, acquire_timeout: Duration) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .max_connections(pool_size)
+        .min_connections(1)
+        .connect_timeout(acquire_timeout.max(Duration::from_secs(1)))
+        .acquire_timeout(acquire_timeout)
+        .sqlx_logging(false)
+        // No ping before each use: a request runs two to four statements, each acquiring a
+        // connection, and the pings doubled the round trips to the database. A connection
+        // that died is found by the statement that uses it (its error is answered 503 and
+        // the pool drops it).
+        .test_before_acquire(false)
+        // Every statement here is prepared once per connection and run with new values
+        // each time. PostgreSQL would otherwise keep re-planning the page statement (a few
+        // ms of planning for well under a ms of execution) whenever it judges a custom plan
+        // cheaper; its generic plan is the same plan.
+        .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_generic_plan")]))
+        // Per connection, so every pooled connection gets them (a PRAGMA statement would
+        // reach only the one connection that ran it). WAL lets readers run while an import
+        // writes.
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    options
+}
+
+/// Opens a pool on `url` whose statements count into `statements`.
+async fn open_pool(
+    url: &str,
+    pool_size: u32,
+    acquire_timeout: Duration,
+    statements: &Arc<AtomicU64>,
+) -> anyhow::Result<DatabaseConnection> {
+    let mut db = Database::connect(pool_options(url, pool_size, acquire_timeout))
+        .await
+        .with_context(|| format!("cannot connect to the database ({})", redact(url)))?;
+    count_statements(&mut db, statements);
+    Ok(db)
+}
+
+/// A PostgreSQL pool connecting when first used (a replica may be down when the server
+/// starts), its statements counted into `statements` if given.
+fn open_pool_lazily(
+    url: &str,
+    pool_size: u32,
+    acquire_timeout: Duration,
+    statements: Option<&Arc<AtomicU64>>,
+) -> anyhow::Result<DatabaseConnection> {
+    let options: sea_orm::sqlx::postgres::PgConnectOptions = url
+        .parse()
+        .with_context(|| format!("READ_DATABASE_URL: cannot parse {}", redact(url)))?;
+    let pool = sea_orm::sqlx::postgres::PgPoolOptions::new()
+        .max_connections(pool_size)
+        .acquire_timeout(acquire_timeout)
+        .test_before_acquire(false)
+        .connect_lazy_with(options.options([("plan_cache_mode", "force_generic_plan")]));
+    let mut db = sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+    if let Some(statements) = statements {
+        count_statements(&mut db, statements);
+    }
+    Ok(db)
+}
+
+fn count_statements(db: &mut DatabaseConnection, statements: &Arc<AtomicU64>) {
+    let counter = statements.clone();
+    db.set_metric_callback(move |info| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        // `RUST_LOG=community_gateway::sql=trace` prints every statement with its timing.
+        tracing::trace!(
+            target: "community_gateway::sql",
+            elapsed_us = info.elapsed.as_micros() as u64,
+            failed = info.failed,
+            sql = %info.statement.sql,
+        );
+    });
 }

@@ -309,7 +309,7 @@ impl Store {
             query = query.filter(connection_request::Column::RejectedAtUs.is_null());
         }
         self.to_completion(|store| async move {
-            let txn = store.connection().begin().await?;
+            let txn = store.reader().begin().await?;
             let count = query.clone().count(&txn).await?;
             let rows = if offset >= count {
                 // Past the end: nothing to read (and no offset a backend could refuse).

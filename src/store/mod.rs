@@ -14,6 +14,7 @@ mod lifecycle;
 mod pages;
 mod queries;
 pub mod records;
+mod replicas;
 pub mod sql;
 pub mod time;
 
@@ -23,3 +24,4 @@ pub use events::EventRow;
 pub use lifecycle::{PairRows, PairTx, RequestBox, RequestListRows, RequestRow};
 pub use queries::{ConnectionPageRows, Gate, PageRow, PageSpec, Relation};
 pub use records::{Settings, TagRecord, UserRecord};
+pub use replicas::{Reads, Replica, ReplicaState};

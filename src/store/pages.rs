@@ -149,7 +149,7 @@ impl Store {
         sql.push(" ORDER BY p.pos");
 
         let mut page = ConnectionPageRows::default();
-        for row in self.connection().query_all(sql.build()).await? {
+        for row in self.reader().query_all(sql.build()).await? {
             let total = int(&row, "total")?.max(0) as u64;
             let mutuals = int(&row, "mutuals")?.max(0) as u64;
             page.count = match spec.mutual {
@@ -208,7 +208,7 @@ impl Store {
             .push(") ORDER BY p.owner_id, p.rn");
 
         let mut pages: HashMap<i64, ConnectionPageRows> = HashMap::new();
-        for row in self.connection().query_all(sql.build()).await? {
+        for row in self.reader().query_all(sql.build()).await? {
             let page = pages.entry(int(&row, "owner_id")?).or_default();
             page.count = int(&row, "total")?.max(0) as u64;
             let rn = int(&row, "rn")?;

@@ -64,7 +64,7 @@ impl Store {
     /// The community settings.
     pub async fn settings(&self) -> Result<Settings, DbErr> {
         community_settings::Entity::find_by_id(SETTINGS_ROW_ID)
-            .one(self.connection())
+            .one(self.reader())
             .await?
             .map(Settings::from)
             .ok_or_else(|| DbErr::RecordNotFound("community_settings row 1".into()))
@@ -84,7 +84,7 @@ impl Store {
         .bind(viewer)
         .push(") AS viewer_exists FROM community_settings s WHERE s.id = 1");
         let row = self
-            .connection()
+            .reader()
             .query_one(sql.build())
             .await?
             .ok_or_else(|| DbErr::RecordNotFound("community_settings row 1".into()))?;
@@ -115,7 +115,7 @@ impl Store {
             .select_only()
             .columns([Column::TokenSha256, Column::UserId, Column::ExpiresAtUs])
             .into_tuple()
-            .one(self.connection())
+            .one(self.reader())
             .await
     }
 
@@ -127,7 +127,7 @@ impl Store {
         // The ids are bound as one value (`id_in`): one statement text whatever their number.
         let users = user::Entity::find()
             .filter(id_in(self.backend(), (user::Entity, user::Column::Id), ids))
-            .all(self.connection())
+            .all(self.reader())
             .await?;
         Ok(users.into_iter().map(|u| (u.id, u)).collect())
     }
@@ -168,7 +168,7 @@ impl Store {
                 .order_by_asc(user_tag::Column::UserId)
                 .order_by_asc(tag::Column::Id)
                 .into_model::<OwnedTag>()
-                .all(self.connection())
+                .all(self.reader())
                 .await?;
             for row in rows {
                 tags.entry(row.owner_id).or_default().push(row.tag);
@@ -203,7 +203,7 @@ impl Store {
             .bind(viewer)
             .push(" AND rejected_at_us IS NULL AND from_user_id")
             .in_list(others);
-        for row in self.connection().query_all(sql.build()).await? {
+        for row in self.reader().query_all(sql.build()).await? {
             let entry = relations.entry(int(&row, "other_id")?).or_default();
             match int(&row, "kind")? {
                 1 => entry.connected = true,

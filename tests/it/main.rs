@@ -24,6 +24,7 @@ mod openapi;
 mod page_shapes;
 mod progress;
 mod refusals;
+mod replicas;
 mod request_lists;
 mod requests;
 mod rest;

@@ -155,6 +155,8 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("GRAPHQL_BATCH_DELAY_MS", "-1"),
     ("REQUEST_TIMEOUT_MS", "0"),
     ("SHUTDOWN_DRAIN_MS", "300001"),
+    ("READ_DATABASE_URL", "mysql://root@127.0.0.1:3306/x"),
+    ("REPLICA_MAX_LAG_MS", "5"),
     ("MAX_BODY_BYTES", "12"),
     ("RATE_LIMIT_PER_SECOND", "-5"),
     ("RATE_LIMIT_BURST", "0"),

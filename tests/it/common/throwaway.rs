@@ -128,6 +128,50 @@ impl ThrowawayPostgres {
         );
     }
 
+    /// A hot standby of this cluster, started: `pg_basebackup -R` (streaming replication,
+    /// `standby.signal` and the primary's address written for it), on a port of its own.
+    /// initdb's defaults allow it: `wal_level = replica`, WAL senders, and trusted
+    /// replication connections from 127.0.0.1.
+    pub fn standby(&self) -> ThrowawayPostgres {
+        let dir = tempfile::tempdir().expect("temp dir");
+        if self.user.is_some() {
+            run_as(
+                None,
+                Path::new("chown"),
+                &["postgres", dir.path().to_str().expect("utf-8 temp path")],
+            );
+        }
+        let data = dir.path().join("data");
+        let port = self.port.to_string();
+        run_as(
+            self.user,
+            &self.bin.join("pg_basebackup"),
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-D",
+                data.to_str().expect("utf-8 temp path"),
+                "-R",
+                "-X",
+                "stream",
+                "--no-sync",
+            ],
+        );
+        let standby = ThrowawayPostgres {
+            port: free_port(),
+            bin: self.bin.clone(),
+            data,
+            user: self.user,
+            _dir: dir,
+        };
+        standby.pg_ctl_start();
+        standby
+    }
+
     /// `pg_ctl start`: back on the same port.
     pub fn start_again(&self) {
         self.pg_ctl_start();
