@@ -41,6 +41,8 @@ pub struct Metrics {
     /// Live `connectionEvents` subscriptions, and the events handed to them.
     subscriptions: IntGauge,
     events_delivered: IntGauge,
+    /// WebSockets closed, and subscriptions refused, by the server, by reason.
+    ws_refused: IntCounterVec,
 }
 
 /// The graph cache's figures, read at each scrape.
@@ -211,8 +213,17 @@ impl Metrics {
             "Connection events handed to this server's subscribers",
         )
         .expect("static metric definition");
+        let ws_refused = IntCounterVec::new(
+            Opts::new(
+                "ws_refused_total",
+                "WebSockets the server closed (protocol violations, limits, keep-alive, credentials) and subscriptions it refused, by reason",
+            ),
+            &["reason"],
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(ws_refused.clone()),
             Box::new(latency.clone()),
             Box::new(graphql_errors.clone()),
             Box::new(graphql_executions.clone()),
@@ -244,7 +255,14 @@ impl Metrics {
             cache_feed_lag,
             subscriptions,
             events_delivered,
+            ws_refused,
         }
+    }
+
+    /// A WebSocket closed, or a subscription refused, by the server: `reason` is one of a
+    /// fixed set (`graphql::ws_protocol::Refusal`), so the series stay few.
+    pub fn ws_refused(&self, reason: &'static str) {
+        self.ws_refused.with_label_values(&[reason]).inc();
     }
 
     /// Counts the errors of one GraphQL response by their `extensions.code`.
