@@ -57,7 +57,9 @@ impl LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server (the default): migrations, demo data on an empty database, then serve.
-    Serve(ServeOptions),
+    // Boxed: the server's settings outweigh every other command's (clippy's
+    // large_enum_variant), and the value is read once.
+    Serve(Box<ServeOptions>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Replace the database's community with a data file (one transaction; a bad file changes nothing).
@@ -246,7 +248,7 @@ fn log_filter(rust_log: Option<&str>) -> EnvFilter {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
         Some(command) => command,
-        None => Command::Serve(ServeOnly::parse_from(["community-gateway"]).serve),
+        None => Command::Serve(Box::new(ServeOnly::parse_from(["community-gateway"]).serve)),
     };
     match command {
         Command::Schema => {
@@ -254,7 +256,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(options) => token(&cli.db, options),
-        Command::Serve(options) => serve(&cli.db, options, cli.log_format).await,
+        Command::Serve(options) => serve(&cli.db, *options, cli.log_format).await,
         Command::Migrate => {
             open(&cli.db).await?;
             cli.log_format.say("migrations applied");

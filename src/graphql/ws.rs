@@ -334,11 +334,17 @@ async fn connection_init(
         credentials,
         session.origin,
     );
-    // A token whose user no longer exists is refused here too.
-    context
-        .access()
-        .await
-        .map_err(|_| async_graphql::Error::new(FORBIDDEN))?;
+    // A token whose user no longer exists is refused here too; a failure to find out (the
+    // database) is ours: 1011, not a verdict on the credential.
+    context.access().await.map_err(|err| {
+        let code = err.extensions.as_ref().and_then(|e| e.get("code"));
+        if code == Some(&async_graphql::Value::from("UNAUTHENTICATED")) {
+            async_graphql::Error::new(FORBIDDEN)
+        } else {
+            tracing::warn!(error = %err.message, "WebSocket connection_init failed");
+            async_graphql::Error::new(INTERNAL)
+        }
+    })?;
     let mut data = Data::default();
     data.insert(context);
     let metrics = app.metrics.clone();

@@ -33,3 +33,4 @@ mod security;
 mod settings;
 mod shutdown;
 mod subscription;
+mod ws_protocol;
