@@ -37,6 +37,10 @@ pub mod defaults {
     pub const CACHE: super::CacheMode = super::CacheMode::On;
     pub const CACHE_MB: u64 = 256;
     pub const CACHE_LEASE_MS: u64 = 1_000;
+    pub const WS_INIT_TIMEOUT_MS: u64 = 3_000;
+    pub const WS_MAX_SOCKETS: u32 = 10_000;
+    pub const WS_MAX_SUBSCRIPTIONS: u32 = 16;
+    pub const WS_PING_INTERVAL_MS: u64 = 15_000;
 }
 
 /// Options shared by every subcommand that touches the database.
@@ -251,6 +255,29 @@ pub struct ServeOptions {
     #[arg(long, env = "REPLICA_MAX_LAG_MS", default_value_t = defaults::REPLICA_MAX_LAG_MS,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub replica_max_lag_ms: u64,
+    /// WebSocket: how long a socket may stay open without sending `connection_init`, in
+    /// milliseconds; then it is closed with 4408.
+    #[arg(long, env = "WS_INIT_TIMEOUT_MS", default_value_t = defaults::WS_INIT_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub ws_init_timeout_ms: u64,
+
+    /// WebSocket: most sockets open on this server at once; one more is closed at once with
+    /// 1013 `Try again later`.
+    #[arg(long, env = "WS_MAX_SOCKETS", default_value_t = defaults::WS_MAX_SOCKETS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub ws_max_sockets: u32,
+
+    /// WebSocket: most `connectionEvents` subscriptions one socket may hold at once; one more
+    /// is answered with an `error` message.
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS", default_value_t = defaults::WS_MAX_SUBSCRIPTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub ws_max_subscriptions: u32,
+
+    /// WebSocket: how often the server pings each socket, in milliseconds; a peer that sends
+    /// nothing (not even the Pong) for one more interval is closed with 1001.
+    #[arg(long, env = "WS_PING_INTERVAL_MS", default_value_t = defaults::WS_PING_INTERVAL_MS,
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub ws_ping_interval_ms: u64,
 
     /// Skip running migrations at start-up.
     #[arg(long)]
@@ -290,6 +317,32 @@ pub struct Config {
     pub graphql_verify: Verify,
     /// The graph cache.
     pub cache: CacheConfig,
+    /// The WebSocket transport's bounds.
+    pub ws: WsLimits,
+}
+
+/// Bounds on the GraphQL WebSocket transport (`graphql::ws`).
+#[derive(Clone, Copy, Debug)]
+pub struct WsLimits {
+    /// How long a socket may wait before its `connection_init` (then 4408).
+    pub init_timeout: std::time::Duration,
+    /// Sockets open on this server at once.
+    pub max_sockets: usize,
+    /// `connectionEvents` subscriptions one socket may hold.
+    pub max_subscriptions: usize,
+    /// The keep-alive: a Ping this often; silence for one more interval closes the socket.
+    pub ping_interval: std::time::Duration,
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        WsLimits {
+            init_timeout: std::time::Duration::from_millis(defaults::WS_INIT_TIMEOUT_MS),
+            max_sockets: defaults::WS_MAX_SOCKETS as usize,
+            max_subscriptions: defaults::WS_MAX_SUBSCRIPTIONS as usize,
+            ping_interval: std::time::Duration::from_millis(defaults::WS_PING_INTERVAL_MS),
+        }
+    }
 }
 
 /// `CACHE`: whether pages are served from the in-process graph cache.
@@ -367,6 +420,7 @@ impl Config {
             graphql_compiled: defaults::GRAPHQL_COMPILED,
             graphql_verify: defaults::GRAPHQL_VERIFY,
             cache: CacheConfig::default(),
+            ws: WsLimits::default(),
         }
     }
 }
@@ -429,6 +483,10 @@ impl ServeOptions {
             cache_mb,
             cache_poll_ms,
             cache_lease_ms,
+            ws_init_timeout_ms,
+            ws_max_sockets,
+            ws_max_subscriptions,
+            ws_ping_interval_ms,
         } = self;
         if default_limit > max_limit {
             bail!("DEFAULT_LIMIT ({default_limit}) must not exceed MAX_LIMIT ({max_limit})");
@@ -465,6 +523,12 @@ impl ServeOptions {
                 budget_bytes: (*cache_mb as usize).saturating_mul(1 << 20),
                 poll: cache_poll_ms.as_ref().map(ms),
                 lease: ms(cache_lease_ms),
+            },
+            ws: WsLimits {
+                init_timeout: ms(ws_init_timeout_ms),
+                max_sockets: *ws_max_sockets as usize,
+                max_subscriptions: *ws_max_subscriptions as usize,
+                ping_interval: ms(ws_ping_interval_ms),
             },
         })
     }

@@ -57,6 +57,8 @@ impl LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server (the default): migrations, demo data on an empty database, then serve.
+    // Boxed: the server's settings outweigh every other command's (clippy's
+    // large_enum_variant), and the value is read once.
     Serve(Box<ServeOptions>),
     /// Apply pending database migrations and exit.
     Migrate,

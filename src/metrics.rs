@@ -45,6 +45,8 @@ pub struct Metrics {
     replica_in_rotation: IntGaugeVec,
     replica_lag: GaugeVec,
     reads_on_primary: IntGauge,
+    /// WebSockets closed, and subscriptions refused, by the server, by reason.
+    ws_refused: IntCounterVec,
 }
 
 /// The graph cache's figures, read at each scrape.
@@ -236,11 +238,20 @@ impl Metrics {
             "1 while this server's reads go to the primary (no replica configured or in rotation)",
         )
         .expect("static metric definition");
+        let ws_refused = IntCounterVec::new(
+            Opts::new(
+                "ws_refused_total",
+                "WebSockets the server closed (protocol violations, limits, keep-alive, credentials) and subscriptions it refused, by reason",
+            ),
+            &["reason"],
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(replica_in_rotation.clone()),
             Box::new(replica_lag.clone()),
             Box::new(reads_on_primary.clone()),
+            Box::new(ws_refused.clone()),
             Box::new(latency.clone()),
             Box::new(graphql_errors.clone()),
             Box::new(graphql_executions.clone()),
@@ -275,7 +286,14 @@ impl Metrics {
             replica_in_rotation,
             replica_lag,
             reads_on_primary,
+            ws_refused,
         }
+    }
+
+    /// A WebSocket closed, or a subscription refused, by the server: `reason` is one of a
+    /// fixed set (`graphql::ws_protocol::Refusal`), so the series stay few.
+    pub fn ws_refused(&self, reason: &'static str) {
+        self.ws_refused.with_label_values(&[reason]).inc();
     }
 
     /// Counts the errors of one GraphQL response by their `extensions.code`.

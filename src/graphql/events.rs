@@ -26,30 +26,43 @@ fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
 }
 
-/// Most `connectionEvents` subscriptions one socket may hold at once (each is a buffer on the
-/// server; a client needs one).
-pub const MAX_PER_SOCKET: usize = 16;
+/// The subscriptions open on one socket (in the socket's connection data), and how many it
+/// may hold (`WS_MAX_SUBSCRIPTIONS`: each is a buffer on the server; a client needs one).
+#[derive(Clone)]
+pub struct SocketSubscriptions {
+    open: Arc<AtomicUsize>,
+    max: usize,
+    /// Called on each refusal (the socket counts it in its metrics).
+    on_refused: Arc<dyn Fn() + Send + Sync>,
+}
 
-/// The subscriptions open on one socket (in the socket's connection data).
-#[derive(Clone, Default)]
-pub struct SocketSubscriptions(Arc<AtomicUsize>);
+impl SocketSubscriptions {
+    pub fn new(max: usize, on_refused: Arc<dyn Fn() + Send + Sync>) -> SocketSubscriptions {
+        SocketSubscriptions {
+            open: Arc::default(),
+            max,
+            on_refused,
+        }
+    }
+}
 
 /// One of a socket's subscriptions: counted while it lives.
 struct Counted(SocketSubscriptions);
 
 impl Counted {
     /// Counts a new subscription on the socket of `ctx` (subscriptions run on sockets only),
-    /// or refuses it past the maximum.
+    /// or refuses it past the maximum: an `error` message for that operation, the socket and
+    /// its other subscriptions going on (the protocol has no close code for it).
     fn open(ctx: &Context<'_>) -> async_graphql::Result<Counted> {
         let socket = ctx.data::<SocketSubscriptions>()?;
-        let open = socket.0.fetch_add(1, Ordering::Relaxed);
+        let open = socket.open.fetch_add(1, Ordering::Relaxed);
         let counted = Counted(socket.clone());
-        if open >= MAX_PER_SOCKET {
+        if open >= socket.max {
+            (socket.on_refused)();
+            let max = socket.max;
             return Err(ApiError::Invalid {
                 field: "connectionEvents",
-                message: format!(
-                    "A socket may hold at most {MAX_PER_SOCKET} connectionEvents subscriptions."
-                ),
+                message: format!("A socket may hold at most {max} connectionEvents subscriptions."),
             })
             .or_graphql();
         }
@@ -59,7 +72,7 @@ impl Counted {
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        self.0 .0.fetch_sub(1, Ordering::Relaxed);
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

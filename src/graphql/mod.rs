@@ -9,6 +9,7 @@
 //! - `events`: the `connectionEvents` subscription;
 //! - `http`: GraphQL over HTTP, our own (see its module comment for why);
 //! - `ws`: GraphQL over WebSocket (`graphql-transport-ws`), for the subscription;
+//!   `ws_protocol`: the protocol's rules checked on each frame before the library reads it;
 //! - `documents`: persisted queries and document limits, applied before the schema runs;
 //! - `plan`: the compiled execution path for the queries clients send, exact to the
 //!   reference executor (async-graphql) it falls back to;
@@ -26,6 +27,7 @@ mod schema;
 mod state;
 mod types;
 mod ws;
+mod ws_protocol;
 
 use axum::routing::get;
 use axum::Router;

@@ -1,5 +1,6 @@
 //! The GraphQL door's state: the schema, persisted queries, the operation permits.
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -20,6 +21,8 @@ pub struct GraphqlState {
     pub plans: Arc<Plans>,
     /// Permits to execute an operation (`GRAPHQL_MAX_CONCURRENT`).
     pub permits: Arc<Semaphore>,
+    /// The WebSockets open (`WS_MAX_SOCKETS`).
+    pub sockets: Arc<AtomicUsize>,
 }
 
 impl GraphqlState {
@@ -33,6 +36,7 @@ impl GraphqlState {
             })),
             plans: Arc::new(Plans::default()),
             permits: Arc::new(Semaphore::new(app.config.graphql_max_concurrent)),
+            sockets: Arc::default(),
             app,
         }
     }

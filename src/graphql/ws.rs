@@ -14,15 +14,22 @@
 //! - an operation that fails as a whole (it does not validate, or the subscription is refused:
 //!   `data` is null) is answered with an `error` message rather than a `next` (the library
 //!   only sends `next`), and without the `complete` that would follow it;
-//! - persisted queries and document limits apply as on HTTP (`GatewayExecutor`).
+//! - persisted queries and document limits apply as on HTTP (`GatewayExecutor`);
+//! - the protocol's rules the library does not keep (`ws_protocol`: 4400, 4401, 4409, 4429,
+//!   1009), the init timeout (4408 after `WS_INIT_TIMEOUT_MS`), the keep-alive (a Ping every
+//!   `WS_PING_INTERVAL_MS`, 1001 for a peer silent one more interval) and the bound on open
+//!   sockets (`WS_MAX_SOCKETS`, 1013). Each close the server decides is counted in
+//!   `gateway_ws_refused_total{reason}`.
 
 use std::any::TypeId;
 use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_graphql::futures_util::stream::BoxStream;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::http::{WebSocketProtocols, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::{Data, Executor};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -40,6 +47,7 @@ use super::http;
 use super::request::RequestContext;
 use super::schema::GatewaySchema;
 use super::state::GraphqlState;
+use super::ws_protocol::{self, Close, Incoming, Refusal};
 use crate::core;
 use crate::error::ApiError;
 use crate::extract::Credentials;
@@ -52,6 +60,12 @@ const FORBIDDEN: &str = "Forbidden";
 const INTERNAL: &str = "Internal server error";
 /// The longest single wait for a credential's expiry (longer ones wait again).
 const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
+/// The longest wait to write a close frame: a peer that reads nothing must not hold the
+/// socket's task.
+const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The socket's write half, shared by the protocol library and the closes of `serve`.
+type SharedSink = Arc<Mutex<SplitSink<WebSocket, Message>>>;
 
 /// `GET /graphql`: a WebSocket upgrade, else GraphQL over HTTP (or the playground).
 pub async fn get(State(state): State<GraphqlState>, request: Request) -> Response {
@@ -76,18 +90,66 @@ pub async fn get(State(state): State<GraphqlState>, request: Request) -> Respons
         Err(rejection) => return rejection.into_response(),
     };
     let config = &state.app.config;
+    let upgrade = upgrade
+        .max_message_size(config.max_body_bytes)
+        .protocols(ALL_WEBSOCKET_PROTOCOLS);
+    let Some(slot) = SocketSlot::take(&state.sockets, config.ws.max_sockets) else {
+        // Over WS_MAX_SOCKETS the upgrade is accepted and closed at once with 1013 rather
+        // than answered 503: a browser's WebSocket reports a refused upgrade as a bare 1006
+        // (no status, no reason), while 1013 `Try again later` reaches the client's close
+        // handler as it is, and graphql-ws clients retry it (with back-off) as they do 1006.
+        // The refused socket costs one short task, not a slot.
+        state.app.metrics.ws_refused(Refusal::SocketsFull.label());
+        return upgrade.on_upgrade(|socket| async move {
+            let (mut sink, _stream) = socket.split();
+            let close = Close::new(1013, "Try again later", Refusal::SocketsFull);
+            let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, sink.send(close.frame())).await;
+        });
+    };
+    let strict = speaks_transport_ws(&parts.headers);
     let Ok(credentials) = Credentials::from_request_parts(&mut parts, &state).await;
     let session = Session {
         credentials,
         origin: core::origin(config.public_base_url.as_deref(), &parts.headers, None),
     };
-    upgrade
-        .max_message_size(config.max_body_bytes)
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let drain = state.app.drain.clone();
-            drain.track_socket(serve(state, socket, protocol, session))
+    upgrade.on_upgrade(move |socket| {
+        let drain = state.app.drain.clone();
+        drain.track_socket(serve(state, socket, protocol, strict, session, slot))
+    })
+}
+
+/// Whether the subprotocol chosen (as `GraphQLProtocol` chooses it: the first one known of
+/// the request's list) is `graphql-transport-ws`, whose rules `ws_protocol` checks.
+fn speaks_transport_ws(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|protocols| {
+            protocols
+                .split(',')
+                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
         })
+        == Some(WebSocketProtocols::GraphQLWS)
+}
+
+/// One of the server's `WS_MAX_SOCKETS` sockets, held while the socket lives.
+struct SocketSlot(Arc<AtomicUsize>);
+
+impl SocketSlot {
+    /// A slot, unless `max` sockets are open.
+    fn take(open: &Arc<AtomicUsize>, max: usize) -> Option<SocketSlot> {
+        // Counted first, then checked: two upgrades at once cannot both take the last slot
+        // (the one refused gives its count back as the slot drops).
+        let before = open.fetch_add(1, Ordering::Relaxed);
+        let slot = SocketSlot(open.clone());
+        (before < max).then_some(slot)
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
@@ -104,25 +166,41 @@ struct Session {
     origin: String,
 }
 
-/// Serves one socket until it closes or its credential expires.
+/// Serves one socket until it closes, breaks a rule, falls silent, or its credential expires.
 async fn serve(
     state: GraphqlState,
     socket: WebSocket,
     protocol: GraphQLProtocol,
+    strict: bool,
     session: Session,
+    _slot: SocketSlot,
 ) {
     let (sink, stream) = socket.split();
-    let sink = Arc::new(Mutex::new(sink));
+    let sink: SharedSink = Arc::new(Mutex::new(sink));
+    let tracker = ws_protocol::Shared::default();
     let (expiry_tx, expiry_rx) = oneshot::channel::<i64>();
     let app = state.app.clone();
+    let limits = app.config.ws;
     let going_away = app.drain.going_away();
     let outgoing = futures_util::sink::unfold(
         Outgoing {
             sink: sink.clone(),
             rewriter: Rewriter::default(),
+            tracker: tracker.clone(),
+            app: app.clone(),
         },
         |mut out, message: Message| async move {
             if let Some(message) = out.rewriter.rewrite(message) {
+                match &message {
+                    // Before it is sent: the client may answer it at once.
+                    Message::Text(text) => ws_protocol::lock(&out.tracker).sent(text.as_str()),
+                    Message::Close(Some(frame)) => {
+                        if let Some(refusal) = library_refusal(frame.code) {
+                            out.app.metrics.ws_refused(refusal.label());
+                        }
+                    }
+                    _ => {}
+                }
                 out.sink.lock().await.send(message).await?;
             }
             Ok::<_, axum::Error>(out)
@@ -132,25 +210,81 @@ async fn serve(
         schema: state.schema.clone(),
         documents: state.documents.clone(),
     };
-    let socket = GraphQLWebSocket::new_with_pair(outgoing, stream, executor, protocol)
-        .on_connection_init(move |payload| connection_init(app, session, payload, expiry_tx));
-    tokio::select! {
-        _ = socket.serve() => {}
+    let incoming = Incoming::new(stream, tracker.clone(), strict);
+    let init_app = app.clone();
+    let socket = GraphQLWebSocket::new_with_pair(outgoing, incoming, executor, protocol)
+        .on_connection_init(move |payload| connection_init(init_app, session, payload, expiry_tx));
+    let close = tokio::select! {
+        // The library stops when the socket closes, or when `Incoming` met a violation.
+        _ = socket.serve() => ws_protocol::lock(&tracker).take_violation(),
         _ = expiry(expiry_rx) => {
-            let close = Message::Close(Some(CloseFrame {
-                code: 4401,
-                reason: "Unauthorized".into(),
-            }));
-            let _ = sink.lock().await.send(close).await;
+            Some(Close::new(4401, "Unauthorized", Refusal::CredentialExpired))
         }
-        _ = going_away => {
-            // The server is leaving (`state::Drain`): a clean close that graphql-ws clients
-            // answer by reconnecting, to another server behind the balancer.
-            let close = Message::Close(Some(CloseFrame {
-                code: 1001,
-                reason: "Going away".into(),
-            }));
-            let _ = sink.lock().await.send(close).await;
+        _ = init_timeout(&tracker, limits.init_timeout) => Some(Close::new(
+            4408,
+            "Connection initialisation timeout",
+            Refusal::InitTimeout,
+        )),
+        // 1001 rather than 1011: the peer (or the path to it) went away, the server did not
+        // fail; graphql-ws clients reconnect after 1001 and give up after 1011, and a peer
+        // that was only starved (a suspended tab, a network blip) should come back.
+        _ = keep_alive(&sink, &tracker, limits.ping_interval) => {
+            Some(Close::new(1001, "Keep-alive timeout", Refusal::KeepAlive))
+        }
+        _ = going_away => Some(Close::going_away()),
+    };
+    if let Some(close) = close {
+        if let Some(refusal) = close.refusal {
+            app.metrics.ws_refused(refusal.label());
+        }
+        let send = async { sink.lock().await.send(close.frame()).await };
+        let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, send).await;
+    }
+}
+
+/// Why the library closed the socket, once `Rewriter` has given the close its code.
+fn library_refusal(code: u16) -> Option<Refusal> {
+    match code {
+        4403 => Some(Refusal::Forbidden),
+        1011 => Some(Refusal::InitFailed),
+        // The older subprotocol's messages are the library's to check.
+        1002 | 4400 => Some(Refusal::BadMessage),
+        4429 => Some(Refusal::TooManyInits),
+        _ => None,
+    }
+}
+
+/// Resolves `within` after the socket opened if no `connection_init` arrived by then.
+async fn init_timeout(tracker: &ws_protocol::Shared, within: Duration) {
+    tokio::time::sleep(within).await;
+    if ws_protocol::lock(tracker).init_received() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Pings the peer every `interval`; resolves when it sent nothing at all (no Pong, no
+/// message) in the interval after a Ping, or when a Ping cannot be written within one.
+async fn keep_alive(sink: &SharedSink, tracker: &ws_protocol::Shared, interval: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut unanswered: Option<Instant> = None;
+    loop {
+        ticks.tick().await;
+        if let Some(pinged) = unanswered {
+            if ws_protocol::lock(tracker).last_seen() < pinged {
+                return;
+            }
+        }
+        // Taken before the write: on loopback the Pong can be read before the write returns.
+        unanswered = Some(Instant::now());
+        let ping = async {
+            sink.lock()
+                .await
+                .send(Message::Ping(axum::body::Bytes::new()))
+                .await
+        };
+        if !matches!(tokio::time::timeout(interval, ping).await, Ok(Ok(()))) {
+            return;
         }
     }
 }
@@ -200,14 +334,24 @@ async fn connection_init(
         credentials,
         session.origin,
     );
-    // A token whose user no longer exists is refused here too.
-    context
-        .access()
-        .await
-        .map_err(|_| async_graphql::Error::new(FORBIDDEN))?;
+    // A token whose user no longer exists is refused here too; a failure to find out (the
+    // database) is ours: 1011, not a verdict on the credential.
+    context.access().await.map_err(|err| {
+        let code = err.extensions.as_ref().and_then(|e| e.get("code"));
+        if code == Some(&async_graphql::Value::from("UNAUTHENTICATED")) {
+            async_graphql::Error::new(FORBIDDEN)
+        } else {
+            tracing::warn!(error = %err.message, "WebSocket connection_init failed");
+            async_graphql::Error::new(INTERNAL)
+        }
+    })?;
     let mut data = Data::default();
     data.insert(context);
-    data.insert(SocketSubscriptions::default());
+    let metrics = app.metrics.clone();
+    data.insert(SocketSubscriptions::new(
+        config.ws.max_subscriptions,
+        Arc::new(move || metrics.ws_refused(Refusal::SubscriptionsFull.label())),
+    ));
     Ok(data)
 }
 
@@ -239,8 +383,11 @@ async fn expiry(expires_at_us: oneshot::Receiver<i64>) {
 
 /// The socket's outgoing side, as the protocol library writes to it.
 struct Outgoing {
-    sink: Arc<Mutex<SplitSink<WebSocket, Message>>>,
+    sink: SharedSink,
     rewriter: Rewriter,
+    /// Told what is sent: the acknowledgement, the operations that end.
+    tracker: ws_protocol::Shared,
+    app: AppState,
 }
 
 /// Turns the library's messages into what the spec asks for (module comment).

@@ -34,3 +34,4 @@ mod security;
 mod settings;
 mod shutdown;
 mod subscription;
+mod ws_protocol;

@@ -172,6 +172,10 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("CACHE_MB", "0"),
     ("CACHE_POLL_MS", "0"),
     ("CACHE_LEASE_MS", "5"),
+    ("WS_INIT_TIMEOUT_MS", "0"),
+    ("WS_MAX_SOCKETS", "0"),
+    ("WS_MAX_SUBSCRIPTIONS", "none"),
+    ("WS_PING_INTERVAL_MS", "50"),
     ("LOG_FORMAT", "xml"),
 ];
 

@@ -86,6 +86,36 @@ impl Socket {
             .expect("send");
     }
 
+    /// Sends a text frame as it is (not necessarily JSON).
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws
+            .send(Message::Text(text.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    /// Sends a frame of any kind.
+    pub async fn send_frame(&mut self, message: Message) {
+        self.ws.send(message).await.expect("send");
+    }
+
+    /// The close frame the server sends next, as (code, reason), skipping Pings; fails on a
+    /// message, on the socket ending without a close frame, or after `WITHIN`.
+    pub async fn expect_close(&mut self) -> (u16, String) {
+        loop {
+            let message = tokio::time::timeout(WITHIN, self.ws.next())
+                .await
+                .expect("a close within WITHIN");
+            match message {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (frame.code.into(), frame.reason.to_string())
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+
     /// The next message within `within`, or None.
     pub async fn next(&mut self, within: Duration) -> Option<Received> {
         loop {
