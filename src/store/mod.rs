@@ -1,7 +1,7 @@
-//! The database: connecting, the records the API serves (the entities' models,
-//! `crate::entity`), and the batched queries behind them: entity queries for plain reads, raw
-//! SQL where one hand-tuned statement does the work of several (`gate`, `relations`, the
-//! pages).
+//! The database: connecting (the primary, and the read replicas of `replicas`), the records
+//! the API serves (the entities' models, `crate::entity`), and the batched queries behind
+//! them: entity queries for plain reads, raw SQL where one hand-tuned statement does the work
+//! of several (`gate`, `relations`, the pages).
 //!
 //! Every query here takes a *set* of ids and answers for all of them in one statement, so the
 //! callers (the DataLoaders in `crate::core`, `core/loaders.rs`) never run a statement per user.

@@ -147,6 +147,7 @@ impl Reads {
             history.pop_front();
         }
         for replica in &self.replicas {
+            let was_reachable = replica.state().reachable;
             let replay = tokio::time::timeout(self.every * 2, replay_lsn(&replica.probe)).await;
             let state = match replay {
                 Ok(Ok(replay)) => {
@@ -162,6 +163,11 @@ impl Reads {
                 }
                 _ => ReplicaState::default(),
             };
+            if state.reachable && !was_reachable {
+                // Back (or up for the first time): the pool may still hold connections the
+                // replica's restart closed, and the reads do not ping before each statement.
+                replica.drop_dead_connections(self.every).await;
+            }
             replica.set(state);
         }
         self.choose();
@@ -209,6 +215,27 @@ impl Replica {
             probe,
             state: Mutex::new(ReplicaState::default()),
         }
+    }
+
+    /// Pings each idle connection of the reads' pool and closes those that fail, so that none
+    /// fails a request once the replica is back in rotation.
+    async fn drop_dead_connections(&self, within: Duration) {
+        use sea_orm::sqlx::Connection;
+        let pool = self.db.get_postgres_connection_pool();
+        let mut alive = Vec::new();
+        for _ in 0..pool.num_idle() {
+            let Ok(Ok(mut connection)) = tokio::time::timeout(within, pool.acquire()).await else {
+                break;
+            };
+            match tokio::time::timeout(within, connection.ping()).await {
+                Ok(Ok(())) => alive.push(connection),
+                _ => {
+                    let _ = connection.close().await;
+                }
+            }
+        }
+        // Dropped: back to the pool.
+        drop(alive);
     }
 
     pub fn state(&self) -> ReplicaState {

@@ -104,10 +104,10 @@ async fn username(api: &Api, id: i64) -> String {
     let body = api
         .gql(1, &format!("{{ user(id: \"{id}\") {{ username }} }}"))
         .await;
-    body["data"]["user"]["username"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    match body["data"]["user"]["username"].as_str() {
+        Some(name) => name.to_string(),
+        None => format!("no username: {body}"),
+    }
 }
 
 async fn readyz(api: &Api) -> String {
@@ -195,8 +195,62 @@ async fn own_writes_show_and_a_lagging_standby_leaves_the_rotation() {
         0.0
     );
     assert_eq!(username(&api, 3).await, "renamed");
+    // A write made on the primary behind the gateway's back shows through it within the
+    // standby's replay and the feed's poll.
+    execute(
+        &on_primary,
+        "UPDATE users SET username = 'again' WHERE id = 3",
+    )
+    .await;
+    let written = Instant::now();
+    wait_until(
+        "a write on the primary shows through the standby",
+        || async { username(&api, 3).await == "again" },
+    )
+    .await;
+    eprintln!(
+        "a write on the primary showed through the standby after {:?}",
+        written.elapsed()
+    );
+    assert!(
+        written.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        written.elapsed()
+    );
     // And the cache follows the standby again: a write shows through it.
     let (status, body) = api.act(4, 2, "connection/request").await;
     assert!(status.is_success(), "{status} {body}");
     assert_eq!(api.status(4, 2).await, json!("sent_connection_request"));
+}
+
+#[tokio::test]
+async fn a_standby_that_stops_answering_leaves_the_rotation_and_comes_back() {
+    let Some((_primary, standby, store)) = pair("replica_unreachable").await else {
+        return;
+    };
+    let reading = reading_from(&store, &standby, Duration::from_millis(300)).await;
+    let api = Api {
+        http: reqwest::Client::new(),
+        base: common::serve_with(reading.clone(), common::sql_only_config()).await,
+    };
+    assert_eq!(username(&api, 3).await, "chiara");
+
+    standby.stop_fast();
+    wait_until("the stopped standby leaves the rotation", || async {
+        readyz(&api)
+            .await
+            .contains(": out of rotation, unreachable")
+    })
+    .await;
+    // The reads are on the primary now: every request answers.
+    for _ in 0..20 {
+        assert_eq!(username(&api, 3).await, "chiara");
+    }
+
+    standby.start_again();
+    wait_until("the restarted standby takes the reads back", || async {
+        readyz(&api).await.contains(": serving reads, lag ")
+    })
+    .await;
+    assert_eq!(username(&api, 3).await, "chiara");
 }
