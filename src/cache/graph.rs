@@ -47,20 +47,32 @@ impl Key {
     }
 }
 
-/// A user's connections: in the API's order, and sorted by id for membership tests.
+/// A user's connections: in the API's order with when each was made, and sorted by id (with
+/// each one's place in the order) for membership tests and intersections.
 #[derive(Debug)]
 pub struct Adjacency {
     pub ordered: Box<[i64]>,
+    /// `connected_at_us` of `ordered[i]`.
+    pub connected_at: Box<[i64]>,
     sorted: Box<[i64]>,
+    /// The index in `ordered` of `sorted[i]` (u32: no list holds four billion connections).
+    places: Box<[u32]>,
 }
 
 impl Adjacency {
-    pub fn new(ordered: Vec<i64>) -> Adjacency {
-        let mut sorted = ordered.clone();
-        sorted.sort_unstable();
+    /// `ordered`: (listed user, connected_at_us), in the API's order.
+    pub fn new(ordered: Vec<(i64, i64)>) -> Adjacency {
+        let mut by_id: Vec<(i64, u32)> = ordered
+            .iter()
+            .enumerate()
+            .map(|(place, (id, _))| (*id, place as u32))
+            .collect();
+        by_id.sort_unstable();
         Adjacency {
-            ordered: ordered.into_boxed_slice(),
-            sorted: sorted.into_boxed_slice(),
+            ordered: ordered.iter().map(|(id, _)| *id).collect(),
+            connected_at: ordered.iter().map(|(_, at)| *at).collect(),
+            sorted: by_id.iter().map(|(id, _)| *id).collect(),
+            places: by_id.iter().map(|(_, place)| *place).collect(),
         }
     }
 
@@ -74,6 +86,47 @@ impl Adjacency {
 
     pub fn is_empty(&self) -> bool {
         self.ordered.is_empty()
+    }
+
+    /// The places (indexes in `ordered`) of the users that are also in `other`, ascending:
+    /// the smaller list is walked and looked up in the larger, so a hub's list costs the
+    /// length of the other one.
+    pub fn common_places(&self, other: &Adjacency) -> Vec<usize> {
+        let mut places: Vec<usize> = match self.len() <= other.len() {
+            true => (0..self.len())
+                .filter(|i| other.contains(self.ordered[*i]))
+                .collect(),
+            false => other
+                .sorted
+                .iter()
+                .filter_map(|id| self.sorted.binary_search(id).ok())
+                .map(|i| self.places[i] as usize)
+                .collect(),
+        };
+        places.sort_unstable();
+        places
+    }
+
+    /// How many connections are listed before (`connected_at_us`, `id`) in the order, and
+    /// with `inclusive` at it too: the place where the ones after start (a binary search).
+    pub fn split(&self, connected_at_us: i64, id: i64, inclusive: bool) -> usize {
+        // The order is `connected_at` descending, then id ascending: "before" holds for a
+        // prefix of the list, whose end a binary search finds.
+        let before = |i: usize| {
+            let at = self.connected_at[i];
+            let listed = self.ordered[i];
+            at > connected_at_us
+                || (at == connected_at_us && (listed < id || (inclusive && listed == id)))
+        };
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match before(mid) {
+                true => low = mid + 1,
+                false => high = mid,
+            }
+        }
+        low
     }
 }
 
@@ -123,7 +176,8 @@ impl Entry {
     fn bytes(&self) -> usize {
         const SLOT: usize = 96; // the LRU node, the key, the Arc header
         SLOT + match self {
-            Entry::Adjacency(a) => 16 * a.len(),
+            // The id, its time, its sorted copy and its place.
+            Entry::Adjacency(a) => 28 * a.len(),
             Entry::Requests(r) => 8 * (r.sent.len() + r.received.len()),
             // The record's fixed part plus a typical share of text (names, bio, links).
             Entry::User(Some(_)) => std::mem::size_of::<UserRecord>() + 192,
@@ -437,7 +491,9 @@ mod tests {
     }
 
     fn adjacency(ids: &[i64]) -> Entry {
-        Entry::Adjacency(Arc::new(Adjacency::new(ids.to_vec())))
+        Entry::Adjacency(Arc::new(Adjacency::new(
+            ids.iter().map(|id| (*id, 0)).collect(),
+        )))
     }
 
     #[test]

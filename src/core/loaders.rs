@@ -60,6 +60,8 @@ pub struct Page {
     pub rows: Vec<PageRow>,
     /// By user id; empty unless the key asked for tags (a user without tags may be absent).
     pub tags: HashMap<i64, Vec<TagRecord>>,
+    /// A keyset page: whether the list goes on beyond its place (`ConnectionPageRows`).
+    pub beyond: bool,
 }
 
 /// Pages of connections, as seen by one viewer.
@@ -130,6 +132,7 @@ impl Loader<PageKey> for ConnectionPageLoader {
                 count: rows.count,
                 rows: rows.rows,
                 tags: page_tags,
+                beyond: rows.beyond,
             };
             shared.insert(slot, Arc::new(page));
         }

@@ -4,6 +4,7 @@
 //!   target exists), from one SQL statement;
 //! - `pages`: a finished page of a user's connections: listed users with statuses, count, and
 //!   where the next and previous pages start;
+//! - `friends`: a cursor page of the same list (GraphQL's Relay connection `friends`);
 //! - `links`: DRF's `next`/`previous` URLs (GraphQL pages link to the equivalent REST request);
 //! - `status`: the viewer-relative status of a listed user;
 //! - `lifecycle`: the actions on a pair (request, accept, reject, ...) and one pair's status;
@@ -13,6 +14,7 @@
 //!
 //! The doors only parse their input and render what this module returns.
 
+mod friends;
 mod gates;
 pub mod lifecycle;
 mod links;
@@ -21,6 +23,7 @@ mod pages;
 mod requests;
 mod status;
 
+pub use friends::{FriendEdge, FriendList, FriendsArgs, FriendsPage, FriendsRequest, PageInfo};
 pub use gates::{admit, check_content, check_settings, identify, Access, Target};
 pub use links::{
     connections_path, links, origin, parse_query, positions, requests_path, url, Links, Position,

@@ -87,11 +87,7 @@ impl PageRequest {
     pub fn key(&self, with_tags: bool, with_records: bool) -> PageKey {
         PageKey {
             owner: self.owner,
-            spec: PageSpec {
-                limit: self.limit,
-                offset: self.offset.saturated(),
-                mutual: self.mutual,
-            },
+            spec: PageSpec::offset(self.limit, self.offset.saturated(), self.mutual),
             with_tags,
             with_records,
         }

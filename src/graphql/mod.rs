@@ -18,6 +18,7 @@
 
 pub mod documents;
 mod events;
+mod friends;
 pub mod http;
 mod lifecycle;
 mod plan;

@@ -160,6 +160,16 @@ impl User {
         }
     }
 
+    /// A user listed by a cursor page.
+    pub(super) fn from_edge(edge: &core::FriendEdge<'_>) -> User {
+        User {
+            id: edge.id,
+            record: OnceCell::new_with(edge.record.cloned()),
+            tags: edge.tags.map(<[TagRecord]>::to_vec),
+            status: Some(edge.status),
+        }
+    }
+
     async fn record(&self, ctx: &Context<'_>) -> async_graphql::Result<&UserRecord> {
         let record = self
             .record
@@ -259,6 +269,37 @@ macro_rules! user_object {
                 mutual: Option<bool>,
             ) -> async_graphql::Result<UserConnectionPage> {
                 self.connection_page(ctx, limit, offset, mutual).await
+            }
+
+            /// The same list as `connections`, in the same order, as a Relay connection: cursor
+            /// pages that stay put while the list changes (`after: C` continues right after C's
+            /// place). A cursor belongs to the list it came from (this user, this viewer, this
+            /// `mutual` filter); used on another list it is refused (BAD_USER_INPUT).
+            async fn friends(
+                &self,
+                ctx: &Context<'_>,
+                #[graphql(
+                    desc = "The first edges after `after` (default 20 when neither first nor last; more than the maximum, 100 by default, is cut to it)."
+                )]
+                first: Option<i32>,
+                #[graphql(desc = "A cursor: the page starts right after its place.")] after: Option<String>,
+                #[graphql(
+                    desc = "The last edges before `before` (not with first; cut to the maximum)."
+                )]
+                last: Option<i32>,
+                #[graphql(desc = "A cursor: the page ends right before its place.")] before: Option<String>,
+                #[graphql(
+                    desc = "true: only mutual connections; false: only non-mutual ones; absent: all."
+                )]
+                mutual: Option<bool>,
+            ) -> async_graphql::Result<super::friends::FriendConnection> {
+                let args = core::FriendsArgs {
+                    first: first.map(i64::from),
+                    after,
+                    last: last.map(i64::from),
+                    before,
+                };
+                super::friends::friends(ctx, self.id, args, mutual).await
             }
         }
     };
@@ -381,7 +422,7 @@ impl User {
         // What the operation selects of the listed users decides what the page reads with
         // them: their tags, and their records unless only ids, tags, statuses and further
         // pages are selected.
-        let selected = ResultsSelection::of(ctx);
+        let selected = UserSelection::of([ctx.look_ahead().field("results")]);
         let key = request.key(selected.tags, selected.records);
         let rows = rc.page(key).await.or_graphql()?;
         let page = ConnectionPage::finish(
@@ -489,34 +530,39 @@ fn rest_links(
     (next.map(link), previous.map(link))
 }
 
-/// What an operation selects of the users a `connections` field lists (its `results`, through
-/// aliases and fragments).
-struct ResultsSelection {
-    tags: bool,
+/// What an operation selects of the users a page lists (`connections { results }`,
+/// `friends { edges { node } nodes }`, through aliases and fragments).
+pub(super) struct UserSelection {
+    pub tags: bool,
     /// Any field read from the stored record. A wrong guess costs a statement, never a value:
     /// a listed user without its record reads it through the user loader.
-    records: bool,
+    pub records: bool,
 }
 
-impl ResultsSelection {
-    fn of(ctx: &Context<'_>) -> ResultsSelection {
+impl UserSelection {
+    /// Over the selections of the listed users.
+    pub fn of<'a>(users: impl IntoIterator<Item = async_graphql::Lookahead<'a>>) -> UserSelection {
         // Fields of User that a page answers without the listed users' records.
-        const WITHOUT_RECORD: [&str; 5] = [
+        const WITHOUT_RECORD: [&str; 7] = [
             "id",
+            "nodeId",
             "tags",
             "connectionStatus",
             "connections",
+            "friends",
             "__typename",
         ];
-        let mut selected = ResultsSelection {
+        let mut selected = UserSelection {
             tags: false,
             records: false,
         };
-        for results in ctx.look_ahead().field("results").selection_fields() {
-            for field in results.selection_set() {
-                let name = field.name();
-                selected.tags |= name == "tags";
-                selected.records |= !WITHOUT_RECORD.contains(&name);
+        for listed in users {
+            for occurrence in listed.selection_fields() {
+                for field in occurrence.selection_set() {
+                    let name = field.name();
+                    selected.tags |= name == "tags";
+                    selected.records |= !WITHOUT_RECORD.contains(&name);
+                }
             }
         }
         selected

@@ -132,14 +132,18 @@ impl Store {
     }
 
     /// The whole connection lists of `owners`, each in the API's order (`connected_at`
-    /// newest first, then id): one range scan of `ix_connections_order` per owner, no sort.
-    pub async fn adjacency(&self, owners: &[i64]) -> Result<HashMap<i64, Vec<i64>>, DbErr> {
+    /// newest first, then id) with when each was made: one range scan of
+    /// `ix_connections_order` per owner, no sort. Read where the reads go (a replica in
+    /// rotation, else the primary): the feed that invalidates these entries follows the same
+    /// database, so an entry is never older than the changes applied after its ticket.
+    pub async fn adjacency(&self, owners: &[i64]) -> Result<HashMap<i64, Vec<(i64, i64)>>, DbErr> {
         use connection::Column;
-        let mut lists: HashMap<i64, Vec<i64>> = owners.iter().map(|o| (*o, Vec::new())).collect();
+        let mut lists: HashMap<i64, Vec<(i64, i64)>> =
+            owners.iter().map(|o| (*o, Vec::new())).collect();
         for chunk in owners.chunks(self.list_chunk(owners.len())) {
-            let rows: Vec<(i64, i64)> = connection::Entity::find()
+            let rows: Vec<(i64, i64, i64)> = connection::Entity::find()
                 .select_only()
-                .columns([Column::UserId, Column::FriendId])
+                .columns([Column::UserId, Column::FriendId, Column::ConnectedAtUs])
                 .filter(id_in(
                     self.backend(),
                     (connection::Entity, Column::UserId),
@@ -149,10 +153,10 @@ impl Store {
                 .order_by_desc(Column::ConnectedAtUs)
                 .order_by_asc(Column::FriendId)
                 .into_tuple()
-                .all(self.connection())
+                .all(self.reader())
                 .await?;
-            for (owner, friend) in rows {
-                lists.entry(owner).or_default().push(friend);
+            for (owner, friend, at) in rows {
+                lists.entry(owner).or_default().push((friend, at));
             }
         }
         Ok(lists)
@@ -180,7 +184,7 @@ impl Store {
                         )),
                 )
                 .into_tuple()
-                .all(self.connection())
+                .all(self.reader())
                 .await?;
             requests.extend(
                 found

@@ -22,6 +22,8 @@ pub use changes::{Change, RequestEnds};
 pub use db::{redact, CatchUp, Store};
 pub use events::EventRow;
 pub use lifecycle::{PairRows, PairTx, RequestBox, RequestListRows, RequestRow};
-pub use queries::{ConnectionPageRows, Gate, PageRow, PageSpec, Relation};
+pub use queries::{
+    ConnectionPageRows, Direction, EdgeKey, Gate, Keyset, PageRow, PageSpec, Relation,
+};
 pub use records::{Settings, TagRecord, UserRecord};
 pub use replicas::{Reads, Replica, ReplicaState};

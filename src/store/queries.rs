@@ -24,9 +24,63 @@ pub struct Gate {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PageSpec {
     pub limit: u64,
+    /// Ignored by a keyset page.
     pub offset: u64,
     /// `Some(true)`: only mutual connections; `Some(false)`: only non-mutual ones.
     pub mutual: Option<bool>,
+    /// A cursor page: `limit` connections on one side of a place in the list, instead of
+    /// `limit` from `offset`.
+    pub keyset: Option<Keyset>,
+}
+
+impl PageSpec {
+    /// An offset page.
+    pub fn offset(limit: u64, offset: u64, mutual: Option<bool>) -> PageSpec {
+        PageSpec {
+            limit,
+            offset,
+            mutual,
+            keyset: None,
+        }
+    }
+}
+
+/// The place of a connection in a list in the API's order, as a cursor names it: mutual with
+/// the viewer (the mutual ones come first), when it was made (newest first), the listed user
+/// (ascending). Every listed connection has a distinct key, and any key, listed or not, has a
+/// place: the connections before it and those after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EdgeKey {
+    pub mutual: bool,
+    pub connected_at_us: i64,
+    pub id: i64,
+}
+
+impl EdgeKey {
+    /// The API's order: `Less` when `self` is listed before `other`.
+    pub fn order(&self, other: &EdgeKey) -> std::cmp::Ordering {
+        other
+            .mutual
+            .cmp(&self.mutual)
+            .then(other.connected_at_us.cmp(&self.connected_at_us))
+            .then(self.id.cmp(&other.id))
+    }
+}
+
+/// Which way a keyset page reads from its place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// The first `limit` connections after the place (None: from the start).
+    Forward,
+    /// The last `limit` connections before the place (None: up to the end).
+    Backward,
+}
+
+/// A keyset page: where it reads from, and which way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Keyset {
+    pub direction: Direction,
+    pub from: Option<EdgeKey>,
 }
 
 /// One listed connection.
@@ -40,13 +94,31 @@ pub struct PageRow {
     /// How the viewer relates to the listed user (read in the same statement as the page);
     /// `relation.connected` is "mutual": the listed user is also a connection of the viewer.
     pub relation: Relation,
+    /// When the owner and the listed user were connected (µs since the epoch).
+    pub connected_at_us: i64,
+}
+
+impl PageRow {
+    /// The row's place in the list (`EdgeKey`).
+    pub fn key(&self) -> EdgeKey {
+        EdgeKey {
+            mutual: self.relation.connected,
+            connected_at_us: self.connected_at_us,
+            id: self.id,
+        }
+    }
 }
 
 /// One page of one user's connections, with the count under the filter.
 #[derive(Clone, Debug, Default)]
 pub struct ConnectionPageRows {
     pub count: u64,
+    /// In the API's order (a backward keyset page too).
     pub rows: Vec<PageRow>,
+    /// A keyset page read from a place: whether the list holds a connection at the place or
+    /// beyond it on the other side (before it, reading forward; after it, reading backward).
+    /// Relay's `hasPreviousPage` / `hasNextPage` for the side the page did not read.
+    pub beyond: bool,
 }
 
 /// How the viewer relates to another user, before the API's priority rules are applied.

@@ -117,11 +117,11 @@ fn case() -> impl Strategy<Value = Case> {
                     },
                     viewer,
                     owners,
-                    spec: PageSpec {
+                    spec: PageSpec::offset(
                         limit,
                         offset,
-                        mutual: [None, Some(true), Some(false)][mutual_pick as usize],
-                    },
+                        [None, Some(true), Some(false)][mutual_pick as usize],
+                    ),
                 }
             },
         )
