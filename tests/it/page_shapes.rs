@@ -25,7 +25,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use crate::common::TestDb;
-use community_gateway::store::{ConnectionPageRows, PageSpec, Relation, UserRecord};
+use community_gateway::store::{
+    ConnectionPageRows, Direction, EdgeKey, Keyset, PageRow, PageSpec, Relation, UserRecord,
+};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -273,6 +275,117 @@ fn several_owners_pages_equal_one_owner_pages() {
             cases,
             started.elapsed()
         );
+    }
+}
+
+/// Property: a keyset page (a Relay cursor page, `friends`) is the slice of the whole list
+/// (the offset statement's page of everything) that lies on its side of its place, the `limit`
+/// nearest it: for places on listed connections, on places that list nothing (a removed
+/// connection's, between two, past the ends) and from either end, both ways, on the one-owner
+/// keyset statement and (from either end) the several-owners one; with the same count, and
+/// `beyond` exactly when the list holds something at the place or past it.
+#[test]
+fn keyset_pages_are_slices_of_the_whole_list() {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let dbs = runtime.block_on(TestDb::all("keyset_shapes"));
+    for db in &dbs {
+        let config = ProptestConfig {
+            cases: 16,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        proptest!(config, |(case in case(), pick in 0usize..64, nudge in 0usize..5)| {
+            let Case { graph: g, viewer, owners, spec } = &case;
+            let checked = runtime.block_on(async {
+                let file = community_gateway::datafile::parse(file_json(g).as_bytes())
+                    .expect("generated community parses");
+                community_gateway::bulk::import(&db.store, &file)
+                    .await
+                    .expect("generated community imports");
+                let store = &db.store;
+                let mut failures = Vec::new();
+                for owner in owners {
+                    let whole = store
+                        .connection_pages(*viewer, &[*owner], PageSpec::offset(1_000, 0, spec.mutual), true)
+                        .await
+                        .expect("whole list");
+                    let whole = whole.get(owner).cloned().unwrap_or_default();
+                    let keys: Vec<EdgeKey> = whole.rows.iter().map(|r| r.key()).collect();
+                    // A listed place, or one nudged off it (listing nothing), or an end.
+                    let mut places = vec![None];
+                    if let Some(key) = keys.get(pick % keys.len().max(1)) {
+                        let (dt, did) = [(0, 0), (0, 1), (0, -1), (1, 0), (-1, 0)][nudge];
+                        places.push(Some(EdgeKey {
+                            connected_at_us: key.connected_at_us + dt,
+                            id: key.id + did,
+                            ..*key
+                        }));
+                    }
+                    for from in places {
+                        for direction in [Direction::Forward, Direction::Backward] {
+                            let keyset = PageSpec {
+                                keyset: Some(Keyset { direction, from }),
+                                ..PageSpec::offset(spec.limit, 0, spec.mutual)
+                            };
+                            let got = store
+                                .connection_pages(*viewer, &[*owner], keyset, true)
+                                .await
+                                .expect("keyset page");
+                            let got = got.get(owner).cloned().unwrap_or_default();
+                            let side = |k: &EdgeKey| match (from, direction) {
+                                (None, _) => true,
+                                (Some(f), Direction::Forward) => f.order(k).is_lt(),
+                                (Some(f), Direction::Backward) => k.order(&f).is_lt(),
+                            };
+                            let on_side: Vec<&PageRow> =
+                                whole.rows.iter().filter(|r| side(&r.key())).collect();
+                            let n = spec.limit as usize;
+                            let want: Vec<&PageRow> = match direction {
+                                Direction::Forward => on_side.iter().take(n).copied().collect(),
+                                Direction::Backward => on_side[on_side.len().saturating_sub(n)..].to_vec(),
+                            };
+                            let shape_of = |rows: &[&PageRow]| -> Vec<(i64, i64, Option<UserRecord>, Relation)> {
+                                rows.iter()
+                                    .map(|r| (r.id, r.connected_at_us, r.user.as_deref().cloned(), r.relation))
+                                    .collect()
+                            };
+                            let got_rows: Vec<&PageRow> = got.rows.iter().collect();
+                            let context = format!(
+                                "{:?}: owner {owner}, viewer {viewer:?}, {keyset:?}", db.backend
+                            );
+                            if shape_of(&got_rows) != shape_of(&want) {
+                                failures.push(format!("{context}: rows {:?}, want {:?}",
+                                    got.rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+                                    want.iter().map(|r| r.id).collect::<Vec<_>>()));
+                            }
+                            if got.count != whole.count {
+                                failures.push(format!("{context}: count {} want {}", got.count, whole.count));
+                            }
+                            let beyond = from.is_some() && on_side.len() < whole.rows.len();
+                            if got.beyond != beyond {
+                                failures.push(format!("{context}: beyond {} want {beyond}", got.beyond));
+                            }
+                            // From an end, the several-owners statement reads the same rows.
+                            if from.is_none() && owners.len() > 1 {
+                                let several = store
+                                    .connection_pages(*viewer, owners, keyset, true)
+                                    .await
+                                    .expect("several-owners keyset page");
+                                let theirs = several.get(owner).cloned().unwrap_or_default();
+                                let theirs: Vec<&PageRow> = theirs.rows.iter().collect();
+                                if shape_of(&theirs) != shape_of(&want) {
+                                    failures.push(format!("{context}: several owners {:?}, want {:?}",
+                                        theirs.iter().map(|r| r.id).collect::<Vec<_>>(),
+                                        want.iter().map(|r| r.id).collect::<Vec<_>>()));
+                                }
+                            }
+                        }
+                    }
+                }
+                failures
+            });
+            prop_assert!(checked.is_empty(), "{}", checked.join("\n"));
+        });
     }
 }
 
