@@ -10,6 +10,7 @@ mod cancellation;
 mod community;
 mod drain;
 mod faults;
+mod friends;
 mod fuzz_parsing;
 mod graphql;
 mod graphql_differential;
