@@ -10,17 +10,18 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, Subscription};
+use async_graphql::{Context, Object, Subscription, ID};
 use futures_util::stream::{self, Stream};
 
+use super::friends::FriendEdge;
 use super::request::RequestContext;
 use super::types::{ConnectionRequest, User};
 use crate::cache::{self, Source};
 use crate::core::lifecycle::EventKind;
-use crate::core::ConnectionStatus;
+use crate::core::{ConnectionStatus, FriendList};
 use crate::error::{ApiError, GraphqlResult};
 use crate::store::time::api_time;
-use crate::store::{EventRow, RequestRow};
+use crate::store::{EdgeKey, EventRow, RequestRow};
 
 fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
@@ -158,6 +159,10 @@ pub struct ConnectionEvent {
     user: User,
     at_us: i64,
     request: Option<ConnectionRequest>,
+    /// ACCEPTED: the new connection as an edge of the subscriber's `friends`.
+    edge: Option<FriendEdge>,
+    /// REMOVED: the user whose connection was removed.
+    removed: Option<i64>,
 }
 
 impl ConnectionEvent {
@@ -178,11 +183,32 @@ impl ConnectionEvent {
         // none with itself.
         let status = row.target_status.and_then(ConnectionStatus::from_code);
         let status_of = |id: i64| if id == row.actor_id { status } else { None };
+        // The subscriber's own list, as the subscriber reads it: every connection there is
+        // one of the subscriber's, so mutual; the action's time is the connection's.
+        let edge = (kind == EventKind::Accepted).then(|| {
+            let list = FriendList {
+                owner: row.target_id,
+                viewer: Some(row.target_id),
+                mutual: None,
+            };
+            FriendEdge {
+                cursor: list.cursor(EdgeKey {
+                    mutual: true,
+                    connected_at_us: row.at_us,
+                    id: row.actor_id,
+                }),
+                node: User::with_status(row.actor_id, status),
+                connected_at: api_time(row.at_us),
+                is_mutual: true,
+            }
+        });
         Ok(Some(ConnectionEvent {
             kind,
             user: User::with_status(row.actor_id, status),
             at_us: row.at_us,
             request: request_of(row).map(|r| ConnectionRequest::of_row(&r, status_of)),
+            edge,
+            removed: (kind == EventKind::Removed).then_some(row.actor_id),
         }))
     }
 }
@@ -222,5 +248,17 @@ impl ConnectionEvent {
     async fn request(&self, ctx: &Context<'_>) -> Option<&ConnectionRequest> {
         request(ctx).forget();
         self.request.as_ref()
+    }
+    /// ACCEPTED: the new connection as an edge of the subscriber's `friends` list (read by
+    /// the subscriber, without a `mutual` filter): a client splices it into its cached list
+    /// without a refetch (`docs/cursors.md`). Null for the other kinds.
+    async fn edge(&self, ctx: &Context<'_>) -> Option<&FriendEdge> {
+        request(ctx).forget();
+        self.edge.as_ref()
+    }
+    /// REMOVED: the id of the user whose connection with the subscriber was removed, the
+    /// edge to drop from the subscriber's cached lists. Null for the other kinds.
+    async fn removed_id(&self) -> Option<ID> {
+        self.removed.map(|id| ID(id.to_string()))
     }
 }

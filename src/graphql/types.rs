@@ -101,6 +101,37 @@ impl Query {
         };
         nullable(ctx, me.await)
     }
+
+    /// The User, Tag or ConnectionRequest a global id (`nodeId`) names (Relay's Node
+    /// interface); null when there is none or the viewer may not see it (a request is seen
+    /// only by its two users).
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global id (`nodeId`).")] id: ID,
+    ) -> async_graphql::Result<Option<super::node::Node>> {
+        let node = super::node::node(ctx, &id).await;
+        nullable(ctx, node)
+    }
+
+    /// The objects global ids name, in the order asked, with null where `node` is null (at
+    /// most 500 ids).
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global ids (`nodeId`).")] ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<super::node::Node>>> {
+        if ids.len() > MAX_IDS {
+            return Err(ApiError::Invalid {
+                field: "ids",
+                message: format!("ids may name at most {MAX_IDS} objects."),
+            })
+            .or_graphql();
+        }
+        // Together: the users among them are read by one batch of the user loader.
+        let found = futures_util::future::join_all(ids.iter().map(|id| super::node::node(ctx, id)));
+        found.await.into_iter().collect()
+    }
 }
 
 /// A member of the community.
@@ -133,6 +164,16 @@ impl User {
             record: OnceCell::new(),
             tags: None,
             status: Some(status),
+        }
+    }
+
+    /// A user of whom only the id is known: the rest is read on first use.
+    pub(super) fn lazy(id: i64) -> User {
+        User {
+            id,
+            record: OnceCell::new(),
+            tags: None,
+            status: None,
         }
     }
 
@@ -269,6 +310,11 @@ macro_rules! user_object {
                 mutual: Option<bool>,
             ) -> async_graphql::Result<UserConnectionPage> {
                 self.connection_page(ctx, limit, offset, mutual).await
+            }
+
+            /// The user's global id (Relay's Node id); `id` is the REST id.
+            pub(crate) async fn node_id(&self) -> ID {
+                super::node::global_id(super::node::NodeKind::User, self.id)
             }
 
             /// The same list as `connections`, in the same order, as a Relay connection: cursor
@@ -599,6 +645,10 @@ impl Tag {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// The tag's global id (Relay's Node id).
+    pub(crate) async fn node_id(&self) -> ID {
+        super::node::global_id(super::node::NodeKind::Tag, self.0.id)
+    }
     /// What the tag applies to (e.g. `user`).
     #[graphql(name = "type")]
     async fn kind(&self) -> &str {
@@ -664,6 +714,18 @@ impl ConnectionRequest {
         }
     }
 
+    /// A request as stored, its users read (with their statuses) on first use.
+    pub(super) fn unresolved(row: &RequestRow) -> ConnectionRequest {
+        ConnectionRequest {
+            id: row.id,
+            from_user: User::lazy(row.from_user_id),
+            to_user: User::lazy(row.to_user_id),
+            created_us: row.created_at_us,
+            rejected_us: row.rejected_at_us,
+            viewed_us: row.viewed_at_us,
+        }
+    }
+
     fn listed(request: &ListedRequest) -> ConnectionRequest {
         let user = |listed: &core::RequestUser| {
             User::preloaded(listed.record.clone(), listed.tags.clone(), listed.status)
@@ -684,6 +746,10 @@ impl ConnectionRequest {
     /// The request's id: unique, never reused.
     async fn id(&self) -> ID {
         ID(self.id.to_string())
+    }
+    /// The request's global id (Relay's Node id).
+    pub(crate) async fn node_id(&self) -> ID {
+        super::node::global_id(super::node::NodeKind::ConnectionRequest, self.id)
     }
     /// Who asked.
     async fn from_user(&self) -> &User {

@@ -10,7 +10,7 @@ use sea_orm::{
 use super::db::Store;
 use super::records::{get, int, Settings, TagRecord, UserRecord, SETTINGS_ROW_ID};
 use super::sql::{id_in, Sql, MYSQL_MAX_LIST};
-use crate::entity::{access_token, community_settings, tag, user, user_tag};
+use crate::entity::{access_token, community_settings, connection_request, tag, user, user_tag};
 
 /// What gates a request: the settings, and whether the target and the viewer exist.
 #[derive(Clone, Copy, Debug)]
@@ -202,6 +202,34 @@ impl Store {
             .all(self.reader())
             .await?;
         Ok(users.into_iter().map(|u| (u.id, u)).collect())
+    }
+
+    /// A tag by id, if it is shown (visible, active, not deleted: what `User.tags` lists).
+    pub async fn shown_tag(&self, id: i64) -> Result<Option<TagRecord>, DbErr> {
+        Ok(tag::Entity::find_by_id(id)
+            .filter(tag::Column::Visible.eq(true))
+            .filter(tag::Column::Active.eq(true))
+            .filter(tag::Column::Deleted.eq(false))
+            .one(self.reader())
+            .await?)
+    }
+
+    /// A connection request by id, if `viewer` sent or received it (nobody else sees it).
+    pub async fn request_of(
+        &self,
+        viewer: i64,
+        id: i64,
+    ) -> Result<Option<connection_request::Model>, DbErr> {
+        use connection_request::Column;
+        Ok(connection_request::Entity::find()
+            .filter(Column::Id.eq(id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(Column::FromUserId.eq(viewer))
+                    .add(Column::ToUserId.eq(viewer)),
+            )
+            .one(self.reader())
+            .await?)
     }
 
     /// The tags each user shows: visible, active and not deleted, by tag id.

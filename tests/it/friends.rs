@@ -46,23 +46,25 @@ async fn community(db: &TestDb) {
     common::import_json(&db.store, &file).await;
 }
 
-/// The served app over `db`, with the cache on and with it off.
-async fn apps(db: &TestDb) -> Vec<(&'static str, Api)> {
-    let mut apps = Vec::new();
-    for (name, config) in [
+/// The configurations each test serves: the graph cache on, and off. Served one after the
+/// other (`serve_app`), not side by side: a store's writes wait for the cache of the last app
+/// served on it (one app per store, as in production), so an app served later would take
+/// the first one's read-your-writes away.
+fn configs() -> Vec<(&'static str, community_gateway::config::Config)> {
+    vec![
         (
             "cache",
             community_gateway::config::Config::with_secret(common::TEST_SECRET),
         ),
         ("sql", common::sql_only_config()),
-    ] {
-        let api = Api {
-            http: reqwest::Client::new(),
-            base: common::serve_with(db.store.clone(), config).await,
-        };
-        apps.push((name, api));
+    ]
+}
+
+async fn serve_app(db: &TestDb, config: community_gateway::config::Config) -> Api {
+    Api {
+        http: reqwest::Client::new(),
+        base: common::serve_with(db.store.clone(), config).await,
     }
-    apps
 }
 
 async fn query(api: &Api, viewer: Option<i64>, query: &str) -> Value {
@@ -201,7 +203,8 @@ async fn walk(
 async fn friends_follows_the_relay_spec() {
     for db in TestDb::all("friends_relay").await {
         community(&db).await;
-        for (app, api) in apps(&db).await {
+        for (app, config) in configs() {
+            let api = serve_app(&db, config).await;
             let case = |what: &str| format!("{:?}/{app}: {what}", db.backend);
             for viewer in [None, Some(VIEWER), Some(HUB)] {
                 for mutual in ["", ", mutual: true", ", mutual: false"] {
@@ -486,9 +489,10 @@ async fn disconnect(api: &Api, a: i64, b: i64) {
 #[tokio::test]
 async fn a_walk_stays_put_while_the_list_changes() {
     for db in TestDb::all("friends_stable").await {
-        for (app, api) in apps(&db).await {
+        for (app, config) in configs() {
             // Each app walks the community as imported.
             community(&db).await;
+            let api = serve_app(&db, config).await;
             let before = whole_list(&api, Some(VIEWER), HUB, "").await;
             let mut walked: Vec<String> = Vec::new();
             let mut removed: HashSet<String> = HashSet::new();
@@ -553,4 +557,141 @@ async fn a_walk_stays_put_while_the_list_changes() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn events_carry_the_edge_to_splice_in_and_the_id_to_drop() {
+    use crate::common::socket::Socket;
+    for db in TestDb::all("friends_events").await {
+        community(&db).await;
+        let api = Api::new(&db.store).await;
+        // The subscriber asks a user it is not connected with; that user accepts.
+        let (subscriber, other) = (LONER, 3);
+        let mut socket = Socket::of(&api.base, subscriber).await;
+        socket
+            .send(json!({"type": "subscribe", "id": "s", "payload": {"query":
+                "subscription { connectionEvents { kind removedId \
+                 edge { cursor connectedAt isMutual node { id } } } }"}}))
+            .await;
+        socket.send(json!({"type": "ping"})).await;
+        assert_eq!(socket.expect_json().await["type"], "pong");
+        connect(&api, subscriber, other).await;
+        let event = socket.event("s").await;
+        assert_eq!(event["kind"], "ACCEPTED", "{:?}", db.backend);
+        assert_eq!(event["removedId"], Value::Null);
+        // The edge is the subscriber's list's own: the same cursor, time and node as a fetch.
+        let list = friends(&api, Some(subscriber), subscriber, "first: 1")
+            .await
+            .unwrap();
+        let mut fetched = list["edges"][0].clone();
+        fetched["node"] = json!({"id": fetched["node"]["id"]});
+        assert_eq!(event["edge"], fetched, "{:?}", db.backend);
+        assert_eq!(event["edge"]["node"]["id"], json!(other.to_string()));
+        // A page after the event's cursor continues after it: here, nothing.
+        let cursor = event["edge"]["cursor"].as_str().unwrap();
+        let after = friends(
+            &api,
+            Some(subscriber),
+            subscriber,
+            &format!(r#"after: "{cursor}""#),
+        )
+        .await
+        .unwrap();
+        assert_eq!(ids(&after), Vec::<String>::new());
+
+        disconnect(&api, other, subscriber).await;
+        let event = socket.event("s").await;
+        assert_eq!(event["kind"], "REMOVED", "{:?}", db.backend);
+        assert_eq!(event["removedId"], json!(other.to_string()));
+        assert_eq!(event["edge"], Value::Null);
+    }
+}
+
+#[tokio::test]
+async fn node_fetches_users_tags_and_requests_by_global_id() {
+    for db in TestDb::all("friends_node").await {
+        common::import_example(&db.store).await;
+        let api = Api::new(&db.store).await;
+        let body = api
+            .gql(1, r#"{ me { nodeId id tags { nodeId id } connectionRequests { results { nodeId id } } } }"#)
+            .await;
+        let me = &body["data"]["me"];
+        let user_node = me["nodeId"].as_str().unwrap().to_string();
+        let fetched = api
+            .gql(
+                1,
+                &format!(
+                    r#"{{ node(id: "{user_node}") {{ __typename nodeId ... on User {{ id }} }} }}"#
+                ),
+            )
+            .await;
+        assert_eq!(
+            fetched["data"]["node"],
+            json!({"__typename": "User", "nodeId": user_node, "id": me["id"]}),
+            "{:?}",
+            db.backend
+        );
+        {
+            let tag = &me["tags"][0];
+            assert!(tag.is_object(), "the example's user 1 has tags: {body}");
+            let fetched = api
+                .gql(
+                    1,
+                    &format!(
+                        r#"{{ node(id: "{}") {{ __typename ... on Tag {{ id }} }} }}"#,
+                        tag["nodeId"].as_str().unwrap()
+                    ),
+                )
+                .await;
+            assert_eq!(
+                fetched["data"]["node"],
+                json!({"__typename": "Tag", "id": tag["id"]})
+            );
+        }
+        if let Some(request) = me["connectionRequests"]["results"]
+            .as_array()
+            .and_then(|r| r.first())
+        {
+            let id = request["nodeId"].as_str().unwrap();
+            let query = format!(
+                r#"{{ node(id: "{id}") {{ __typename ... on ConnectionRequest {{ id toUser {{ id }} }} }} }}"#
+            );
+            let mine = api.gql(1, &query).await;
+            assert_eq!(
+                mine["data"]["node"]["id"], request["id"],
+                "{:?}: its recipient sees it",
+                db.backend
+            );
+            // Nobody but its two users sees a request; anonymous, nobody.
+            let outsider = api.gql(6, &query).await;
+            assert_eq!(outsider["data"]["node"], Value::Null, "{:?}", db.backend);
+            let anonymous = api.gql_token(None, &query).await;
+            assert_eq!(anonymous["data"]["node"], Value::Null, "{:?}", db.backend);
+        }
+        // nodes: in order, null for what names nothing.
+        let nobody = community_gateway_global_id("User:999999");
+        let listed = api
+            .gql(
+                1,
+                &format!(r#"{{ nodes(ids: ["{user_node}", "{nobody}"]) {{ nodeId }} }}"#),
+            )
+            .await;
+        assert_eq!(
+            listed["data"]["nodes"],
+            json!([{"nodeId": user_node}, null])
+        );
+        // Not a global id: BAD_USER_INPUT, saying what one is.
+        let bad = api.gql(1, r#"{ node(id: "1") { nodeId } }"#).await;
+        assert_eq!(
+            bad["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{bad}"
+        );
+        assert_eq!(bad["data"]["node"], Value::Null);
+    }
+}
+
+/// The global id of `text` (`Type:id`), as graphql-relay's `toGlobalId` writes it.
+fn community_gateway_global_id(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
 }
