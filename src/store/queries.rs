@@ -206,12 +206,12 @@ impl Store {
 
     /// A tag by id, if it is shown (visible, active, not deleted: what `User.tags` lists).
     pub async fn shown_tag(&self, id: i64) -> Result<Option<TagRecord>, DbErr> {
-        Ok(tag::Entity::find_by_id(id)
+        tag::Entity::find_by_id(id)
             .filter(tag::Column::Visible.eq(true))
             .filter(tag::Column::Active.eq(true))
             .filter(tag::Column::Deleted.eq(false))
             .one(self.reader())
-            .await?)
+            .await
     }
 
     /// A connection request by id, if `viewer` sent or received it (nobody else sees it).
@@ -221,7 +221,7 @@ impl Store {
         id: i64,
     ) -> Result<Option<connection_request::Model>, DbErr> {
         use connection_request::Column;
-        Ok(connection_request::Entity::find()
+        connection_request::Entity::find()
             .filter(Column::Id.eq(id))
             .filter(
                 sea_orm::Condition::any()
@@ -229,7 +229,7 @@ impl Store {
                     .add(Column::ToUserId.eq(viewer)),
             )
             .one(self.reader())
-            .await?)
+            .await
     }
 
     /// The tags each user shows: visible, active and not deleted, by tag id.
