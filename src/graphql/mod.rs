@@ -21,7 +21,7 @@ mod events;
 mod friends;
 pub mod http;
 mod lifecycle;
-mod node;
+pub(crate) mod node;
 mod plan;
 pub mod playground;
 mod request;

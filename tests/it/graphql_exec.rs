@@ -102,6 +102,9 @@ async fn the_compiled_path_answers_what_it_covers() {
                 r#"query Q($id: ID!, $l: Int = 1, $m: Boolean) { user(id: $id) { ...F connections(limit: $l, mutual: $m) { __typename count results { ... on User { id } ... { username } } } } } fragment F on User { __typename id extId avatar cover followersCounter }"#,
                 r#"query A { me { id } } query B { user(id: "2") { connections(offset: 1) { count previous results { id } } } }"#,
                 r#"{ user(id: "1") { connections(limit: 2) { results { id connections(limit: 2) { count results { id connections(limit: 1) { count } } } } } } }"#,
+                r#"{ user(id: "1") { nodeId friends(first: 2) { __typename totalCount pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor } edges { __typename cursor connectedAt isMutual node { id nodeId username } } nodes { id } } } }"#,
+                r#"{ me { friends(last: 2, mutual: false) { edges { node { id friends(first: 1) { totalCount edges { cursor } } connections(limit: 1) { count } } } pageInfo { hasPreviousPage } } } }"#,
+                r#"{ users(ids: ["1", "2", "3"]) { friends(first: 1, mutual: true) { totalCount nodes { username tags { name } connectionStatus } } } }"#,
             ];
             for document in documents {
                 let operation = document.contains("query B").then_some("B");
@@ -120,6 +123,50 @@ async fn the_compiled_path_answers_what_it_covers() {
                     server.fallbacks().await
                 );
             }
+        }
+    }
+}
+
+/// Cursor pages by variables (`after`, `before`), the way clients send them: the compiled
+/// path answers them, and what it answers is the reference's (verified on every request).
+#[tokio::test]
+async fn cursor_pages_by_variables_run_compiled() {
+    for db in TestDb::all("cursor_pages_by_variables_run_compiled").await {
+        for server in Server::both(&db).await {
+            let bruno = Some("bruno-demo-token");
+            let document = r#"query P($first: Int, $after: String, $last: Int, $before: String) {
+                user(id: "1") { friends(first: $first, after: $after, last: $last, before: $before) {
+                    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+                    edges { cursor node { id username } } } } }"#;
+            let page = |variables: Value| json!({ "query": document, "variables": variables });
+            let first = server.query(bruno, document, json!({ "first": 2 })).await;
+            let end = first["data"]["user"]["friends"]["pageInfo"]["endCursor"].clone();
+            assert!(end.is_string(), "{first}");
+            for variables in [
+                json!({ "first": 2 }),
+                json!({ "first": 2, "after": end }),
+                json!({ "last": 1, "before": end }),
+                json!({ "last": 3 }),
+            ] {
+                let _learned = server.post(bruno, page(variables.clone())).await;
+                let before = server.compiled().await;
+                let (status, body) = server.post(bruno, page(variables.clone())).await;
+                assert_eq!(status, 200, "{variables}: {body}");
+                assert!(!body.contains("\"errors\""), "{variables}: {body}");
+                assert_eq!(
+                    server.compiled().await,
+                    before + 1,
+                    "{:?} the plan answered {variables}: {}",
+                    db.backend,
+                    server.fallbacks().await
+                );
+            }
+            // A refused argument falls back: the reference answers the error.
+            let (status, body) = server
+                .post(bruno, page(json!({ "first": 1, "last": 1 })))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            assert!(body.contains("BAD_USER_INPUT"), "{body}");
         }
     }
 }

@@ -51,7 +51,10 @@ pub enum UserField {
     ConnectionStatus,
     IsConnection,
     Tags(TagSel),
+    /// `connections` or `friends`.
     Connections(Box<PageSel>),
+    /// The global id, written from the id.
+    NodeId,
 }
 
 pub struct TagSel {
@@ -63,23 +66,61 @@ pub enum TagField {
     Leaf(TagLeaf),
 }
 
-/// A `connections(limit, offset, mutual)` selection.
+/// A `connections(limit, offset, mutual)` or `friends(first, after, last, before, mutual)`
+/// selection.
 pub struct PageSel {
     /// Identifies this selection among the operation's pages (its loaded pages are kept by
     /// slot and owner).
     pub slot: usize,
-    pub limit: Option<i32>,
-    pub offset: Option<i32>,
+    pub window: Window,
     pub mutual: Option<bool>,
     pub fields: Vec<(Key, PageField)>,
 }
 
+/// Where a page starts.
+pub enum Window {
+    /// `connections`.
+    Offset {
+        limit: Option<i32>,
+        offset: Option<i32>,
+    },
+    /// `friends` (a Relay connection).
+    Cursor {
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    },
+}
+
 pub enum PageField {
     Typename,
+    // `UserConnectionPage`
     Count,
     Next,
     Previous,
     Results(UserSel),
+    // `FriendConnection`
+    TotalCount,
+    PageInfo(Vec<(Key, InfoField)>),
+    Edges(Vec<(Key, EdgeField)>),
+    Nodes(UserSel),
+}
+
+pub enum InfoField {
+    Typename,
+    HasNextPage,
+    HasPreviousPage,
+    StartCursor,
+    EndCursor,
+}
+
+pub enum EdgeField {
+    Typename,
+    Cursor,
+    ConnectedAt,
+    IsMutual,
+    Node(UserSel),
 }
 
 impl UserSel {
@@ -115,9 +156,19 @@ impl PageSel {
     /// What the page's `results` select (merged over aliases of `results`, which the
     /// collection already merged), if anything.
     pub fn results(&self) -> impl Iterator<Item = &UserSel> {
-        self.fields.iter().filter_map(|(_, f)| match f {
-            PageField::Results(sel) => Some(sel),
-            _ => None,
+        self.fields.iter().flat_map(|(_, f)| {
+            let listed: Vec<&UserSel> = match f {
+                PageField::Results(sel) | PageField::Nodes(sel) => vec![sel],
+                PageField::Edges(edge) => edge
+                    .iter()
+                    .filter_map(|(_, e)| match e {
+                        EdgeField::Node(sel) => Some(sel),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            listed
         })
     }
 }
@@ -181,6 +232,8 @@ impl<'a> Binder<'a> {
                 "isConnection" => UserField::IsConnection,
                 "tags" => UserField::Tags(self.tag(&c.sets)?),
                 "connections" => UserField::Connections(Box::new(self.page(&c)?)),
+                "friends" => UserField::Connections(Box::new(self.friends(&c)?)),
+                "nodeId" => UserField::NodeId,
                 name => match UserLeaf::named(name) {
                     Some(leaf) if leaf.is_id() => UserField::Id,
                     Some(leaf) => UserField::Leaf(leaf),
@@ -235,8 +288,66 @@ impl<'a> Binder<'a> {
         }
         Ok(PageSel {
             slot,
-            limit,
-            offset,
+            window: Window::Offset { limit, offset },
+            mutual,
+            fields,
+        })
+    }
+
+    fn friends(&mut self, c: &Collected<'a>) -> Result<PageSel, Fallback> {
+        let slot = self.slots;
+        self.slots += 1;
+        let window = Window::Cursor {
+            first: self.int(c, "first")?,
+            after: self.string(c, "after")?,
+            last: self.int(c, "last")?,
+            before: self.string(c, "before")?,
+        };
+        let mutual = self.boolean(c, "mutual")?;
+        let unsupported = || Fallback::Unsupported("a friends field the plan does not write");
+        let mut fields = Vec::new();
+        for f in self.collect(&c.sets, "FriendConnection")? {
+            let field = match f.name.as_str() {
+                "__typename" => PageField::Typename,
+                "totalCount" => PageField::TotalCount,
+                "nodes" => PageField::Nodes(self.user(&f.sets)?),
+                "pageInfo" => {
+                    let mut info = Vec::new();
+                    for i in self.collect(&f.sets, "PageInfo")? {
+                        let field = match i.name.as_str() {
+                            "__typename" => InfoField::Typename,
+                            "hasNextPage" => InfoField::HasNextPage,
+                            "hasPreviousPage" => InfoField::HasPreviousPage,
+                            "startCursor" => InfoField::StartCursor,
+                            "endCursor" => InfoField::EndCursor,
+                            _ => return Err(unsupported()),
+                        };
+                        info.push((key(i.key), field));
+                    }
+                    PageField::PageInfo(info)
+                }
+                "edges" => {
+                    let mut edge = Vec::new();
+                    for e in self.collect(&f.sets, "FriendEdge")? {
+                        let field = match e.name.as_str() {
+                            "__typename" => EdgeField::Typename,
+                            "cursor" => EdgeField::Cursor,
+                            "connectedAt" => EdgeField::ConnectedAt,
+                            "isMutual" => EdgeField::IsMutual,
+                            "node" => EdgeField::Node(self.user(&e.sets)?),
+                            _ => return Err(unsupported()),
+                        };
+                        edge.push((key(e.key), field));
+                    }
+                    PageField::Edges(edge)
+                }
+                _ => return Err(unsupported()),
+            };
+            fields.push((key(f.key), field));
+        }
+        Ok(PageSel {
+            slot,
+            window,
             mutual,
             fields,
         })
@@ -479,6 +590,15 @@ impl<'a> Binder<'a> {
                 .map(Some)
                 .ok_or(Fallback::Runtime("an Int out of range")),
             Some(_) => Err(Fallback::Runtime("an Int that is not a number")),
+        }
+    }
+
+    /// A `String` argument (absent and null: None).
+    fn string(&self, c: &Collected<'a>, name: &str) -> Result<Option<String>, Fallback> {
+        match self.argument(c, name)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(_) => Err(Fallback::Runtime("a String that is not a string")),
         }
     }
 

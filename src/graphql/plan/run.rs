@@ -9,12 +9,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::bind::{Bound, PageField, PageSel, RootField, TagField, TagSel, UserField, UserSel};
+use super::bind::{
+    Bound, EdgeField, InfoField, PageField, PageSel, RootField, TagField, TagSel, UserField,
+    UserSel, Window,
+};
 use super::document::Fallback;
 use super::json;
-use crate::core::{self, Access, ConnectionPage, ConnectionStatus, Offset, PageRequest};
+use crate::core::{
+    self, Access, ConnectionPage, ConnectionStatus, FriendList, FriendsArgs, FriendsPage,
+    FriendsRequest, Offset, PageRequest,
+};
+use crate::graphql::node::{global_id, NodeKind};
 use crate::graphql::request::RequestContext;
 use crate::graphql::types::{page_arguments, page_count, page_links, user_id, MAX_IDS};
+use crate::store::time::api_time;
 use crate::store::{TagRecord, UserRecord};
 
 /// What a bound operation read.
@@ -28,11 +36,16 @@ struct Loaded {
     pages: HashMap<(usize, i64), Finished>,
 }
 
-/// A page with what its links need.
-struct Finished {
-    page: ConnectionPage,
-    next: Option<String>,
-    previous: Option<String>,
+/// A page as its selection writes it.
+enum Finished {
+    /// `connections`, with what its links need.
+    Offset {
+        page: ConnectionPage,
+        next: Option<String>,
+        previous: Option<String>,
+    },
+    /// `friends`.
+    Cursor(FriendsPage),
 }
 
 /// A user about to be written: what the page or the root read of it.
@@ -182,51 +195,100 @@ async fn load_level<'b>(
         if loaded.pages.contains_key(&(sel.slot, owner)) || !seen.insert((sel.slot, owner)) {
             continue;
         }
-        let (limit, offset) = page_arguments(rc, sel.limit, sel.offset)
-            .map_err(|_| Fallback::Runtime("page arguments"))?;
-        let request = PageRequest::new(
-            owner,
-            limit,
-            rc.config.max_limit,
-            Offset::from_u64(offset),
-            sel.mutual,
-        );
         let with_tags = sel.results().any(UserSel::needs_tags);
         let with_records = sel.results().any(UserSel::needs_record);
-        let key = request.key(with_tags, with_records);
-        requests.push((sel, owner, request, key, offset));
+        let request = match &sel.window {
+            Window::Offset { limit, offset } => {
+                let (limit, offset) = page_arguments(rc, *limit, *offset)
+                    .map_err(|_| Fallback::Runtime("page arguments"))?;
+                let request = PageRequest::new(
+                    owner,
+                    limit,
+                    rc.config.max_limit,
+                    Offset::from_u64(offset),
+                    sel.mutual,
+                );
+                Request::Offset(request, offset)
+            }
+            Window::Cursor {
+                first,
+                after,
+                last,
+                before,
+            } => {
+                let list = FriendList {
+                    owner,
+                    viewer: loaded.access.viewer,
+                    mutual: sel.mutual,
+                };
+                let args = FriendsArgs {
+                    first: first.map(i64::from),
+                    after: after.clone(),
+                    last: last.map(i64::from),
+                    before: before.clone(),
+                };
+                let request =
+                    FriendsRequest::new(list, &args, rc.config.default_limit, rc.config.max_limit)
+                        .map_err(|_| Fallback::Runtime("friends arguments"))?;
+                Request::Cursor(request)
+            }
+        };
+        let key = match &request {
+            Request::Offset(request, _) => request.key(with_tags, with_records),
+            Request::Cursor(request) => request.key(with_tags, with_records),
+        };
+        requests.push((sel, owner, request, key));
     }
-    let keys: Vec<_> = requests.iter().map(|(_, _, _, key, _)| *key).collect();
+    let keys: Vec<_> = requests.iter().map(|(_, _, _, key)| *key).collect();
     let rows = rc
         .load_pages(&keys)
         .await
         .map_err(|_| Fallback::Runtime("a read failed"))?;
     let mut next_level = Vec::new();
-    for (sel, owner, request, key, offset) in requests {
+    for (sel, owner, request, key) in requests {
         // Shared: selections at different places may ask one owner for the same page.
         let rows = rows.get(&key).cloned().unwrap_or_default();
-        let page = ConnectionPage::finish(&request, rows, loaded.access.viewer, key.with_tags);
-        for listed in page.listed() {
+        let (finished, listed): (Finished, Vec<i64>) = match request {
+            Request::Offset(request, offset) => {
+                let page =
+                    ConnectionPage::finish(&request, rows, loaded.access.viewer, key.with_tags);
+                let links = sel
+                    .fields
+                    .iter()
+                    .any(|(_, f)| matches!(f, PageField::Next | PageField::Previous));
+                let (next, previous) = match links {
+                    true => page_links(&page, &rc.link_origin, owner, offset, sel.mutual),
+                    false => (None, None),
+                };
+                let listed = page.listed().map(|l| l.id).collect();
+                let finished = Finished::Offset {
+                    page,
+                    next,
+                    previous,
+                };
+                (finished, listed)
+            }
+            Request::Cursor(request) => {
+                let page = FriendsPage::finish(&request, rows, key.with_tags);
+                let listed = page.edges().map(|e| e.id).collect();
+                (Finished::Cursor(page), listed)
+            }
+        };
+        for id in listed {
             for results in sel.results() {
-                next_level.extend(results.pages().map(|child| (child, listed.id)));
+                next_level.extend(results.pages().map(|child| (child, id)));
             }
         }
-        let links = sel
-            .fields
-            .iter()
-            .any(|(_, f)| matches!(f, PageField::Next | PageField::Previous));
-        let (next, previous) = match links {
-            true => page_links(&page, &rc.link_origin, owner, offset, sel.mutual),
-            false => (None, None),
-        };
-        let finished = Finished {
-            page,
-            next,
-            previous,
-        };
         loaded.pages.insert((sel.slot, owner), finished);
     }
     Ok(next_level)
+}
+
+/// A page to read, its arguments checked.
+enum Request {
+    /// With the offset as the client wrote it (for the links).
+    Offset(PageRequest, u64),
+    Cursor(FriendsRequest),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,6 +348,7 @@ impl Writer<'_> {
                     json::list(out, tags, |out, tag| tag_object(out, sel, tag))?;
                 }
                 UserField::Connections(page) => self.page(out, page, u.id)?,
+                UserField::NodeId => json::string(out, &global_id(NodeKind::User, u.id).0),
             }
             Ok(())
         })
@@ -297,14 +360,32 @@ impl Writer<'_> {
             .pages
             .get(&(sel.slot, owner))
             .ok_or(Fallback::Runtime("a page not read"))?;
+        match finished {
+            Finished::Offset {
+                page,
+                next,
+                previous,
+            } => self.offset_page(out, sel, page, next, previous),
+            Finished::Cursor(page) => self.cursor_page(out, sel, page),
+        }
+    }
+
+    fn offset_page(
+        &self,
+        out: &mut Vec<u8>,
+        sel: &PageSel,
+        page: &ConnectionPage,
+        next: &Option<String>,
+        previous: &Option<String>,
+    ) -> Result<(), Fallback> {
         json::object(out, &sel.fields, |out, field| {
             match field {
                 PageField::Typename => json::string(out, "UserConnectionPage"),
-                PageField::Count => json::int(out, page_count(finished.page.count).into()),
-                PageField::Next => json::opt_string(out, finished.next.as_deref()),
-                PageField::Previous => json::opt_string(out, finished.previous.as_deref()),
+                PageField::Count => json::int(out, page_count(page.count).into()),
+                PageField::Next => json::opt_string(out, next.as_deref()),
+                PageField::Previous => json::opt_string(out, previous.as_deref()),
                 PageField::Results(results) => {
-                    json::list(out, finished.page.listed(), |out, listed| {
+                    json::list(out, page.listed(), |out, listed| {
                         let view = View {
                             id: listed.id,
                             record: listed.record.map(|r| &**r),
@@ -314,9 +395,76 @@ impl Writer<'_> {
                         self.user(out, results, view)
                     })?;
                 }
+                _ => return Err(Fallback::Runtime("a friends field on connections")),
             }
             Ok(())
         })
+    }
+
+    fn cursor_page(
+        &self,
+        out: &mut Vec<u8>,
+        sel: &PageSel,
+        page: &FriendsPage,
+    ) -> Result<(), Fallback> {
+        json::object(out, &sel.fields, |out, field| {
+            match field {
+                PageField::Typename => json::string(out, "FriendConnection"),
+                PageField::TotalCount => json::int(out, page_count(page.total_count).into()),
+                PageField::Nodes(nodes) => {
+                    json::list(out, page.edges(), |out, edge| {
+                        self.user(out, nodes, edge_view(&edge))
+                    })?;
+                }
+                PageField::Edges(fields) => {
+                    json::list(out, page.edges(), |out, edge| {
+                        json::object(out, fields, |out, field| {
+                            match field {
+                                EdgeField::Typename => json::string(out, "FriendEdge"),
+                                EdgeField::Cursor => json::string(out, &edge.cursor),
+                                EdgeField::ConnectedAt => {
+                                    json::string(out, &api_time(edge.connected_at_us))
+                                }
+                                EdgeField::IsMutual => json::boolean(out, edge.is_mutual),
+                                EdgeField::Node(node) => self.user(out, node, edge_view(&edge))?,
+                            }
+                            Ok(())
+                        })
+                    })?;
+                }
+                PageField::PageInfo(fields) => {
+                    let info = &page.page_info;
+                    json::object(out, fields, |out, field| {
+                        match field {
+                            InfoField::Typename => json::string(out, "PageInfo"),
+                            InfoField::HasNextPage => json::boolean(out, info.has_next_page),
+                            InfoField::HasPreviousPage => {
+                                json::boolean(out, info.has_previous_page)
+                            }
+                            InfoField::StartCursor => {
+                                json::opt_string(out, info.start_cursor.as_deref())
+                            }
+                            InfoField::EndCursor => {
+                                json::opt_string(out, info.end_cursor.as_deref())
+                            }
+                        }
+                        Ok::<(), Fallback>(())
+                    })?;
+                }
+                _ => return Err(Fallback::Runtime("a connections field on friends")),
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A user a cursor page lists, as the writer takes it.
+fn edge_view<'a>(edge: &core::FriendEdge<'a>) -> View<'a> {
+    View {
+        id: edge.id,
+        record: edge.record.map(|r| &**r),
+        tags: edge.tags,
+        status: edge.status,
     }
 }
 
