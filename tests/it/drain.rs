@@ -12,106 +12,22 @@
 //! the balancer test says it is skipped, except where `REQUIRE_LB_TOOLS=1` (CI) makes that a
 //! failure.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+
+use std::process::Stdio;
+
 use tokio::process::{Child, Command};
 
+use crate::common::gateway::{free_port, Gateway};
 use crate::common::socket::{Received, Socket};
-use crate::common::{self, Api, Backend, TestDb, TEST_SECRET};
+use crate::common::{self, Api, Backend, TestDb};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_community-gateway");
 /// How long the gateways under test drain: past HAProxy's 200 ms check interval, with margin.
 const DRAIN_MS: u64 = 700;
 /// Who acts on user 2, the subscriber, in the example community (the two are not connected).
 const ACTOR: i64 = 4;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
-}
-
-/// A gateway process serving `url` on a port of its own.
-struct Gateway {
-    child: Child,
-    port: u16,
-    url: String,
-}
-
-impl Gateway {
-    async fn start(url: &str) -> Gateway {
-        Gateway::start_on(url, free_port()).await
-    }
-
-    async fn start_on(url: &str, port: u16) -> Gateway {
-        let child = Command::new(BINARY)
-            .args(["serve", "--no-demo", "--bind", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", url)
-            .env("JWT_SECRET", TEST_SECRET)
-            .env("SHUTDOWN_DRAIN_MS", DRAIN_MS.to_string())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the gateway starts");
-        let gateway = Gateway {
-            child,
-            port,
-            url: url.to_string(),
-        };
-        gateway.wait_ready().await;
-        gateway
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    async fn wait_ready(&self) {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = client.get(format!("{}/readyz", self.base())).send().await;
-            if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the gateway did not become ready"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn terminate(&self) {
-        let pid = self.child.id().expect("running").to_string();
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success(), "SIGTERM sent");
-    }
-
-    /// Waits for the process to end; it must end by itself, cleanly, within `DRAIN_MS` and a
-    /// few seconds.
-    async fn exited(&mut self) {
-        let status = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
-            .await
-            .expect("the gateway leaves after SIGTERM")
-            .expect("wait");
-        assert!(status.success(), "the gateway exits cleanly: {status:?}");
-    }
-
-    /// SIGTERM, a clean exit, and a new process on the same port.
-    async fn restart(&mut self) {
-        self.terminate();
-        self.exited().await;
-        *self = Gateway::start_on(&self.url, self.port).await;
-    }
-}
 
 #[tokio::test]
 async fn sigterm_drains_readyz_first_and_closes_sockets_with_1001() {
@@ -119,7 +35,7 @@ async fn sigterm_drains_readyz_first_and_closes_sockets_with_1001() {
         return;
     };
     common::import_example(&db.store).await;
-    let mut gateway = Gateway::start(&db.url).await;
+    let mut gateway = Gateway::start(&db.url, DRAIN_MS).await;
     let base = gateway.base();
     let client = reqwest::Client::new();
     let mut socket = Socket::of(&base, 2).await;
@@ -312,8 +228,8 @@ async fn a_rolling_restart_behind_haproxy_fails_no_request_and_loses_no_event() 
         return;
     };
     common::import_example(&db.store).await;
-    let mut a = Gateway::start(&db.url).await;
-    let mut b = Gateway::start(&db.url).await;
+    let mut a = Gateway::start(&db.url, DRAIN_MS).await;
+    let mut b = Gateway::start(&db.url, DRAIN_MS).await;
     let balancer = Balancer::start(&a, &b).await;
     let lb = balancer.base();
 

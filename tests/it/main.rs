@@ -20,6 +20,7 @@ mod graphql_lifecycle;
 mod graphql_limits;
 mod import_swap;
 mod import_under_load;
+mod kill;
 mod lifecycle;
 mod openapi;
 mod page_shapes;

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod gateway;
 pub mod keys;
 pub mod metrics;
 pub mod socket;

@@ -177,6 +177,23 @@ impl ThrowawayPostgres {
         self.pg_ctl_start();
     }
 
+    /// `pg_ctl stop -m immediate`: every server process quits at once, without a checkpoint,
+    /// as in a crash (the next start recovers from the WAL).
+    pub fn stop_immediate(&self) {
+        run_as(
+            self.user,
+            &self.bin.join("pg_ctl"),
+            &[
+                "-D",
+                self.data.to_str().expect("utf-8"),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+    }
+
     /// `pg_ctl stop -m fast`, the normal way an operator restarts PostgreSQL: open sessions get
     /// `57P01 admin_shutdown`, then connections are refused.
     pub fn stop_fast(&self) {
