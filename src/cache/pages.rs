@@ -253,7 +253,11 @@ mod tests {
                 for from in places {
                     for direction in [Direction::Forward, Direction::Backward] {
                         for limit in [1, 2, 3, 100] {
-                            let keyset = Keyset { direction, from };
+                            let keyset = Keyset {
+                                direction,
+                                from,
+                                counted: true,
+                            };
                             let spec = PageSpec {
                                 keyset: Some(keyset),
                                 ..spec(limit, 0, mutual)

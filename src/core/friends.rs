@@ -188,8 +188,9 @@ impl FriendsRequest {
         })
     }
 
-    /// The loader key: one edge more than the page holds, to know whether the list goes on.
-    pub fn key(&self, with_tags: bool, with_records: bool) -> PageKey {
+    /// The loader key: one edge more than the page holds, to know whether the list goes on;
+    /// `counted`: whether `totalCount` is asked for.
+    pub fn key(&self, with_tags: bool, with_records: bool, counted: bool) -> PageKey {
         let from = match self.direction {
             Direction::Forward => self.after,
             Direction::Backward => self.before,
@@ -203,6 +204,7 @@ impl FriendsRequest {
                 keyset: Some(Keyset {
                     direction: self.direction,
                     from,
+                    counted,
                 }),
             },
             with_tags,

@@ -70,7 +70,8 @@ pub(super) async fn friends(
     // decides what the page reads with them, as for `connections`.
     let look = ctx.look_ahead();
     let selected = UserSelection::of([look.field("edges").field("node"), look.field("nodes")]);
-    let key = request.key(selected.tags, selected.records);
+    let counted = look.field("totalCount").exists();
+    let key = request.key(selected.tags, selected.records, counted);
     let rows = rc.page(key).await.or_graphql()?.unwrap_or_default();
     let page = FriendsPage::finish(&request, rows, selected.tags);
     let statuses: Vec<_> = page.edges().map(|e| (e.id, e.status)).collect();

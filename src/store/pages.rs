@@ -138,7 +138,7 @@ impl Store {
             .push(" AND pos <= ")
             .bind(end);
         }
-        push_counted_rows(&mut sql, owner, viewer, records, "p.pos");
+        push_counted_rows(&mut sql, owner, viewer, records, "p.pos", true);
         sql.push(" ORDER BY p.pos");
 
         let mut page = ConnectionPageRows::default();
@@ -186,7 +186,7 @@ impl Store {
                  FROM connections WHERE 1 = 0",
             );
         }
-        push_counted_rows(&mut sql, owner, viewer, records, "p.beyond");
+        push_counted_rows(&mut sql, owner, viewer, records, "p.beyond", keyset.counted);
 
         let mut page = ConnectionPageRows::default();
         for row in self.reader().query_all(sql.build()).await? {
@@ -314,19 +314,31 @@ fn push_mutual_set(sql: &mut Sql, viewer: Value, owner: i64) {
 /// `) SELECT …`: the rows of `p` with the listed users (and their records) and the requests
 /// that count for their statuses, after one row of the owner's two counts, so that even an
 /// empty page (past the end, no connections) answers the counts. `extra`: one more column
-/// of `p` the caller reads.
-fn push_counted_rows(sql: &mut Sql, owner: i64, viewer: Value, records: bool, extra: &str) {
+/// of `p` the caller reads. Without `counted`, both counts read 0 (nothing is counted).
+fn push_counted_rows(
+    sql: &mut Sql,
+    owner: i64,
+    viewer: Value,
+    records: bool,
+    extra: &str,
+    counted: bool,
+) {
     sql.push(") SELECT ")
         .push(user_columns(records))
         .push(", p.friend_id AS listed_id, p.connected_at_us, p.mutual, ")
         .push(extra)
         .push(
             ", k.total, k.mutuals, \
-             sr.from_user_id AS sent_by_viewer, rr.to_user_id AS received_by_viewer \
-             FROM (SELECT (SELECT COUNT(*) FROM connections WHERE user_id = ",
-        )
-        .bind(owner)
-        .push(") AS total, (SELECT COUNT(*) FROM m) AS mutuals) k LEFT JOIN p ON 1 = 1");
+             sr.from_user_id AS sent_by_viewer, rr.to_user_id AS received_by_viewer FROM ",
+        );
+    match counted {
+        true => sql
+            .push("(SELECT (SELECT COUNT(*) FROM connections WHERE user_id = ")
+            .bind(owner)
+            .push(") AS total, (SELECT COUNT(*) FROM m) AS mutuals) k"),
+        false => sql.push("(SELECT 0 AS total, 0 AS mutuals) k"),
+    };
+    sql.push(" LEFT JOIN p ON 1 = 1");
     if records {
         sql.push(" LEFT JOIN users u ON u.id = p.friend_id");
     }

@@ -81,6 +81,9 @@ pub enum Direction {
 pub struct Keyset {
     pub direction: Direction,
     pub from: Option<EdgeKey>,
+    /// Whether the page's count is wanted: on a miss, counting a hub's list walks all of it,
+    /// which a page of 20 after a cursor otherwise does not (the count is then 0).
+    pub counted: bool,
 }
 
 /// One listed connection.

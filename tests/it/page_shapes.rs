@@ -324,7 +324,11 @@ fn keyset_pages_are_slices_of_the_whole_list() {
                     for from in places {
                         for direction in [Direction::Forward, Direction::Backward] {
                             let keyset = PageSpec {
-                                keyset: Some(Keyset { direction, from }),
+                                keyset: Some(Keyset {
+                                    direction,
+                                    from,
+                                    counted: true,
+                                }),
                                 ..PageSpec::offset(spec.limit, 0, spec.mutual)
                             };
                             let got = store

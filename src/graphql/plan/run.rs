@@ -235,7 +235,13 @@ async fn load_level<'b>(
         };
         let key = match &request {
             Request::Offset(request, _) => request.key(with_tags, with_records),
-            Request::Cursor(request) => request.key(with_tags, with_records),
+            Request::Cursor(request) => {
+                let counted = sel
+                    .fields
+                    .iter()
+                    .any(|(_, f)| matches!(f, PageField::TotalCount));
+                request.key(with_tags, with_records, counted)
+            }
         };
         requests.push((sel, owner, request, key));
     }
