@@ -258,13 +258,26 @@ test('GraphiQL runs the connectionEvents subscription', { skip: !LIVE_BASE_URL &
   await page.waitForSelector(QUERY_EDITOR);
   await setEditorText(page, HEADERS_EDITOR, JSON.stringify({ Authorization: 'Bearer alice-demo-token' }, null, 2));
   await setQuery(page, SUBSCRIPTION, 'Live');
-  const socket = page.waitForEvent('websocket');
+  // The ack is watched for from the socket's first event on: it can arrive in the same tick as
+  // the socket, before a listener added once `waitForEvent('websocket')` resolved would exist.
+  let ws;
+  const acked = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no connection_ack within 30 s')), 30_000);
+    page.once('websocket', (socket) => {
+      ws = socket;
+      socket.on('framereceived', (f) => {
+        if (String(f.payload).includes('connection_ack')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  });
   await page.click('.graphiql-execute-button');
-  const ws = await socket;
-  assert.match(ws.url(), /^ws:\/\/.*\/graphql$/);
   // The subscription is live once the server has acknowledged the socket and had a moment to
   // register the operation.
-  await ws.waitForEvent('framereceived', { predicate: (f) => String(f.payload).includes('connection_ack') });
+  await acked;
+  assert.match(ws.url(), /^ws:\/\/.*\/graphql$/);
   await new Promise((resolve) => setTimeout(resolve, 500));
 
   const removed = await fetch(`${LIVE_BASE_URL}/api/v2/user/1/connection/remove/`, {

@@ -10,6 +10,10 @@
 #   graphql-ws library (every event kind, credentials, 4403, 4401), acting on pairs among
 #   users 3, 4, 5 and 8 only;
 # - graphql-client.test.mjs: Apollo Client with automatic persisted queries;
+# - friends-pagination.test.mjs: Apollo Client's relayStylePagination cache scrolling
+#   User.friends with fetchMore (forward, backward, across a connection made mid-scroll), on
+#   FRIENDS_BASE_URL, a server of its own loaded with the friends community .ci/client.sh
+#   writes; without it those tests are skipped;
 # - playground.test.mjs: the GraphiQL playground in headless Chromium (/usr/bin/chromium,
 #   or CHROMIUM_PATH), offline: a query, then a mutation that changes nothing (a retry);
 #   writes docs/playground.png; and, on LIVE_BASE_URL (a server of its own), the
