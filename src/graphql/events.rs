@@ -13,9 +13,8 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, Subscription, ID};
 use futures_util::stream::{self, Stream};
 
-use super::friends::FriendEdge;
 use super::request::RequestContext;
-use super::types::{ConnectionRequest, User};
+use super::types::{ConnectionRequest, FriendEdge, User};
 use crate::cache::{self, Source};
 use crate::core::lifecycle::EventKind;
 use crate::core::{ConnectionStatus, FriendList};

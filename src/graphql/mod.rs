@@ -18,10 +18,10 @@
 
 pub mod documents;
 mod events;
-mod friends;
+mod global_id;
 pub mod http;
 mod lifecycle;
-pub(crate) mod node;
+mod node;
 mod plan;
 pub mod playground;
 mod request;

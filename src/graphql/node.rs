@@ -1,16 +1,12 @@
-//! Relay's `Node` interface: a global id for each `User`, `Tag` and `ConnectionRequest`, and
-//! the `node(id:)` / `nodes(ids:)` root fields that fetch any of them by it.
-//!
-//! The global id is a field of its own, `nodeId` (Relay's compiler takes
-//! `nodeInterfaceIdField: "nodeId"`), so `User.id` stays the REST id that clients already use.
-//! It is base64 of `Type:id`, as graphql-relay-js's `toGlobalId` writes it.
+//! Relay's `Node` interface: `User`, `Tag` and `ConnectionRequest` by their global id
+//! (`global_id`), and the `node(id:)` / `nodes(ids:)` root fields that fetch any of them.
+//! Relay's compiler takes the id field with `nodeInterfaceIdField: "nodeId"`.
 
-use async_graphql::{Context, Interface, ID};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use async_graphql::{Context, Interface, Object, ID};
 
+use super::global_id::{parse, NodeKind};
 use super::request::RequestContext;
-use super::types::{ConnectionRequest, Tag, User};
+use super::types::{nullable, ConnectionRequest, Tag, User, MAX_IDS};
 use crate::core;
 use crate::error::{ApiError, GraphqlResult};
 
@@ -27,49 +23,9 @@ pub enum Node {
     ConnectionRequest(ConnectionRequest),
 }
 
-/// What a global id names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NodeKind {
-    User,
-    Tag,
-    ConnectionRequest,
-}
-
-impl NodeKind {
-    fn name(self) -> &'static str {
-        match self {
-            NodeKind::User => "User",
-            NodeKind::Tag => "Tag",
-            NodeKind::ConnectionRequest => "ConnectionRequest",
-        }
-    }
-}
-
-/// The global id of `kind` number `id`.
-pub fn global_id(kind: NodeKind, id: i64) -> ID {
-    ID(STANDARD.encode(format!("{}:{id}", kind.name())))
-}
-
-/// What a global id names; None when it is not one of ours.
-fn parse(id: &str) -> Option<(NodeKind, i64)> {
-    let text = String::from_utf8(STANDARD.decode(id).ok()?).ok()?;
-    let (kind, number) = text.split_once(':')?;
-    let kind = match kind {
-        "User" => NodeKind::User,
-        "Tag" => NodeKind::Tag,
-        "ConnectionRequest" => NodeKind::ConnectionRequest,
-        _ => return None,
-    };
-    // The digits as written (no sign, no leading `+`): one spelling per id.
-    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((kind, number.parse().ok()?))
-}
-
 /// The object `id` names, as its own root field would answer it: null when there is none, or
 /// when the viewer may not see it (a request is seen only by its two users).
-pub(super) async fn node(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<Option<Node>> {
+async fn node(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<Option<Node>> {
     let rc = ctx.data_unchecked::<RequestContext>();
     let Some((kind, id)) = parse(id) else {
         return Err(ApiError::Invalid {
@@ -110,30 +66,40 @@ pub(super) async fn node(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<Op
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The root fields of the Node interface (merged into `Query` by `schema`).
+#[derive(Default)]
+pub struct NodeQuery;
 
-    #[test]
-    fn a_global_id_reads_back_and_nothing_else_does() {
-        for kind in [NodeKind::User, NodeKind::Tag, NodeKind::ConnectionRequest] {
-            let id = global_id(kind, 42);
-            assert_eq!(parse(&id), Some((kind, 42)));
+#[Object(name = "NodeQuery")]
+impl NodeQuery {
+    /// The User, Tag or ConnectionRequest a global id (`nodeId`) names (Relay's Node
+    /// interface); null when there is none or the viewer may not see it (a request is seen
+    /// only by its two users).
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global id (`nodeId`).")] id: ID,
+    ) -> async_graphql::Result<Option<Node>> {
+        let found = node(ctx, &id).await;
+        nullable(ctx, found)
+    }
+
+    /// The objects global ids name, in the order asked, with null where `node` is null (at
+    /// most 500 ids).
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global ids (`nodeId`).")] ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_IDS {
+            return Err(ApiError::Invalid {
+                field: "ids",
+                message: format!("ids may name at most {MAX_IDS} objects."),
+            })
+            .or_graphql();
         }
-        assert_eq!(
-            global_id(NodeKind::User, 1).0,
-            "VXNlcjox",
-            "graphql-relay's toGlobalId"
-        );
-        for bad in [
-            "",
-            "1",
-            "VXNlcjo=",
-            "VXNlcjotMQ==",
-            "VXNlcjorMQ==",
-            "Rm9vOjE=",
-        ] {
-            assert_eq!(parse(bad), None, "{bad}");
-        }
+        // Together: the users among them are read by one batch of the user loader.
+        let found = futures_util::future::join_all(ids.iter().map(|id| node(ctx, id)));
+        found.await.into_iter().collect()
     }
 }

@@ -1,17 +1,24 @@
 //! The schema: built once per server, printed as `schema.graphql`.
 
-use async_graphql::Schema;
+use async_graphql::{MergedObject, Schema};
 
 use super::events::Subscription;
 use super::lifecycle::Mutation;
+use super::node::NodeQuery;
 use super::types::Query;
 use crate::config::GraphqlLimits;
 
-pub type GatewaySchema = Schema<Query, Mutation, Subscription>;
+// The query root: the users' fields, then Relay's `node` and `nodes` (`node::NodeQuery`).
+/// The entry points.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(Query, NodeQuery);
+
+pub type GatewaySchema = Schema<QueryRoot, Mutation, Subscription>;
 
 /// Builds the schema (without per-request data).
 pub fn schema(limits: GraphqlLimits) -> GatewaySchema {
-    let mut builder = Schema::build(Query, Mutation, Subscription)
+    let mut builder = Schema::build(QueryRoot::default(), Mutation, Subscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     // No schema extensions (they would wrap every field resolution): persisted queries and

@@ -9,7 +9,8 @@ use tokio::sync::OnceCell;
 use super::request::RequestContext;
 use crate::core::lifecycle;
 use crate::core::{
-    self, ConnectionPage, ConnectionStatus, Listed, ListedRequest, Offset, PageRequest, RequestPage,
+    self, ConnectionPage, ConnectionStatus, FriendList, FriendsArgs, FriendsPage, FriendsRequest,
+    Listed, ListedRequest, Offset, PageRequest, RequestPage,
 };
 use crate::entity::user::user_fields;
 use crate::error::{ApiError, GraphqlResult};
@@ -43,10 +44,12 @@ pub(super) use crate::extract::user_id;
 /// Most ids one `users(ids:)` call may ask for.
 pub(super) const MAX_IDS: usize = 500;
 
+#[derive(Default)]
 pub struct Query;
 
-/// The entry points.
-#[Object]
+/// The entry points to users (merged with `node::NodeQuery` into the schema's `Query`; the
+/// name here is only the part's own).
+#[Object(name = "UserQuery")]
 impl Query {
     /// A user by id; null when there is no such user.
     async fn user(
@@ -100,37 +103,6 @@ impl Query {
             Ok(rc.user(viewer).await.or_graphql()?.map(User::new))
         };
         nullable(ctx, me.await)
-    }
-
-    /// The User, Tag or ConnectionRequest a global id (`nodeId`) names (Relay's Node
-    /// interface); null when there is none or the viewer may not see it (a request is seen
-    /// only by its two users).
-    async fn node(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "A global id (`nodeId`).")] id: ID,
-    ) -> async_graphql::Result<Option<super::node::Node>> {
-        let node = super::node::node(ctx, &id).await;
-        nullable(ctx, node)
-    }
-
-    /// The objects global ids name, in the order asked, with null where `node` is null (at
-    /// most 500 ids).
-    async fn nodes(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Global ids (`nodeId`).")] ids: Vec<ID>,
-    ) -> async_graphql::Result<Vec<Option<super::node::Node>>> {
-        if ids.len() > MAX_IDS {
-            return Err(ApiError::Invalid {
-                field: "ids",
-                message: format!("ids may name at most {MAX_IDS} objects."),
-            })
-            .or_graphql();
-        }
-        // Together: the users among them are read by one batch of the user loader.
-        let found = futures_util::future::join_all(ids.iter().map(|id| super::node::node(ctx, id)));
-        found.await.into_iter().collect()
     }
 }
 
@@ -314,7 +286,7 @@ macro_rules! user_object {
 
             /// The user's global id (Relay's Node id); `id` is the REST id.
             pub(crate) async fn node_id(&self) -> ID {
-                super::node::global_id(super::node::NodeKind::User, self.id)
+                super::global_id::global_id(super::global_id::NodeKind::User, self.id)
             }
 
             /// The same list as `connections`, in the same order, as a Relay connection: cursor
@@ -338,14 +310,14 @@ macro_rules! user_object {
                     desc = "true: only mutual connections; false: only non-mutual ones; absent: all."
                 )]
                 mutual: Option<bool>,
-            ) -> async_graphql::Result<super::friends::FriendConnection> {
+            ) -> async_graphql::Result<FriendConnection> {
                 let args = core::FriendsArgs {
                     first: first.map(i64::from),
                     after,
                     last: last.map(i64::from),
                     before,
                 };
-                super::friends::friends(ctx, self.id, args, mutual).await
+                friends(ctx, self.id, args, mutual).await
             }
         }
     };
@@ -647,7 +619,7 @@ impl Tag {
     }
     /// The tag's global id (Relay's Node id).
     pub(crate) async fn node_id(&self) -> ID {
-        super::node::global_id(super::node::NodeKind::Tag, self.0.id)
+        super::global_id::global_id(super::global_id::NodeKind::Tag, self.0.id)
     }
     /// What the tag applies to (e.g. `user`).
     #[graphql(name = "type")]
@@ -749,7 +721,7 @@ impl ConnectionRequest {
     }
     /// The request's global id (Relay's Node id).
     pub(crate) async fn node_id(&self) -> ID {
-        super::node::global_id(super::node::NodeKind::ConnectionRequest, self.id)
+        super::global_id::global_id(super::global_id::NodeKind::ConnectionRequest, self.id)
     }
     /// Who asked.
     async fn from_user(&self) -> &User {
@@ -836,5 +808,104 @@ fn render_page(
         next,
         previous,
         results: page.results.iter().map(ConnectionRequest::listed).collect(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `User.friends`: the connections as a Relay connection (cursor pages), over the same list,
+// order, gates and loaders as `connections` (`crate::core::friends`, `docs/cursors.md`).
+
+/// A page of a user's connections, by the Relay Cursor Connections Specification.
+#[derive(SimpleObject)]
+pub struct FriendConnection {
+    /// The connections on this page, each with its cursor.
+    pub edges: Vec<FriendEdge>,
+    /// The users on this page (the edges' nodes, for clients that need no cursors).
+    pub nodes: Vec<User>,
+    pub page_info: PageInfo,
+    /// How many connections match the `mutual` filter, over all pages.
+    pub total_count: i32,
+}
+
+/// One connection of a `FriendConnection`.
+#[derive(SimpleObject)]
+pub struct FriendEdge {
+    /// Where this connection is in the list: `after` it continues right after it, however
+    /// the list changed since.
+    pub cursor: String,
+    pub node: User,
+    /// When the two users were connected.
+    pub connected_at: String,
+    /// Whether the listed user is also a connection of the viewer (mutual ones come first).
+    pub is_mutual: bool,
+}
+
+/// Relay's page information.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// Reading forward: more edges follow. Reading backward (`last`): the list goes on after
+    /// `before`.
+    pub has_next_page: bool,
+    /// Reading backward: more edges precede. Reading forward: the list holds edges up to
+    /// `after`.
+    pub has_previous_page: bool,
+    /// The first edge's cursor; null on an empty page.
+    pub start_cursor: Option<String>,
+    /// The last edge's cursor; null on an empty page.
+    pub end_cursor: Option<String>,
+}
+
+/// The `friends` field of `owner`.
+async fn friends(
+    ctx: &Context<'_>,
+    owner: i64,
+    args: FriendsArgs,
+    mutual: Option<bool>,
+) -> async_graphql::Result<FriendConnection> {
+    let rc = request(ctx);
+    let access = rc.access().await?;
+    core::check_settings(&access).or_graphql()?;
+    let list = FriendList {
+        owner,
+        viewer: access.viewer,
+        mutual,
+    };
+    let request = FriendsRequest::new(list, &args, rc.config.default_limit, rc.config.max_limit)
+        .or_graphql()?;
+    // What the operation selects of the listed users (through `edges { node }` and `nodes`)
+    // decides what the page reads with them, as for `connections`.
+    let look = ctx.look_ahead();
+    let selected = UserSelection::of([look.field("edges").field("node"), look.field("nodes")]);
+    let counted = look.field("totalCount").exists();
+    let key = request.key(selected.tags, selected.records, counted);
+    let rows = rc.page(key).await.or_graphql()?.unwrap_or_default();
+    let page = FriendsPage::finish(&request, rows, selected.tags);
+    let statuses: Vec<_> = page.edges().map(|e| (e.id, e.status)).collect();
+    rc.remember_statuses(statuses).await;
+    Ok(render_friends(&page))
+}
+
+fn render_friends(page: &FriendsPage) -> FriendConnection {
+    let edges: Vec<FriendEdge> = page
+        .edges()
+        .map(|edge| FriendEdge {
+            cursor: edge.cursor.clone(),
+            connected_at: api_time(edge.connected_at_us),
+            is_mutual: edge.is_mutual,
+            node: User::from_edge(&edge),
+        })
+        .collect();
+    let nodes = page.edges().map(|edge| User::from_edge(&edge)).collect();
+    let info = &page.page_info;
+    FriendConnection {
+        edges,
+        nodes,
+        page_info: PageInfo {
+            has_next_page: info.has_next_page,
+            has_previous_page: info.has_previous_page,
+            start_cursor: info.start_cursor.clone(),
+            end_cursor: info.end_cursor.clone(),
+        },
+        total_count: page_count(page.total_count),
     }
 }

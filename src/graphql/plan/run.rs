@@ -19,7 +19,7 @@ use crate::core::{
     self, Access, ConnectionPage, ConnectionStatus, FriendList, FriendsArgs, FriendsPage,
     FriendsRequest, Offset, PageRequest,
 };
-use crate::graphql::node::{global_id, NodeKind};
+use crate::graphql::global_id::{global_id, NodeKind};
 use crate::graphql::request::RequestContext;
 use crate::graphql::types::{page_arguments, page_count, page_links, user_id, MAX_IDS};
 use crate::store::time::api_time;
