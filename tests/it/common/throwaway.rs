@@ -180,23 +180,16 @@ impl ThrowawayPostgres {
     /// `pg_ctl stop -m immediate`: every server process quits at once, without a checkpoint,
     /// as in a crash (the next start recovers from the WAL).
     pub fn stop_immediate(&self) {
-        run_as(
-            self.user,
-            &self.bin.join("pg_ctl"),
-            &[
-                "-D",
-                self.data.to_str().expect("utf-8"),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
+        self.pg_ctl_stop("immediate");
     }
 
     /// `pg_ctl stop -m fast`, the normal way an operator restarts PostgreSQL: open sessions get
     /// `57P01 admin_shutdown`, then connections are refused.
     pub fn stop_fast(&self) {
+        self.pg_ctl_stop("fast");
+    }
+
+    fn pg_ctl_stop(&self, mode: &str) {
         run_as(
             self.user,
             &self.bin.join("pg_ctl"),
@@ -204,7 +197,7 @@ impl ThrowawayPostgres {
                 "-D",
                 self.data.to_str().expect("utf-8"),
                 "-m",
-                "fast",
+                mode,
                 "-w",
                 "stop",
             ],
