@@ -41,6 +41,8 @@ pub mod defaults {
     pub const WS_MAX_SOCKETS: u32 = 10_000;
     pub const WS_MAX_SUBSCRIPTIONS: u32 = 16;
     pub const WS_PING_INTERVAL_MS: u64 = 15_000;
+    pub const WS_MAX_OUTBOUND_BYTES: u32 = 65_536;
+    pub const WS_SUBSCRIPTION_BUFFER: u32 = 64;
 }
 
 /// Options shared by every subcommand that touches the database.
@@ -279,6 +281,19 @@ pub struct ServeOptions {
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub ws_ping_interval_ms: u64,
 
+    /// WebSocket: most bytes of messages waiting for a socket whose peer does not read fast
+    /// enough (the one being written included); one more closes the socket with 4413.
+    #[arg(long, env = "WS_MAX_OUTBOUND_BYTES", default_value_t = defaults::WS_MAX_OUTBOUND_BYTES,
+          value_parser = clap::value_parser!(u32).range(1024..=1 << 30))]
+    pub ws_max_outbound_bytes: u32,
+
+    /// WebSocket: most events one `connectionEvents` subscription may have waiting (handed
+    /// over by the feed, not yet resolved and queued for its socket); one more ends the
+    /// subscription with an error.
+    #[arg(long, env = "WS_SUBSCRIPTION_BUFFER", default_value_t = defaults::WS_SUBSCRIPTION_BUFFER,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub ws_subscription_buffer: u32,
+
     /// Skip running migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
@@ -332,6 +347,12 @@ pub struct WsLimits {
     pub max_subscriptions: usize,
     /// The keep-alive: a Ping this often; silence for one more interval closes the socket.
     pub ping_interval: std::time::Duration,
+    /// Bytes of messages that may wait for one socket (the one being written included); past
+    /// it the socket is closed with 4413.
+    pub max_outbound_bytes: usize,
+    /// Events that may wait for one subscription before it is resolved and sent; past it the
+    /// subscription ends with an error.
+    pub subscription_buffer: usize,
 }
 
 impl Default for WsLimits {
@@ -341,6 +362,8 @@ impl Default for WsLimits {
             max_sockets: defaults::WS_MAX_SOCKETS as usize,
             max_subscriptions: defaults::WS_MAX_SUBSCRIPTIONS as usize,
             ping_interval: std::time::Duration::from_millis(defaults::WS_PING_INTERVAL_MS),
+            max_outbound_bytes: defaults::WS_MAX_OUTBOUND_BYTES as usize,
+            subscription_buffer: defaults::WS_SUBSCRIPTION_BUFFER as usize,
         }
     }
 }
@@ -487,6 +510,8 @@ impl ServeOptions {
             ws_max_sockets,
             ws_max_subscriptions,
             ws_ping_interval_ms,
+            ws_max_outbound_bytes,
+            ws_subscription_buffer,
         } = self;
         if default_limit > max_limit {
             bail!("DEFAULT_LIMIT ({default_limit}) must not exceed MAX_LIMIT ({max_limit})");
@@ -529,6 +554,8 @@ impl ServeOptions {
                 max_sockets: *ws_max_sockets as usize,
                 max_subscriptions: *ws_max_subscriptions as usize,
                 ping_interval: ms(ws_ping_interval_ms),
+                max_outbound_bytes: *ws_max_outbound_bytes as usize,
+                subscription_buffer: *ws_subscription_buffer as usize,
             },
         })
     }

@@ -47,6 +47,8 @@ pub struct Metrics {
     reads_on_primary: IntGauge,
     /// WebSockets closed, and subscriptions refused, by the server, by reason.
     ws_refused: IntCounterVec,
+    /// Bytes waiting in the WebSockets' outbound queues (`graphql::ws_outbound`).
+    ws_outbound_bytes: IntGauge,
 }
 
 /// The graph cache's figures, read at each scrape.
@@ -246,12 +248,18 @@ impl Metrics {
             &["reason"],
         )
         .expect("static metric definition");
+        let ws_outbound_bytes = IntGauge::new(
+            "ws_outbound_bytes",
+            "Bytes the server holds for its WebSockets that their peers have not taken yet (each socket's at most WS_MAX_OUTBOUND_BYTES)",
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(replica_in_rotation.clone()),
             Box::new(replica_lag.clone()),
             Box::new(reads_on_primary.clone()),
             Box::new(ws_refused.clone()),
+            Box::new(ws_outbound_bytes.clone()),
             Box::new(latency.clone()),
             Box::new(graphql_errors.clone()),
             Box::new(graphql_executions.clone()),
@@ -287,6 +295,7 @@ impl Metrics {
             replica_lag,
             reads_on_primary,
             ws_refused,
+            ws_outbound_bytes,
         }
     }
 
@@ -294,6 +303,11 @@ impl Metrics {
     /// fixed set (`graphql::ws_protocol::Refusal`), so the series stay few.
     pub fn ws_refused(&self, reason: &'static str) {
         self.ws_refused.with_label_values(&[reason]).inc();
+    }
+
+    /// The gauge of the WebSockets' outbound queues, for each queue to add and take its bytes.
+    pub fn ws_outbound_bytes(&self) -> IntGauge {
+        self.ws_outbound_bytes.clone()
     }
 
     /// Counts the errors of one GraphQL response by their `extensions.code`.

@@ -7,8 +7,8 @@
 //! commit one after another, each taking its change id after the previous one committed, and
 //! the follower hands them over in id order.
 //!
-//! A subscriber that falls `BUFFER` events behind is dropped (its stream ends with an error)
-//! rather than holding memory for a client that does not read.
+//! A subscriber that falls its capacity of events behind (`WS_SUBSCRIPTION_BUFFER`) is dropped
+//! (its stream ends with an error) rather than holding memory for a client that does not read.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,9 +17,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, watch};
 
 use crate::store::EventRow;
-
-/// Events buffered per subscriber before it counts as too slow.
-const BUFFER: usize = 1_024;
 
 /// The subscribers of this server, by the user they are for.
 #[derive(Default)]
@@ -35,7 +32,7 @@ pub struct EventHub {
 
 struct Subscriber {
     id: u64,
-    events: mpsc::Sender<EventRow>,
+    events: mpsc::Sender<Arc<EventRow>>,
     overflowed: Arc<AtomicBool>,
 }
 
@@ -44,7 +41,7 @@ pub struct Subscription {
     hub: Arc<EventHub>,
     user: i64,
     id: u64,
-    pub events: mpsc::Receiver<EventRow>,
+    pub events: mpsc::Receiver<Arc<EventRow>>,
     pub settings: watch::Receiver<u64>,
     overflowed: Arc<AtomicBool>,
 }
@@ -82,9 +79,15 @@ impl EventHub {
     }
 
     /// Registers a subscriber for `user`'s events: it receives every event handed over
-    /// from now on.
-    pub fn subscribe(self: &Arc<Self>, user: i64) -> Subscription {
-        let (tx, rx) = mpsc::channel(BUFFER);
+    /// from now on, and is dropped when `capacity` of them wait for it.
+    ///
+    /// The channel costs memory as it fills, not up front: tokio's bounded channel allocates
+    /// its slots in blocks of 32 as events arrive (the capacity is a count), so an idle
+    /// subscription holds one block whatever the capacity. A slot is an `Arc` (8 bytes, the
+    /// event shared by its subscribers) rather than the row itself (~150 bytes): the block
+    /// every idle subscription holds is 256 bytes instead of ~5 KiB.
+    pub fn subscribe(self: &Arc<Self>, user: i64, capacity: usize) -> Subscription {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let overflowed = Arc::new(AtomicBool::new(false));
         self.lock().entry(user).or_default().push(Subscriber {
@@ -118,15 +121,18 @@ impl EventHub {
         let Some(list) = subscribers.get_mut(&event.target_id) else {
             return;
         };
-        list.retain(|subscriber| match subscriber.events.try_send(event) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                subscriber.overflowed.store(true, Ordering::Relaxed);
-                false
-            }
-            // The subscription is going away.
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        });
+        let event = Arc::new(event);
+        list.retain(
+            |subscriber| match subscriber.events.try_send(event.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    subscriber.overflowed.store(true, Ordering::Relaxed);
+                    false
+                }
+                // The subscription is going away.
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            },
+        );
         if list.is_empty() {
             subscribers.remove(&event.target_id);
         }
@@ -163,8 +169,8 @@ mod tests {
     #[tokio::test]
     async fn events_reach_their_target_only_in_order() {
         let hub = Arc::new(EventHub::new());
-        let mut seven = hub.subscribe(7);
-        let mut eight = hub.subscribe(8);
+        let mut seven = hub.subscribe(7, 16);
+        let mut eight = hub.subscribe(8, 16);
         for id in 1..=3 {
             hub.publish(event(id, 7));
         }
@@ -179,8 +185,8 @@ mod tests {
     #[tokio::test]
     async fn dropping_a_subscription_unregisters_it() {
         let hub = Arc::new(EventHub::new());
-        let first = hub.subscribe(7);
-        let _second = hub.subscribe(7);
+        let first = hub.subscribe(7, 16);
+        let _second = hub.subscribe(7, 16);
         assert_eq!(hub.subscribers(), 2);
         drop(first);
         assert_eq!(hub.subscribers(), 1);
@@ -190,8 +196,9 @@ mod tests {
     #[tokio::test]
     async fn a_subscriber_that_does_not_read_is_dropped() {
         let hub = Arc::new(EventHub::new());
-        let mut slow = hub.subscribe(7);
-        for id in 0..=BUFFER as i64 {
+        const CAPACITY: usize = 16;
+        let mut slow = hub.subscribe(7, CAPACITY);
+        for id in 0..=CAPACITY as i64 {
             hub.publish(event(id, 7));
         }
         assert!(slow.overflowed());
@@ -200,6 +207,6 @@ mod tests {
         while slow.events.recv().await.is_some() {
             received += 1;
         }
-        assert_eq!(received, BUFFER);
+        assert_eq!(received, CAPACITY);
     }
 }

@@ -93,7 +93,10 @@ impl Subscription {
         // Registered before the settings are read: an event committed from now on is not
         // missed, and one that arrives before friendship mode is confirmed waits in the
         // subscription's buffer.
-        let subscription = rc.source.events().subscribe(viewer);
+        let subscription = rc
+            .source
+            .events()
+            .subscribe(viewer, rc.config.ws.subscription_buffer);
         let settings = rc.source.settings().await.or_graphql()?;
         if !settings.connection_enabled {
             return Err(ApiError::PermissionDenied).or_graphql();
@@ -124,32 +127,43 @@ async fn next_event(
     subscription: &mut cache::Subscription,
 ) -> Option<async_graphql::Result<ConnectionEvent>> {
     loop {
-        tokio::select! {
-            event = subscription.events.recv() => {
-                let Some(row) = event else {
-                    return subscription.overflowed().then(|| {
-                        Err(async_graphql::Error::new(
-                            "Events were dropped: the subscription fell too far behind. Subscribe again.",
-                        ))
-                    });
-                };
-                match ConnectionEvent::of_row(source, &row).await {
-                    Ok(Some(event)) => return Some(Ok(event)),
-                    // The actor was deleted for good before delivery: nobody to show.
-                    Ok(None) => continue,
-                    Err(err) => return Some(Err(err)),
-                }
+        // Only the two waits stay in an idle subscription's state: the reads that follow a
+        // wake-up (the cache, or SQL on a miss) are futures of kilobytes, boxed so that they
+        // take memory while they run instead of in every subscription all along.
+        let woke = tokio::select! {
+            event = subscription.events.recv() => Woke::Event(event),
+            changed = subscription.settings.changed() => Woke::Settings(changed.is_ok()),
+        };
+        match woke {
+            Woke::Event(None) => {
+                return subscription.overflowed().then(|| {
+                    Err(async_graphql::Error::new(
+                        "Events were dropped: the subscription fell too far behind. Subscribe again.",
+                    ))
+                });
             }
-            changed = subscription.settings.changed() => {
-                changed.ok()?;
-                match source.settings().await {
-                    Ok(settings) if !settings.connection_enabled => return None,
-                    Ok(_) => continue,
-                    Err(err) => return Some(Err(err).or_graphql()),
-                }
-            }
+            Woke::Event(Some(row)) => match Box::pin(ConnectionEvent::of_row(source, &row)).await {
+                Ok(Some(event)) => return Some(Ok(event)),
+                // The actor was deleted for good before delivery: nobody to show.
+                Ok(None) => continue,
+                Err(err) => return Some(Err(err)),
+            },
+            Woke::Settings(false) => return None,
+            Woke::Settings(true) => match Box::pin(source.settings()).await {
+                Ok(settings) if !settings.connection_enabled => return None,
+                Ok(_) => continue,
+                Err(err) => return Some(Err(err).or_graphql()),
+            },
         }
     }
+}
+
+/// What woke a subscription up.
+enum Woke {
+    /// An event, or None: the hub dropped the subscription.
+    Event(Option<Arc<EventRow>>),
+    /// The settings may have changed (false: the hub is gone).
+    Settings(bool),
 }
 
 /// What happened, who did it, when, and the request concerned.

@@ -10,6 +10,7 @@
 //! - `http`: GraphQL over HTTP, our own (see its module comment for why);
 //! - `ws`: GraphQL over WebSocket (`graphql-transport-ws`), for the subscription;
 //!   `ws_protocol`: the protocol's rules checked on each frame before the library reads it;
+//!   `ws_outbound`: each socket's bounded outbound queue;
 //! - `documents`: persisted queries and document limits, applied before the schema runs;
 //! - `plan`: the compiled execution path for the queries clients send, exact to the
 //!   reference executor (async-graphql) it falls back to;
@@ -29,6 +30,7 @@ mod schema;
 mod state;
 mod types;
 mod ws;
+mod ws_outbound;
 mod ws_protocol;
 
 use axum::routing::get;

@@ -19,7 +19,13 @@
 //!   1009), the init timeout (4408 after `WS_INIT_TIMEOUT_MS`), the keep-alive (a Ping every
 //!   `WS_PING_INTERVAL_MS`, 1001 for a peer silent one more interval) and the bound on open
 //!   sockets (`WS_MAX_SOCKETS`, 1013). Each close the server decides is counted in
-//!   `gateway_ws_refused_total{reason}`.
+//!   `gateway_ws_refused_total{reason}`;
+//! - a bounded outbound queue per socket (`ws_outbound`, `WS_MAX_OUTBOUND_BYTES`): a peer that
+//!   does not read what is sent to it is closed with 4413 `Outbound queue full` instead of
+//!   making the server hold its events without bound.
+//!
+//! What an idle socket costs is sized here on purpose (`socket_buffers`): tungstenite's
+//! default 128 KiB read buffer, zero-filled at the first read, was most of it.
 
 use std::any::TypeId;
 use std::collections::HashSet;
@@ -36,7 +42,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{SplitSink, StreamExt};
+use futures_util::stream::StreamExt;
 use futures_util::SinkExt;
 use serde_json::Value;
 use tokio::sync::{oneshot, Mutex};
@@ -47,6 +53,7 @@ use super::http;
 use super::request::RequestContext;
 use super::schema::GatewaySchema;
 use super::state::GraphqlState;
+use super::ws_outbound::{Outbound, SharedSink};
 use super::ws_protocol::{self, Close, Incoming, Refusal};
 use crate::core;
 use crate::error::ApiError;
@@ -63,9 +70,35 @@ const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
 /// The longest wait to write a close frame: a peer that reads nothing must not hold the
 /// socket's task.
 const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest wait to write the 4413 close to a peer that stopped reading: longer than other
+/// closes, so that a peer that was only stalled for a moment (a suspended tab, a slow link)
+/// learns why it was closed instead of seeing a bare 1006. It holds the socket's task and
+/// what tungstenite still holds of one message, no more: the queue is emptied first.
+const OUTBOUND_FULL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The close of a peer that does not read its messages. A 4xxx code, not 1008 Policy
+/// Violation: graphql-ws clients treat every 1xxx code but a few (1000, 1001, 1005, 1006,
+/// 1012-1014) as fatal and stop retrying, while they reconnect after a 4xxx code they do not
+/// know; a peer that fell behind for a while should come back (and refetch what it missed:
+/// events are not replayed). 413 as in HTTP's Content Too Large: what waited for it was.
+const OUTBOUND_FULL: (u16, &str) = (4413, "Outbound queue full");
 
-/// The socket's write half, shared by the protocol library and the closes of `serve`.
-type SharedSink = Arc<Mutex<SplitSink<WebSocket, Message>>>;
+/// tungstenite's buffers for one socket (its defaults: 128 KiB to read into, zero-filled at
+/// the first read, so 128 KiB of every socket's RSS; writes staged up to 128 KiB; no bound
+/// on the write buffer).
+mod socket_buffers {
+    /// What one read from the kernel takes at most. The client's messages are small (an init
+    /// with a token, a subscribe, a ping: a few hundred bytes); a larger frame, up to
+    /// `MAX_BODY_BYTES`, is still read whole, the buffer growing for it.
+    pub const READ: usize = 4 * 1024;
+    /// Frames are written to the kernel at once: the outbound queue flushes after every
+    /// message anyway, and staging would only add a copy held per socket.
+    pub const WRITE: usize = 0;
+    /// A backstop on tungstenite's write buffer: the outbound queue hands it one message at a
+    /// time and waits for its flush, so it holds one message (then the close). Only a single
+    /// message larger than this is refused (the socket then fails); the GraphQL limits keep
+    /// answers far below it.
+    pub const MAX_WRITE: usize = 16 * 1024 * 1024;
+}
 
 /// `GET /graphql`: a WebSocket upgrade, else GraphQL over HTTP (or the playground).
 pub async fn get(State(state): State<GraphqlState>, request: Request) -> Response {
@@ -92,6 +125,9 @@ pub async fn get(State(state): State<GraphqlState>, request: Request) -> Respons
     let config = &state.app.config;
     let upgrade = upgrade
         .max_message_size(config.max_body_bytes)
+        .read_buffer_size(socket_buffers::READ)
+        .write_buffer_size(socket_buffers::WRITE)
+        .max_write_buffer_size(socket_buffers::MAX_WRITE)
         .protocols(ALL_WEBSOCKET_PROTOCOLS);
     let Some(slot) = SocketSlot::take(&state.sockets, config.ws.max_sockets) else {
         // Over WS_MAX_SOCKETS the upgrade is accepted and closed at once with 1013 rather
@@ -166,7 +202,8 @@ struct Session {
     origin: String,
 }
 
-/// Serves one socket until it closes, breaks a rule, falls silent, or its credential expires.
+/// Serves one socket until it closes, breaks a rule, falls silent, stops reading, or its
+/// credential expires.
 async fn serve(
     state: GraphqlState,
     socket: WebSocket,
@@ -182,9 +219,13 @@ async fn serve(
     let app = state.app.clone();
     let limits = app.config.ws;
     let going_away = app.drain.going_away();
+    let outbound = Arc::new(Outbound::new(
+        limits.max_outbound_bytes,
+        app.metrics.ws_outbound_bytes(),
+    ));
     let outgoing = futures_util::sink::unfold(
         Outgoing {
-            sink: sink.clone(),
+            outbound: outbound.clone(),
             rewriter: Rewriter::default(),
             tracker: tracker.clone(),
             app: app.clone(),
@@ -201,7 +242,10 @@ async fn serve(
                     }
                     _ => {}
                 }
-                out.sink.lock().await.send(message).await?;
+                // Queued, not written: the library goes on serving the socket's other
+                // operations while the peer reads (`ws_outbound`). A message that does not fit
+                // ends the socket (the `overflowed` branch below).
+                out.outbound.push(message);
             }
             Ok::<_, axum::Error>(out)
         },
@@ -217,6 +261,12 @@ async fn serve(
     let close = tokio::select! {
         // The library stops when the socket closes, or when `Incoming` met a violation.
         _ = socket.serve() => ws_protocol::lock(&tracker).take_violation(),
+        // The socket is broken: nothing more can be written.
+        _ = outbound.write(&sink) => return,
+        _ = outbound.overflowed() => {
+            let (code, reason) = OUTBOUND_FULL;
+            Some(Close::new(code, reason, Refusal::OutboundFull))
+        }
         _ = expiry(expiry_rx) => {
             Some(Close::new(4401, "Unauthorized", Refusal::CredentialExpired))
         }
@@ -233,13 +283,27 @@ async fn serve(
         }
         _ = going_away => Some(Close::going_away()),
     };
-    if let Some(close) = close {
-        if let Some(refusal) = close.refusal {
-            app.metrics.ws_refused(refusal.label());
-        }
-        let send = async { sink.lock().await.send(close.frame()).await };
-        let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, send).await;
+    let overflowed = close
+        .as_ref()
+        .is_some_and(|close| close.refusal == Some(Refusal::OutboundFull));
+    let within = if overflowed {
+        OUTBOUND_FULL_CLOSE_TIMEOUT
+    } else {
+        CLOSE_WRITE_TIMEOUT
+    };
+    if let Some(refusal) = close.as_ref().and_then(|close| close.refusal) {
+        app.metrics.ws_refused(refusal.label());
     }
+    // What the library queued before the end goes first (its own close, a last answer), then
+    // the close the server decided; within one bound, for a peer that reads nothing.
+    let finish = async {
+        outbound.write_queued(&sink).await?;
+        match close {
+            Some(close) => sink.lock().await.send(close.frame()).await,
+            None => Ok(()),
+        }
+    };
+    let _ = tokio::time::timeout(within, finish).await;
 }
 
 /// Why the library closed the socket, once `Rewriter` has given the close its code.
@@ -383,7 +447,7 @@ async fn expiry(expires_at_us: oneshot::Receiver<i64>) {
 
 /// The socket's outgoing side, as the protocol library writes to it.
 struct Outgoing {
-    sink: SharedSink,
+    outbound: Arc<Outbound>,
     rewriter: Rewriter,
     /// Told what is sent: the acknowledgement, the operations that end.
     tracker: ws_protocol::Shared,

@@ -59,6 +59,8 @@ pub enum Refusal {
     KeepAlive,
     /// The credential expired (4401).
     CredentialExpired,
+    /// The peer did not read its messages: `WS_MAX_OUTBOUND_BYTES` waiting (4413).
+    OutboundFull,
 }
 
 impl Refusal {
@@ -76,6 +78,7 @@ impl Refusal {
             Refusal::SubscriptionsFull => "subscriptions_full",
             Refusal::KeepAlive => "keepalive_timeout",
             Refusal::CredentialExpired => "credential_expired",
+            Refusal::OutboundFull => "outbound_full",
         }
     }
 }

@@ -36,4 +36,5 @@ mod security;
 mod settings;
 mod shutdown;
 mod subscription;
+mod ws_outbound;
 mod ws_protocol;

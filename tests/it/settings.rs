@@ -176,6 +176,8 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("WS_MAX_SOCKETS", "0"),
     ("WS_MAX_SUBSCRIPTIONS", "none"),
     ("WS_PING_INTERVAL_MS", "50"),
+    ("WS_MAX_OUTBOUND_BYTES", "100"),
+    ("WS_SUBSCRIPTION_BUFFER", "0"),
     ("LOG_FORMAT", "xml"),
 ];
 
