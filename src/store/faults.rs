@@ -1,7 +1,8 @@
 //! What a database error means for the client, on each backend.
 //!
 //! - `Unavailable`: the database is not there right now (no connection, a connection broken or
-//!   closed by a shutdown, out of connections or resources). The request may succeed later:
+//!   closed by a shutdown, out of connections or resources, a server not in the state a
+//!   statement needs, such as recovery). The request may succeed later:
 //!   503 with `Retry-After`.
 //! - `Conflict`: the statement lost a race with another transaction (deadlock, serialization
 //!   failure, lock wait timeout, a busy SQLite file). Worth one immediate retry; if it fails
@@ -87,8 +88,15 @@ fn postgres_fault(state: &str) -> Fault {
     match state {
         // serialization_failure, deadlock_detected
         "40001" | "40P01" => Fault::Conflict,
-        // lock_not_available (a lock timeout)
+        // lock_not_available: a lock timeout (`lock_timeout`, or the import's swap holding
+        // the tables a moment longer); lost a race, so worth a retry like a deadlock.
         "55P03" => Fault::Conflict,
+        // object_not_in_prerequisite_state: the server is not in the state the statement
+        // needs, a state it passes through rather than a bug of the statement. Against this
+        // service it is recovery: `pg_current_wal_lsn()` on a "primary" that is still a
+        // standby (a failover, before the promotion) answers "recovery is in progress".
+        // Not retried at once (a promotion takes longer than a round trip): 503.
+        "55000" => Fault::Unavailable,
         // admin_shutdown, crash_shutdown, cannot_connect_now, query_canceled (statement timeout)
         "57P01" | "57P02" | "57P03" | "57014" => Fault::Unavailable,
         // class 08: connection exception; class 53: insufficient resources (53300
@@ -128,7 +136,7 @@ mod tests {
     #[test]
     fn postgres_states() {
         for state in [
-            "57P01", "57P02", "57P03", "08006", "08001", "53300", "53200", "57014",
+            "57P01", "57P02", "57P03", "08006", "08001", "53300", "53200", "57014", "55000",
         ] {
             assert_eq!(postgres_fault(state), Fault::Unavailable, "{state}");
         }

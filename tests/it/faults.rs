@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Backend, TestDb};
 use community_gateway::store::Store;
+use sea_orm::ConnectionTrait;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
@@ -244,4 +245,69 @@ async fn sigterm_drains_requests_in_flight() {
         .expect("exits")
         .unwrap();
     assert!(exit.success(), "{exit:?}");
+}
+
+/// PostgreSQL answers 55000 (`object_not_in_prerequisite_state`) to a statement that needs
+/// the server in a state it is not in right now. Against this service that is recovery:
+/// `pg_current_wal_lsn()`, which a lifecycle write and the replica monitor send to the
+/// primary, answers 55000 "recovery is in progress" on a server that is still a standby (a
+/// failover between the address moving and the promotion). Here PostgreSQL raises the same
+/// state the other way round, in the request's own statement: a trigger the test installs
+/// calls `pg_wal_replay_pause()` on a primary ("recovery is not in progress"). Either way
+/// the client is told to come back (503, `Retry-After: 1`), not that the server broke.
+#[tokio::test]
+async fn a_database_not_in_the_state_a_statement_needs_answers_503() {
+    let Some(db) = TestDb::new(Backend::Postgres, "prerequisite_state").await else {
+        return;
+    };
+    common::import_example(&db.store).await;
+    // Hand-written: a trigger is the only way to make the lifecycle's own INSERT meet a
+    // server-raised 55000 (`pg_wal_replay_pause()` needs recovery).
+    db.store
+        .connection()
+        .execute_unprepared(
+            "CREATE FUNCTION needs_recovery() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_wal_replay_pause(); RETURN NEW; END $$; \
+             CREATE TRIGGER needs_recovery BEFORE INSERT ON connection_requests \
+             FOR EACH ROW EXECUTE FUNCTION needs_recovery()",
+        )
+        .await
+        .expect("a trigger that needs recovery");
+    let api = common::Api::new(&db.store).await;
+
+    // REST: 4 and 5 share nothing, so the request inserts a row.
+    let response = api.act_response(4, 5, "connection/request").await;
+    let status = response.status();
+    let retry = response.headers().get("retry-after").cloned();
+    let body = response.text().await.unwrap_or_default();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(retry.as_ref().map(|v| v.as_bytes()), Some(&b"1"[..]));
+    assert!(
+        body.starts_with(r#"{"errors":[{"code":"service_unavailable""#),
+        "{body}"
+    );
+
+    // GraphQL: the same refusal as a field error, with `Retry-After` (its only error).
+    let response = api
+        .request("POST", "/graphql", Some(&common::jwt(6)))
+        .json(&serde_json::json!({"query": "mutation { requestConnection(userId: \"5\") { user { id } } }"}))
+        .send()
+        .await
+        .expect("send");
+    let retry = response.headers().get("retry-after").cloned();
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
+        "{body}"
+    );
+    assert_eq!(retry.as_ref().map(|v| v.as_bytes()), Some(&b"1"[..]));
+
+    // Nothing was written, and the pair can act once the state passes.
+    db.store
+        .connection()
+        .execute_unprepared("DROP TRIGGER needs_recovery ON connection_requests")
+        .await
+        .expect("drop the trigger");
+    let (status, body) = api.act(4, 5, "connection/request").await;
+    assert_eq!(status, 200, "{body}");
 }
