@@ -33,7 +33,7 @@ pub struct Metrics {
     graphql_fallbacks: IntCounterVec,
     graphql_plan_lookups: IntCounterVec,
     graphql_verify_differences: IntCounterVec,
-    sql_statements: IntGauge,
+    sql_statements: IntGaugeVec,
     pool_size: IntGauge,
     pool_idle: IntGauge,
     cache: Vec<(CacheFigure, IntGauge)>,
@@ -182,9 +182,14 @@ impl Metrics {
             &["part"],
         )
         .expect("static metric definition");
-        let sql_statements =
-            IntGauge::new("sql_statements_total", "SQL statements run since start")
-                .expect("static metric definition");
+        let sql_statements = IntGaugeVec::new(
+            Opts::new(
+                "sql_statements_total",
+                "Every SQL statement this process sent to any database since start, by sender: api (requests' reads and writes with their BEGIN, SET TRANSACTION and COMMIT or ROLLBACK, /readyz), feed (the graph cache's change feed: polls, LISTEN, event reads, pruning), replicas (the replica monitor's WAL positions and pings)",
+            ),
+            &["source"],
+        )
+        .expect("static metric definition");
         let pool_size = IntGauge::new("db_pool_connections", "Open database connections")
             .expect("static metric definition");
         let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections")
@@ -380,7 +385,15 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 impl Metrics {
     /// The text of `GET /metrics`, with the pool and statement figures of `store` read now.
     pub fn render(&self, store: &Store, graph: Option<&GraphCache>, events: &EventHub) -> Response {
-        self.sql_statements.set(store.statement_count() as i64);
+        let counts = store.statement_counts();
+        for (source, count) in [
+            ("api", &counts.api),
+            ("feed", &counts.feed),
+            ("replicas", &counts.replicas),
+        ] {
+            let count = count.load(Relaxed).min(i64::MAX as u64) as i64;
+            self.sql_statements.with_label_values(&[source]).set(count);
+        }
         self.subscriptions.set(events.subscribers() as i64);
         let delivered = events.delivered.load(Relaxed);
         self.events_delivered
