@@ -55,6 +55,7 @@ enum CacheFigure {
     Hits,
     Misses,
     Evictions,
+    NotAdmitted,
     Refused,
     Invalidations,
     Resets,
@@ -65,7 +66,7 @@ enum CacheFigure {
     Serving,
 }
 
-const CACHE_FIGURES: [(CacheFigure, &str, &str); 11] = [
+const CACHE_FIGURES: [(CacheFigure, &str, &str); 12] = [
     (
         CacheFigure::Hits,
         "cache_hits_total",
@@ -80,6 +81,11 @@ const CACHE_FIGURES: [(CacheFigure, &str, &str); 11] = [
         CacheFigure::Evictions,
         "cache_evictions_total",
         "Entries evicted to stay within CACHE_MB",
+    ),
+    (
+        CacheFigure::NotAdmitted,
+        "cache_not_admitted_total",
+        "Entries read from SQL but not stored: asked for less often than those they would evict (TinyLFU admission)",
     ),
     (
         CacheFigure::Refused,
@@ -339,6 +345,7 @@ impl Metrics {
                 CacheFigure::Hits => c.hits.load(Relaxed),
                 CacheFigure::Misses => c.misses.load(Relaxed),
                 CacheFigure::Evictions => c.evictions.load(Relaxed),
+                CacheFigure::NotAdmitted => c.not_admitted.load(Relaxed),
                 CacheFigure::Refused => c.refused.load(Relaxed),
                 CacheFigure::Invalidations => c.invalidations.load(Relaxed),
                 CacheFigure::Resets => c.resets.load(Relaxed),
