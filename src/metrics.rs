@@ -33,7 +33,7 @@ pub struct Metrics {
     graphql_fallbacks: IntCounterVec,
     graphql_plan_lookups: IntCounterVec,
     graphql_verify_differences: IntCounterVec,
-    sql_statements: IntGauge,
+    sql_statements: IntGaugeVec,
     pool_size: IntGauge,
     pool_idle: IntGauge,
     cache: Vec<(CacheFigure, IntGauge)>,
@@ -57,6 +57,7 @@ enum CacheFigure {
     Hits,
     Misses,
     Evictions,
+    NotAdmitted,
     Refused,
     Invalidations,
     Resets,
@@ -67,7 +68,7 @@ enum CacheFigure {
     Serving,
 }
 
-const CACHE_FIGURES: [(CacheFigure, &str, &str); 11] = [
+const CACHE_FIGURES: [(CacheFigure, &str, &str); 12] = [
     (
         CacheFigure::Hits,
         "cache_hits_total",
@@ -82,6 +83,11 @@ const CACHE_FIGURES: [(CacheFigure, &str, &str); 11] = [
         CacheFigure::Evictions,
         "cache_evictions_total",
         "Entries evicted to stay within CACHE_MB",
+    ),
+    (
+        CacheFigure::NotAdmitted,
+        "cache_not_admitted_total",
+        "Entries read from SQL but not stored: asked for less often than those they would evict (TinyLFU admission)",
     ),
     (
         CacheFigure::Refused,
@@ -184,9 +190,14 @@ impl Metrics {
             &["part"],
         )
         .expect("static metric definition");
-        let sql_statements =
-            IntGauge::new("sql_statements_total", "SQL statements run since start")
-                .expect("static metric definition");
+        let sql_statements = IntGaugeVec::new(
+            Opts::new(
+                "sql_statements_total",
+                "Every SQL statement this process sent to any database since start, by sender: api (requests' reads and writes with their BEGIN, SET TRANSACTION and COMMIT or ROLLBACK, /readyz), feed (the graph cache's change feed: polls, LISTEN, event reads, pruning), replicas (the replica monitor's WAL positions and pings)",
+            ),
+            &["source"],
+        )
+        .expect("static metric definition");
         let pool_size = IntGauge::new("db_pool_connections", "Open database connections")
             .expect("static metric definition");
         let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections")
@@ -348,6 +359,7 @@ impl Metrics {
                 CacheFigure::Hits => c.hits.load(Relaxed),
                 CacheFigure::Misses => c.misses.load(Relaxed),
                 CacheFigure::Evictions => c.evictions.load(Relaxed),
+                CacheFigure::NotAdmitted => c.not_admitted.load(Relaxed),
                 CacheFigure::Refused => c.refused.load(Relaxed),
                 CacheFigure::Invalidations => c.invalidations.load(Relaxed),
                 CacheFigure::Resets => c.resets.load(Relaxed),
@@ -394,7 +406,15 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 impl Metrics {
     /// The text of `GET /metrics`, with the pool and statement figures of `store` read now.
     pub fn render(&self, store: &Store, graph: Option<&GraphCache>, events: &EventHub) -> Response {
-        self.sql_statements.set(store.statement_count() as i64);
+        let counts = store.statement_counts();
+        for (source, count) in [
+            ("api", &counts.api),
+            ("feed", &counts.feed),
+            ("replicas", &counts.replicas),
+        ] {
+            let count = count.load(Relaxed).min(i64::MAX as u64) as i64;
+            self.sql_statements.with_label_values(&[source]).set(count);
+        }
         self.subscriptions.set(events.subscribers() as i64);
         let delivered = events.delivered.load(Relaxed);
         self.events_delivered

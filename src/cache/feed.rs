@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 
 use super::events::EventHub;
 use super::graph::{GraphCache, Invalidation, Key};
-use crate::store::{Change, Store};
+use crate::store::{Change, Sender, StatementCounts, Store};
 
 /// The PostgreSQL channel the change table's trigger notifies.
 const CHANNEL: &str = "graph_changes";
@@ -164,6 +164,9 @@ struct Session<'a> {
     /// PostgreSQL: the listener's messages (and the task, stopped with the session).
     wakes: Option<(mpsc::Receiver<Wake>, AbortOnDrop)>,
     last_prune: Instant,
+    /// Following a standby: a connection of the feed's own on the primary for pruning, made
+    /// at the first prune (its statements count as the feed's, not the API's).
+    pruner: Option<Store>,
 }
 
 /// What a batch of changes leaves to tell the subscribers.
@@ -205,12 +208,15 @@ impl<'a> Session<'a> {
     ) -> anyhow::Result<Session<'a>> {
         let generation = primary.reads().generation();
         let url = primary.read_url();
-        let feed = Store::connect_with(url, 1, Duration::from_secs(2)).await?;
+        let feed = primary
+            .connect_as(url, 1, Duration::from_secs(2), Sender::Feed)
+            .await?;
         let standby = feed.is_standby().await?;
         let wakes = match feed.backend() {
             DatabaseBackend::Postgres if !standby => {
                 let (tx, rx) = mpsc::channel(4);
-                let task = tokio::spawn(listen(with_application_name(url), tx));
+                let counts = primary.statement_counts().clone();
+                let task = tokio::spawn(listen(with_application_name(url), tx, counts));
                 Some((rx, AbortOnDrop(task)))
             }
             _ => None,
@@ -246,6 +252,7 @@ impl<'a> Session<'a> {
             gaps,
             wakes,
             last_prune: Instant::now(),
+            pruner: None,
         })
     }
 
@@ -418,14 +425,32 @@ impl<'a> Session<'a> {
             return;
         }
         self.last_prune = Instant::now();
+        // On the primary (a standby is read-only), through the feed's own connection.
+        let pruner = if !self.standby {
+            self.feed.clone()
+        } else if let Some(pruner) = &self.pruner {
+            pruner.clone()
+        } else {
+            let url = self.primary.url().to_string();
+            match self
+                .primary
+                .connect_as(&url, 1, Duration::from_secs(2), Sender::Feed)
+                .await
+            {
+                Ok(pruner) => self.pruner.insert(pruner).clone(),
+                Err(err) => {
+                    tracing::debug!(error = %format!("{err:#}"), "graph cache: no connection to prune the feed");
+                    return;
+                }
+            }
+        };
         if self.cursor > RETAIN {
-            // On the primary: a standby is read-only.
-            if let Err(err) = self.primary.prune_changes(self.cursor - RETAIN).await {
+            if let Err(err) = pruner.prune_changes(self.cursor - RETAIN).await {
                 tracing::debug!(error = %err, "graph cache: pruning the change feed failed");
             }
         }
         let before = crate::store::time::now_us() - EVENTS_KEPT_US;
-        if let Err(err) = self.primary.prune_events(before).await {
+        if let Err(err) = pruner.prune_events(before).await {
             tracing::debug!(error = %err, "pruning connection events failed");
         }
     }
@@ -441,10 +466,12 @@ async fn next_wake(wakes: &mut Option<(mpsc::Receiver<Wake>, AbortOnDrop)>) -> O
 
 /// PostgreSQL: listens on the change channel, reconnecting after every loss, and tells the
 /// follower when it listens, when it lost the connection, and when changes were committed.
-async fn listen(url: String, wakes: mpsc::Sender<Wake>) {
+async fn listen(url: String, wakes: mpsc::Sender<Wake>, counts: Arc<StatementCounts>) {
     loop {
         match PgListener::connect(&url).await {
             Ok(mut listener) => {
+                // `LISTEN`, sent by sqlx past the metric callback.
+                counts.add(Sender::Feed, 1);
                 if listener.listen(CHANNEL).await.is_ok()
                     && wakes.send(Wake::Listening).await.is_ok()
                 {

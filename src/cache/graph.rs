@@ -4,6 +4,19 @@
 //! records (or the fact that a user does not exist), each user's visible tags, and the
 //! community settings. They live in one LRU bounded by an estimate of their bytes.
 //!
+//! **Admission (TinyLFU, as in Caffeine).** A pure LRU lets a crawler that reads every
+//! user's page once flush the hot set: each one-hit entry pushes out the least recently used,
+//! however often that one was read. So every lookup also counts its key in a small
+//! frequency sketch (`Admission`: a doorkeeper bit set for the first sighting, then a
+//! count-min sketch of 4-bit counters, all halved every `10 × width` lookups so that old
+//! popularity fades), and a new entry that does not fit may push out the LRU's victims only
+//! if it has been asked for more often than each of them; otherwise it is not stored (the
+//! next miss reads it again). Within the budget every entry is admitted, replacing an entry
+//! is always allowed, and invalidations remove entries exactly as before: admission only
+//! decides between two entries that are both exact. The sketch costs 4 bytes of counters and
+//! 16 bytes of doorkeeper per 512 bytes of budget, rounded up to powers of two (at least
+//! 1,024 counters per row): about 4 % to 8 % of `CACHE_MB`, outside the budget.
+//!
 //! **Why an entry is never stale.** The feed follower applies each batch of changes as one
 //! *invalidation* and numbers it (the epoch). A reader that misses takes a ticket (the epoch
 //! now) *before* it reads the database, and may store what it read only if no invalidation
@@ -245,8 +258,103 @@ pub struct Ticket(u64);
 /// any read (a read that takes longer stores nothing).
 const REMEMBER: Duration = Duration::from_secs(30);
 
+/// How often keys were asked for, approximately (TinyLFU: Einziger, Friedman, Manes, "TinyLFU:
+/// A Highly Efficient Cache Admission Policy"). Each key hashes to one counter in each of four
+/// rows; its estimate is the smallest of them (collisions only raise counters). The
+/// doorkeeper keeps a key's first sighting out of the counters, so the one-hit keys of a
+/// scan leave them to the keys seen twice or more.
+struct Admission {
+    hasher: std::collections::hash_map::RandomState,
+    /// Four rows of `mask + 1` counters, each saturating at 15.
+    counters: Vec<u8>,
+    /// Keys seen once since the last halving: one bit each, 8 bits per lookup of a period,
+    /// so that a period's one-hit keys (up to `period` of them) rarely share a bit (a shared
+    /// bit would pass a one-hit key on to the counters).
+    doorkeeper: Vec<u64>,
+    door_mask: usize,
+    mask: usize,
+    /// Lookups counted since the last halving, and how many trigger the next one.
+    counted: usize,
+    period: usize,
+}
+
+const ROWS: usize = 4;
+
+impl Admission {
+    /// A sketch sized for about `entries` entries.
+    fn new(entries: usize) -> Admission {
+        let width = entries.clamp(1024, 1 << 24).next_power_of_two();
+        Admission {
+            // Seeded per process: ids chosen to collide cannot be worked out in advance.
+            hasher: std::collections::hash_map::RandomState::new(),
+            counters: vec![0; ROWS * width],
+            doorkeeper: vec![0; (80 * width).next_power_of_two() / 64],
+            door_mask: (80 * width).next_power_of_two() - 1,
+            mask: width - 1,
+            counted: 0,
+            period: 10 * width,
+        }
+    }
+
+    /// The counter positions of `key`: one per row, from two halves of one hash.
+    fn slots(&self, key: &Key) -> [usize; ROWS] {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(key);
+        let (low, high) = (hash as usize, (hash >> 32) as usize | 1);
+        std::array::from_fn(|row| {
+            row * (self.mask + 1) + (low.wrapping_add(row.wrapping_mul(high)) & self.mask)
+        })
+    }
+
+    fn door_bit(&self, key: &Key) -> (usize, u64) {
+        use std::hash::BuildHasher;
+        // Bits of the hash the counters' positions use least (rotated), over a wider range.
+        let bit = self.hasher.hash_one(key).rotate_left(17) as usize & self.door_mask;
+        (bit / 64, 1 << (bit % 64))
+    }
+
+    /// One lookup of `key`.
+    fn record(&mut self, key: &Key) {
+        let (word, bit) = self.door_bit(key);
+        if self.doorkeeper[word] & bit == 0 {
+            self.doorkeeper[word] |= bit;
+        } else {
+            for slot in self.slots(key) {
+                let counter = &mut self.counters[slot];
+                *counter = (*counter + 1).min(15);
+            }
+        }
+        self.counted += 1;
+        if self.counted >= self.period {
+            // Aging: what was popular a while ago counts half as much.
+            for counter in &mut self.counters {
+                *counter /= 2;
+            }
+            self.doorkeeper.iter_mut().for_each(|word| *word = 0);
+            self.counted = 0;
+        }
+    }
+
+    /// About how often `key` was asked for lately.
+    fn frequency(&self, key: &Key) -> u8 {
+        let (word, bit) = self.door_bit(key);
+        let seen = u8::from(self.doorkeeper[word] & bit != 0);
+        let counted = self
+            .slots(key)
+            .iter()
+            .map(|slot| self.counters[*slot])
+            .min()
+            .unwrap_or(0);
+        counted + seen
+    }
+}
+
+/// A typical entry's estimated bytes, to size the sketch for the budget.
+const TYPICAL_ENTRY: usize = 512;
+
 struct Inner {
     lru: LruCache<Key, (Entry, usize)>,
+    admission: Admission,
     bytes: usize,
     epoch: u64,
     /// Invalidations applied in the last `REMEMBER`, oldest first.
@@ -269,6 +377,9 @@ pub struct CacheCounters {
     pub feed_resets: AtomicU64,
     /// Change rows applied.
     pub changes: AtomicU64,
+    /// Entries read from SQL but not stored: asked for less often than those they would
+    /// have evicted (admission, module comment).
+    pub not_admitted: AtomicU64,
 }
 
 /// The graph cache of one server process.
@@ -295,6 +406,7 @@ impl GraphCache {
             inner: Mutex::new(Inner {
                 // Bounded by bytes (`budget`), not by a count of entries.
                 lru: LruCache::unbounded(),
+                admission: Admission::new(budget_bytes / TYPICAL_ENTRY),
                 bytes: 0,
                 epoch: 0,
                 recent: VecDeque::new(),
@@ -381,7 +493,10 @@ impl GraphCache {
         let mut inner = self.lock();
         let found: Vec<Option<Entry>> = keys
             .iter()
-            .map(|key| inner.lru.get(key).map(|(entry, _)| entry.clone()))
+            .map(|key| {
+                inner.admission.record(key);
+                inner.lru.get(key).map(|(entry, _)| entry.clone())
+            })
             .collect();
         drop(inner);
         let hits = found.iter().filter(|e| e.is_some()).count() as u64;
@@ -416,6 +531,10 @@ impl GraphCache {
             if bytes > self.budget {
                 continue;
             }
+            if !self.admits(&inner, &key, bytes) {
+                self.counters.not_admitted.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             if let Some((_, old)) = inner.lru.put(key, (entry, bytes)) {
                 inner.bytes -= old;
             }
@@ -428,6 +547,27 @@ impl GraphCache {
                 self.counters.evictions.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Whether `key`, new and of `bytes`, may take its place: always when it fits or replaces
+    /// an entry; else only if it was asked for more often than every entry the LRU would
+    /// evict for it (a tie keeps the entries held: a scan's one-hit keys tie with each other).
+    fn admits(&self, inner: &Inner, key: &Key, bytes: usize) -> bool {
+        if inner.lru.contains(key) || inner.bytes + bytes <= self.budget {
+            return true;
+        }
+        let candidate = inner.admission.frequency(key);
+        let mut freed = 0;
+        for (victim, (_, victim_bytes)) in inner.lru.iter().rev() {
+            if inner.admission.frequency(victim) >= candidate {
+                return false;
+            }
+            freed += victim_bytes;
+            if inner.bytes + bytes - freed <= self.budget {
+                return true;
+            }
+        }
+        true
     }
 
     /// Applies one batch of changes: removes what it touches and remembers it for the
@@ -534,11 +674,70 @@ mod tests {
         c.put_many(t, vec![(Key::Adjacency(2), adjacency(&[1; 100]))]);
         // 1 used: 2 is now the least recently used.
         assert!(c.get_many(&[Key::Adjacency(1)])[0].is_some());
+        // 3 missed twice (as readers do before they store): asked for more often than 2.
+        for _ in 0..2 {
+            assert!(c.get_many(&[Key::Adjacency(3)])[0].is_none());
+        }
         c.put_many(t, vec![(Key::Adjacency(3), adjacency(&[1; 100]))]);
         let found = c.get_many(&[Key::Adjacency(1), Key::Adjacency(2), Key::Adjacency(3)]);
         assert!(found[0].is_some() && found[1].is_none() && found[2].is_some());
         assert_eq!(c.counters.evictions.load(Ordering::Relaxed), 1);
         assert!(c.size().0 <= one * 2 + one / 2);
+    }
+
+    /// Reads `key` as the read path does: a lookup, and on a miss a store; whether it hit.
+    fn read(c: &GraphCache, key: Key) -> bool {
+        if c.get_many(&[key])[0].is_some() {
+            return true;
+        }
+        c.put_many(c.ticket(), vec![(key, adjacency(&[1; 40]))]);
+        false
+    }
+
+    #[test]
+    fn a_scan_of_one_hit_keys_does_not_flush_the_hot_set() {
+        let one = adjacency(&[1; 40]).bytes();
+        // Room for 200 entries; a hot set of 100, read again after every 1,000 keys of a
+        // scan of 50,000 that reads each key once. An LRU would hold only scan keys by then.
+        let c = cache(one * 200);
+        let hot: Vec<Key> = (0..100).map(Key::Adjacency).collect();
+        for _ in 0..3 {
+            for key in &hot {
+                read(&c, *key);
+            }
+        }
+        let (mut hits, mut reads) = (0, 0);
+        for (n, id) in (1_000..51_000).enumerate() {
+            read(&c, Key::Adjacency(id));
+            if n % 1_000 == 999 {
+                for key in &hot {
+                    hits += usize::from(read(&c, *key));
+                    reads += 1;
+                }
+            }
+        }
+        assert!(
+            hits * 100 >= reads * 99,
+            "hot set hit rate {hits}/{reads} during the scan"
+        );
+        assert!(c.size().0 <= one * 200, "within the budget");
+        // The scan's keys still get the room the hot set leaves.
+        assert!(c.size().1 > 150, "{} entries", c.size().1);
+    }
+
+    #[test]
+    fn a_key_that_becomes_hot_is_admitted() {
+        let one = adjacency(&[1; 40]).bytes();
+        let c = cache(one * 10);
+        for id in 0..10 {
+            read(&c, Key::Adjacency(id));
+        }
+        // A new key asked for again and again wins its place against one-hit entries.
+        let hits: usize = (0..5)
+            .map(|_| usize::from(read(&c, Key::Adjacency(99))))
+            .sum();
+        assert!(hits >= 3, "{hits} hits of 5");
+        assert!(c.size().0 <= one * 10);
     }
 
     #[tokio::test]

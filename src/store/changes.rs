@@ -125,6 +125,8 @@ impl Store {
 
     /// Writes a change row that tells every follower to forget everything.
     pub async fn announce_reset(&self) -> Result<(), DbErr> {
+        // Unprepared: past the metric callback.
+        self.counted(1);
         self.connection()
             .execute_unprepared(&migrations::change_feed::reset_statement())
             .await

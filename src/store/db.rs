@@ -8,7 +8,8 @@ use anyhow::Context;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, IsolationLevel, TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,9 +19,11 @@ use super::replicas::{self, Reads, Replica};
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
-    /// SQL statements run through this pool since it opened (for metrics and the tests that
-    /// prove batching).
-    statements: Arc<AtomicU64>,
+    /// Statements this process sent to its databases, by sender (`/metrics`; the `api` figure
+    /// is what the tests that prove batching count). Shared by the stores of one process.
+    statements: Arc<StatementCounts>,
+    /// Whose count this store's own pool adds to.
+    sender: Sender,
     /// The URL it was opened with (the graph cache's feed opens its own connections with it).
     url: Arc<str>,
     /// The graph cache following this database from this process, if one runs: writers ask
@@ -28,6 +31,45 @@ pub struct Store {
     follower: Arc<Mutex<Option<CatchUp>>>,
     /// The read replicas, and which one serves the reads (`store::replicas`).
     reads: Arc<Reads>,
+}
+
+/// Statements sent to any database by this process, by who sent them. Every statement counts
+/// once, as the database receives it: the ones sea-orm reports through its metric callback,
+/// and the ones it does not (BEGIN, SET TRANSACTION, COMMIT or ROLLBACK, unprepared SQL,
+/// LISTEN, a ping), counted where they are sent. A transaction counts its end (COMMIT, or the
+/// ROLLBACK sqlx sends when it is dropped) when it begins.
+#[derive(Debug, Default)]
+pub struct StatementCounts {
+    /// The API: reads and writes of requests, with their transactions, `/readyz`, and the
+    /// wait of a write for the replicas.
+    pub api: AtomicU64,
+    /// The graph cache's change feed: its polls, LISTEN, event reads, pruning.
+    pub feed: AtomicU64,
+    /// The replica monitor: WAL positions of the primary and the replicas, pings.
+    pub replicas: AtomicU64,
+}
+
+/// Who sends a statement (`StatementCounts`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sender {
+    Api,
+    Feed,
+    Replicas,
+}
+
+impl StatementCounts {
+    pub fn of(&self, sender: Sender) -> &AtomicU64 {
+        match sender {
+            Sender::Api => &self.api,
+            Sender::Feed => &self.feed,
+            Sender::Replicas => &self.replicas,
+        }
+    }
+
+    /// `n` statements sent by `sender` that the metric callback does not see.
+    pub fn add(&self, sender: Sender, n: u64) {
+        self.of(sender).fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 /// A request to the feed follower to poll at once; it answers once every change committed
@@ -46,11 +88,40 @@ impl Store {
         pool_size: u32,
         acquire_timeout: Duration,
     ) -> anyhow::Result<Store> {
-        let statements = Arc::new(AtomicU64::new(0));
-        let db = open_pool(url, pool_size, acquire_timeout, &statements).await?;
+        Store::open(url, pool_size, acquire_timeout, Arc::default(), Sender::Api).await
+    }
+
+    /// A store of this process on `url` whose statements count as `sender`'s (the change
+    /// feed's own connection).
+    pub async fn connect_as(
+        &self,
+        url: &str,
+        pool_size: u32,
+        acquire_timeout: Duration,
+        sender: Sender,
+    ) -> anyhow::Result<Store> {
+        Store::open(
+            url,
+            pool_size,
+            acquire_timeout,
+            self.statements.clone(),
+            sender,
+        )
+        .await
+    }
+
+    async fn open(
+        url: &str,
+        pool_size: u32,
+        acquire_timeout: Duration,
+        statements: Arc<StatementCounts>,
+        sender: Sender,
+    ) -> anyhow::Result<Store> {
+        let db = open_pool(url, pool_size, acquire_timeout, &statements, sender).await?;
         Ok(Store {
             db,
             statements,
+            sender,
             url: url.into(),
             follower: Arc::default(),
             reads: Arc::new(Reads::none()),
@@ -83,14 +154,33 @@ impl Store {
             );
             // A replica that is down at start joins the rotation when it comes up: the pool
             // connects lazily, and the lag checks say when it answers.
-            let db = open_pool_lazily(url, pool_size, acquire_timeout, Some(&self.statements))?;
-            // The lag checks on a connection of their own, not counted: they are the
-            // server's, not a request's (the tests that count a request's statements).
-            let probe = open_pool_lazily(url, 1, acquire_timeout, None)?;
-            replicas.push(Replica::new(url, redact(url), db, probe));
+            let db = open_pool_lazily(
+                url,
+                pool_size,
+                acquire_timeout,
+                &self.statements,
+                Sender::Api,
+            )?;
+            // The lag checks on a connection of their own, counted as the monitor's: they are
+            // the server's, not a request's (the tests that count a request's statements).
+            let probe =
+                open_pool_lazily(url, 1, acquire_timeout, &self.statements, Sender::Replicas)?;
+            replicas.push(Replica::new(
+                url,
+                redact(url),
+                db,
+                probe,
+                self.statements.clone(),
+            ));
         }
         let reads = Arc::new(Reads::new(replicas, max_lag));
-        let primary_probe = open_pool_lazily(&self.url, 1, acquire_timeout, None)?;
+        let primary_probe = open_pool_lazily(
+            &self.url,
+            1,
+            acquire_timeout,
+            &self.statements,
+            Sender::Replicas,
+        )?;
         replicas::first_check(&reads, &primary_probe).await;
         replicas::monitor(&reads, primary_probe);
         Ok(Store { reads, ..self })
@@ -195,6 +285,8 @@ impl Store {
 
     /// Whether the database answers and every migration is applied (for `/readyz`).
     pub async fn ready(&self) -> anyhow::Result<()> {
+        // Unprepared: not seen by the metric callback.
+        self.counted(1);
         self.db.execute_unprepared("SELECT 1").await?;
         let pending = Migrator::get_pending_migrations(&self.db).await?;
         anyhow::ensure!(pending.is_empty(), "{} migration(s) pending", pending.len());
@@ -238,9 +330,36 @@ impl Store {
         }
     }
 
-    /// How many SQL statements this store has run.
+    /// How many SQL statements the API has sent (`StatementCounts::api`).
     pub fn statement_count(&self) -> u64 {
-        self.statements.load(Ordering::Relaxed)
+        self.statements.api.load(Ordering::Relaxed)
+    }
+
+    /// Every statement this process sent, by sender.
+    pub fn statement_counts(&self) -> &Arc<StatementCounts> {
+        &self.statements
+    }
+
+    /// Counts `n` statements this store sends past the metric callback (unprepared SQL).
+    pub fn counted(&self, n: u64) {
+        self.statements.add(self.sender, n);
+    }
+
+    /// Begins a transaction on `db` (this store's pool, or its reads' pool), counting the
+    /// statements sea-orm sends for it without reporting them: BEGIN, SET TRANSACTION for an
+    /// isolation level (PostgreSQL and MySQL; SQLite has none), and its end, COMMIT or the
+    /// ROLLBACK sqlx sends when the transaction is dropped.
+    pub async fn begin_on(
+        &self,
+        db: &DatabaseConnection,
+        isolation: Option<IsolationLevel>,
+    ) -> Result<DatabaseTransaction, DbErr> {
+        let set = u64::from(isolation.is_some() && self.backend() != DatabaseBackend::Sqlite);
+        self.counted(2 + set);
+        match isolation {
+            Some(_) => db.begin_with_config(isolation, None).await,
+            None => db.begin().await,
+        }
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -303,27 +422,29 @@ fn pool_options(url: &str, pool_size: u32, acquire_timeout: Duration) -> Connect
     options
 }
 
-/// Opens a pool on `url` whose statements count into `statements`.
+/// Opens a pool on `url` whose statements count into `sender`'s count.
 async fn open_pool(
     url: &str,
     pool_size: u32,
     acquire_timeout: Duration,
-    statements: &Arc<AtomicU64>,
+    statements: &Arc<StatementCounts>,
+    sender: Sender,
 ) -> anyhow::Result<DatabaseConnection> {
     let mut db = Database::connect(pool_options(url, pool_size, acquire_timeout))
         .await
         .with_context(|| format!("cannot connect to the database ({})", redact(url)))?;
-    count_statements(&mut db, statements);
+    count_statements(&mut db, statements, sender);
     Ok(db)
 }
 
 /// A PostgreSQL pool connecting when first used (a replica may be down when the server
-/// starts), its statements counted into `statements` if given.
+/// starts), its statements counted into `sender`'s count.
 fn open_pool_lazily(
     url: &str,
     pool_size: u32,
     acquire_timeout: Duration,
-    statements: Option<&Arc<AtomicU64>>,
+    statements: &Arc<StatementCounts>,
+    sender: Sender,
 ) -> anyhow::Result<DatabaseConnection> {
     let options: sea_orm::sqlx::postgres::PgConnectOptions = url
         .parse()
@@ -334,16 +455,18 @@ fn open_pool_lazily(
         .test_before_acquire(false)
         .connect_lazy_with(options.options([("plan_cache_mode", "force_generic_plan")]));
     let mut db = sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
-    if let Some(statements) = statements {
-        count_statements(&mut db, statements);
-    }
+    count_statements(&mut db, statements, sender);
     Ok(db)
 }
 
-fn count_statements(db: &mut DatabaseConnection, statements: &Arc<AtomicU64>) {
+fn count_statements(
+    db: &mut DatabaseConnection,
+    statements: &Arc<StatementCounts>,
+    sender: Sender,
+) {
     let counter = statements.clone();
     db.set_metric_callback(move |info| {
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.add(sender, 1);
         // `RUST_LOG=community_gateway::sql=trace` prints every statement with its timing.
         tracing::trace!(
             target: "community_gateway::sql",

@@ -19,7 +19,7 @@
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, EntityTrait,
-    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::db::Store;
@@ -43,6 +43,8 @@ pub struct PairRows {
 /// An open transaction holding the locks of one pair of users.
 pub struct PairTx {
     pub(super) txn: DatabaseTransaction,
+    /// Counts the unprepared statements the transaction sends (`StatementCounts`).
+    store: Store,
 }
 
 impl Store {
@@ -51,12 +53,11 @@ impl Store {
     pub async fn lock_pair(&self, viewer: i64, target: i64) -> Result<Option<PairTx>, DbErr> {
         let backend = self.backend();
         let txn = match backend {
-            DatabaseBackend::Sqlite => self.connection().begin().await?,
+            DatabaseBackend::Sqlite => self.begin_on(self.connection(), None).await?,
             // The isolation level only: read-write is the default access mode, and saying so
             // costs a statement per action on PostgreSQL (`SET TRANSACTION READ WRITE`).
             _ => {
-                self.connection()
-                    .begin_with_config(Some(IsolationLevel::ReadCommitted), None)
+                self.begin_on(self.connection(), Some(IsolationLevel::ReadCommitted))
                     .await?
             }
         };
@@ -70,6 +71,7 @@ impl Store {
             .column(user::Column::Id)
             .order_by_asc(user::Column::Id);
         if backend == DatabaseBackend::Sqlite {
+            self.counted(1);
             txn.execute_unprepared(
                 "UPDATE connection_request_ids SET last_id = last_id WHERE id = 1",
             )
@@ -81,7 +83,10 @@ impl Store {
         if found.len() < 2 {
             return Ok(None);
         }
-        Ok(Some(PairTx { txn }))
+        Ok(Some(PairTx {
+            txn,
+            store: self.clone(),
+        }))
     }
 }
 
@@ -136,6 +141,7 @@ impl PairTx {
         // where UPDATE ... RETURNING exists (not on MariaDB/MySQL).
         let row = match backend {
             DatabaseBackend::MySql => {
+                self.store.counted(1);
                 self.txn.execute_unprepared(&raise).await?;
                 self.txn
                     .query_one(Statement::from_string(
@@ -309,7 +315,7 @@ impl Store {
             query = query.filter(connection_request::Column::RejectedAtUs.is_null());
         }
         self.to_completion(|store| async move {
-            let txn = store.reader().begin().await?;
+            let txn = store.begin_on(store.reader(), None).await?;
             let count = query.clone().count(&txn).await?;
             let rows = if offset >= count {
                 // Past the end: nothing to read (and no offset a backend could refuse).

@@ -19,7 +19,7 @@ pub mod sql;
 pub mod time;
 
 pub use changes::{Change, RequestEnds};
-pub use db::{redact, CatchUp, Store};
+pub use db::{redact, CatchUp, Sender, StatementCounts, Store};
 pub use events::EventRow;
 pub use lifecycle::{PairRows, PairTx, RequestBox, RequestListRows, RequestRow};
 pub use queries::{

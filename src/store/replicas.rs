@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement};
 
+use super::db::{Sender, StatementCounts};
+
 /// `Reads::active` when reads go to the primary.
 const PRIMARY: usize = usize::MAX;
 /// Most primary positions kept for measuring lag.
@@ -54,6 +56,8 @@ pub struct Replica {
     pub(super) db: DatabaseConnection,
     /// The lag checks' connection.
     probe: DatabaseConnection,
+    /// Counts the pings of `drop_dead_connections` (sent past the metric callback).
+    statements: Arc<StatementCounts>,
     state: Mutex<ReplicaState>,
 }
 
@@ -207,12 +211,14 @@ impl Replica {
         name: String,
         db: DatabaseConnection,
         probe: DatabaseConnection,
+        statements: Arc<StatementCounts>,
     ) -> Replica {
         Replica {
             name,
             url: url.to_string(),
             db,
             probe,
+            statements,
             state: Mutex::new(ReplicaState::default()),
         }
     }
@@ -227,6 +233,8 @@ impl Replica {
             let Ok(Ok(mut connection)) = tokio::time::timeout(within, pool.acquire()).await else {
                 break;
             };
+            // sqlx's ping is a statement (an empty comment, as a simple query).
+            self.statements.add(Sender::Replicas, 1);
             match tokio::time::timeout(within, connection.ping()).await {
                 Ok(Ok(())) => alive.push(connection),
                 _ => {
