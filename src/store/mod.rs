@@ -16,10 +16,11 @@ mod queries;
 pub mod records;
 mod replicas;
 pub mod sql;
+mod statements;
 pub mod time;
 
 pub use changes::{Change, RequestEnds};
-pub use db::{redact, CatchUp, Sender, StatementCounts, Store};
+pub use db::{redact, CatchUp, Store};
 pub use events::EventRow;
 pub use lifecycle::{PairRows, PairTx, RequestBox, RequestListRows, RequestRow};
 pub use queries::{
@@ -27,3 +28,4 @@ pub use queries::{
 };
 pub use records::{Settings, TagRecord, UserRecord};
 pub use replicas::{Reads, Replica, ReplicaState};
+pub use statements::{Sender, StatementCounts};

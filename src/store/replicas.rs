@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement};
 
-use super::db::{Sender, StatementCounts};
+use super::statements::{Sender, StatementCounts};
 
 /// `Reads::active` when reads go to the primary.
 const PRIMARY: usize = usize::MAX;
