@@ -28,7 +28,7 @@ use serde_json::json;
 use crate::common::gateway::Gateway;
 use crate::common::socket::{Received, Socket};
 use crate::common::throwaway::ThrowawayPostgres;
-use crate::common::{self, jwt, plain_user, TestDb};
+use crate::common::{self, jwt, TestDb};
 use community_gateway::store::Store;
 
 /// Pairs (2k − 1, 2k) for k in 1..=PAIRS; the last LATER of them are kept for after the kills.
@@ -40,13 +40,6 @@ const KILLS: usize = 3;
 
 /// What the clients were told: (actor, target, action) for every 2xx.
 type Ledger = Arc<Mutex<Vec<(i64, i64, &'static str)>>>;
-
-async fn community(store: &Store) {
-    let file = json!({"settings": {}, "tags": [],
-        "users": (1..=2 * PAIRS).map(|id| plain_user(id, &[])).collect::<Vec<_>>(),
-        "connections": [], "connection_requests": [], "access_tokens": []});
-    common::import_json(store, &file).await;
-}
 
 /// POSTs `action` of `actor` on `target` until some server answers (the gateway may be down
 /// for a while); the status, or None once `stop` is set.
@@ -157,7 +150,7 @@ async fn kill_under_load(
     url: &str,
     crash_database: Option<&(dyn Fn() + Sync)>,
 ) {
-    community(store).await;
+    common::import_plain_users(store, 2 * PAIRS).await;
     let mut gateway = Gateway::start(url, 0).await;
     let base = gateway.base();
     let ledger: Ledger = Arc::default();

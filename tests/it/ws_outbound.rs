@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use community_gateway::config::Config;
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
@@ -17,7 +17,7 @@ use tokio_tungstenite::MaybeTlsStream;
 
 use crate::common::metrics::{metric_value, metrics_text};
 use crate::common::socket::{Received, Socket, WITHIN};
-use crate::common::{self, jwt, plain_user, Backend, TestDb, TEST_SECRET};
+use crate::common::{self, jwt, Backend, TestDb, TEST_SECRET};
 
 /// The bound of the test (the default): a few rounds of events.
 const MAX_OUTBOUND: usize = 64 * 1024;
@@ -113,13 +113,7 @@ async fn a_subscriber_that_stops_reading_is_closed_with_4413_and_the_others_go_o
     let Some(db) = TestDb::new(Backend::Sqlite, "ws_outbound_full").await else {
         return;
     };
-    let users: Vec<Value> = (1..=2).map(|id| plain_user(id, &[])).collect();
-    common::import_json(
-        &db.store,
-        &json!({"settings": {}, "tags": [], "users": users, "connections": [],
-        "connection_requests": [], "access_tokens": []}),
-    )
-    .await;
+    common::import_plain_users(&db.store, 2).await;
     let mut config = Config::with_secret(TEST_SECRET);
     config.ws.max_outbound_bytes = MAX_OUTBOUND;
     // The slow peer answers no Ping while it does not read: the keep-alive must not be what

@@ -12,18 +12,12 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::metrics::{metric_value, metrics_text};
 use crate::common::socket::{Socket, WITHIN};
-use crate::common::{self, jwt, plain_user, Backend, TestDb, TEST_SECRET};
+use crate::common::{self, jwt, Backend, TestDb, TEST_SECRET};
 
 /// A served app on a fresh SQLite database of two users, with `config`.
 async fn served(test: &str, config: Config) -> Option<(TestDb, String)> {
     let db = TestDb::new(Backend::Sqlite, test).await?;
-    let users: Vec<Value> = (1..=2).map(|id| plain_user(id, &[])).collect();
-    common::import_json(
-        &db.store,
-        &json!({"settings": {}, "tags": [], "users": users, "connections": [],
-        "connection_requests": [], "access_tokens": []}),
-    )
-    .await;
+    common::import_plain_users(&db.store, 2).await;
     let base = common::serve_with(db.store.clone(), config).await;
     Some((db, base))
 }

@@ -249,6 +249,18 @@ pub async fn set_settings(
         .expect("settings");
 }
 
+/// Imports a community of users 1..=`users` (`plain_user`), with no connections, requests,
+/// tags or tokens.
+pub async fn import_plain_users(store: &Store, users: i64) {
+    let users: Vec<serde_json::Value> = (1..=users).map(|id| plain_user(id, &[])).collect();
+    import_json(
+        store,
+        &serde_json::json!({"settings": {}, "tags": [], "users": users, "connections": [],
+            "connection_requests": [], "access_tokens": []}),
+    )
+    .await;
+}
+
 /// A data-file user record with every key present and neutral values: `u{id}`, no tags
 /// unless given.
 pub fn plain_user(id: i64, tags: &[i64]) -> serde_json::Value {
