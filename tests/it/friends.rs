@@ -769,3 +769,53 @@ fn community_gateway_global_id(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// The gates of `connections` (docs/graphql.md, the spec's order: content availability, then
+/// friendship mode) hold for `friends` too: under every setting, anonymous or not, `friends`
+/// is refused exactly when `connections` is, with the same code and message.
+#[tokio::test]
+async fn friends_is_gated_as_connections_is() {
+    for db in TestDb::all("friends_gates").await {
+        community(&db).await;
+        let api = Api::new(&db.store).await;
+        for (connection_enabled, content_availability) in
+            [(true, true), (false, true), (true, false), (false, false)]
+        {
+            common::set_settings(&db.store, connection_enabled, false, content_availability).await;
+            for viewer in [None, Some(VIEWER)] {
+                let error = |body: &Value| {
+                    let e = &body["errors"][0];
+                    (e["extensions"]["code"].clone(), e["message"].clone())
+                };
+                let pages = query(
+                    &api,
+                    viewer,
+                    r#"{ user(id: "1") { connections { count } } }"#,
+                )
+                .await;
+                let friends = query(
+                    &api,
+                    viewer,
+                    r#"{ user(id: "1") { friends { totalCount } } }"#,
+                )
+                .await;
+                let case = format!(
+                    "{:?}: connection_enabled {connection_enabled}, content_availability \
+                     {content_availability}, viewer {viewer:?}",
+                    db.backend
+                );
+                assert_eq!(
+                    error(&friends),
+                    error(&pages),
+                    "{case}: {friends} vs {pages}"
+                );
+                let refused = pages.get("errors").is_some();
+                assert_eq!(
+                    refused,
+                    !(connection_enabled && (content_availability || viewer.is_some())),
+                    "{case}: {pages}"
+                );
+            }
+        }
+    }
+}
