@@ -356,12 +356,18 @@ PAIR_PICK = ("SELECT a, b, LEAST(a, b) AS lo, GREATEST(a, b) AS hi FROM lc_pairs
 def floor_scripts(workdir, now_us):
     """Two pgbench scripts, one transaction of pgbench = one pair (request, then accept).
 
-    `same`: the statements src/store/lifecycle.rs runs, in its order, with its text (columns
-    as sea-orm lists them), in READ COMMITTED; the request id from connection_request_ids as
-    the gateway takes it. `minimal`: what the two actions need at least: both users locked in
-    one statement, the request inserted with an id from a sequence (no shared counter row);
-    then both locked again, the request deleted, both connection rows inserted."""
-    lock = ("SELECT \"users\".\"id\" FROM \"users\" WHERE \"users\".\"id\" = :{v} LIMIT 1 FOR UPDATE;\n")
+    `same`: the statements src/store/lifecycle.rs and src/store/events.rs run on PostgreSQL, in
+    their order, with their text (columns as sea-orm lists them), on a connection whose default
+    is READ COMMITTED (as the server's pool): both users locked in one statement that also
+    defers the change feed's NOTIFY, the pair read, the request inserted (its id from the
+    column's sequence), the event and its change row in one statement; then the accept. The
+    server's notifier sends one NOTIFY after the commits on its own connection; the floor sends
+    none (it is the writer's share). `minimal`: what the two actions need at least: both users
+    locked in one statement, the request inserted with an id from a sequence; then both locked
+    again, the request deleted, both connection rows inserted; no event, and the change feed's
+    NOTIFY in each commit (the trigger as any other writer meets it)."""
+    lock = ("SELECT \"users\".\"id\", set_config('community_gateway.notify', 'deferred', true) "
+            "FROM \"users\" WHERE \"users\".\"id\" IN (:lo, :hi) ORDER BY \"users\".\"id\" ASC FOR UPDATE;\n")
     read = (
         "SELECT \"connections\".\"user_id\", \"connections\".\"friend_id\", \"connections\".\"connected_at_us\" "
         "FROM \"connections\" WHERE \"connections\".\"user_id\" = :{v} AND \"connections\".\"friend_id\" = :{t} LIMIT 1;\n"
@@ -371,22 +377,28 @@ def floor_scripts(workdir, now_us):
         "FROM \"connection_requests\" WHERE (\"connection_requests\".\"from_user_id\" = :{v} AND "
         "\"connection_requests\".\"to_user_id\" = :{t}) OR (\"connection_requests\".\"from_user_id\" = :{t} "
         "AND \"connection_requests\".\"to_user_id\" = :{v});\n")
-    begin = "BEGIN ISOLATION LEVEL READ COMMITTED;\n"
+
+    def event(kind, actor, target, status, request):
+        return ("WITH e AS (INSERT INTO \"connection_events\" (\"kind\", \"actor_id\", \"target_id\", \"at_us\", "
+                "\"target_status\", \"request_id\", \"request_from_id\", \"request_to_id\", \"request_created_us\", "
+                "\"request_rejected_us\", \"request_viewed_us\") VALUES "
+                f"({kind}, :{actor}, :{target}, {now_us}, {status}, {request}) RETURNING id, target_id) "
+                "INSERT INTO graph_changes (kind, a, b) SELECT 8, id, target_id FROM e;\n")
+
     same = (
-        PAIR_PICK + begin + lock.format(v="lo") + lock.format(v="hi") + read.format(v="a", t="b")
-        + "UPDATE connection_request_ids SET last_id = GREATEST(last_id, (SELECT COALESCE(MAX(id), 0) "
-          "FROM connection_requests)) + 1 WHERE id = 1;\n"
-        + "SELECT last_id FROM connection_request_ids WHERE id = 1 \\gset\n"
-        + "INSERT INTO \"connection_requests\" (\"from_user_id\", \"to_user_id\", \"created_at_us\", \"id\", "
-          f"\"rejected_at_us\", \"viewed_at_us\") VALUES (:a, :b, {now_us}, :last_id, NULL, NULL);\n"
+        PAIR_PICK + "BEGIN;\n" + lock + read.format(v="a", t="b")
+        + "INSERT INTO \"connection_requests\" (\"from_user_id\", \"to_user_id\", \"created_at_us\", "
+          f"\"rejected_at_us\", \"viewed_at_us\") VALUES (:a, :b, {now_us}, NULL, NULL) RETURNING "
+          "\"from_user_id\", \"to_user_id\", \"created_at_us\", \"id\", \"rejected_at_us\", \"viewed_at_us\" \\gset r_\n"
+        + event(1, "a", "b", 2, f":r_id, :a, :b, {now_us}, NULL, NULL")
         + "COMMIT;\n"
-        + begin + lock.format(v="lo") + lock.format(v="hi") + read.format(v="b", t="a")
-        + "DELETE FROM \"connection_requests\" WHERE \"connection_requests\".\"from_user_id\" = :b AND "
-          "\"connection_requests\".\"to_user_id\" = :a;\n"
-        + "DELETE FROM \"connection_requests\" WHERE \"connection_requests\".\"from_user_id\" = :a AND "
-          "\"connection_requests\".\"to_user_id\" = :b;\n"
+        + "BEGIN;\n" + lock + read.format(v="b", t="a")
+        + "DELETE FROM \"connection_requests\" WHERE (\"connection_requests\".\"from_user_id\" = :b AND "
+          "\"connection_requests\".\"to_user_id\" = :a) OR (\"connection_requests\".\"from_user_id\" = :a AND "
+          "\"connection_requests\".\"to_user_id\" = :b);\n"
         + "INSERT INTO \"connections\" (\"user_id\", \"friend_id\", \"connected_at_us\") VALUES "
           f"(:b, :a, {now_us}), (:a, :b, {now_us});\n"
+        + event(3, "b", "a", 1, "NULL, NULL, NULL, NULL, NULL, NULL")
         + "COMMIT;\n")
     lock2 = "SELECT id FROM users WHERE id IN (:lo, :hi) ORDER BY id FOR UPDATE;\n"
     minimal = (

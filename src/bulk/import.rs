@@ -91,10 +91,9 @@ pub async fn import_with(
         // Only a closed store gets here (the three backends are the only ones built in).
         _ => anyhow::bail!("the database connection is closed"),
     }
-    // No id of the file is handed out again by the API, even once its request is deleted.
-    if let Some(largest) = data.requests.iter().map(|request| request.id).max() {
-        store.raise_request_ids(largest).await?;
-    }
+    // Each loader raised the id source past the file's request ids in its transaction
+    // (`migrations::request_ids`): no id of the file is handed out again by the API, even
+    // once its request is deleted.
     // This process's graph cache has forgotten the old community before we return.
     store.settle().await;
     Ok(ImportReport::of(data))

@@ -42,7 +42,7 @@ use super::tables::{
     reset_statement, table, tables_children_first, BatchLimits,
 };
 use crate::datafile::Validated;
-use crate::entity::connection;
+use crate::entity::{connection, connection_request};
 use crate::progress::{Phase, Progress};
 
 /// The suffix of a staging table.
@@ -122,6 +122,12 @@ async fn load_on(
     }
 
     let swap = progress.phase("swap", "", None);
+    if let Err(err) = carry_request_ids(db).await {
+        if let Err(cleanup) = drop_tables(db, &tables, STAGING).await {
+            tracing::warn!(error = %format!("{cleanup:#}"), "import: staging tables left behind");
+        }
+        return Err(err);
+    }
     let renames: Vec<String> = tables
         .iter()
         .map(|t| format!("`{t}` TO `{t}{OLD}`, `{t}{STAGING}` TO `{t}`"))
@@ -329,6 +335,34 @@ async fn drop_tables(
     Ok(())
 }
 
+/// Gives the staging requests table the live one's `AUTO_INCREMENT` counter, so an id handed
+/// out before the import is never handed out again (its own counter is past the file's ids
+/// already: explicit ids raise it). InnoDB keeps a counter at least one past the largest id,
+/// whatever it is set to. A request made between this and the rename takes an id past the
+/// carried counter: it goes with the replaced table, and its id may come back once.
+async fn carry_request_ids(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let next: Option<i64> = db
+        .query_one(Statement::from_string(
+            DbBackend::MySql,
+            migrations::request_ids::MYSQL_NEXT_ID,
+        ))
+        .await
+        .context("reading the request-id counter")?
+        .map(|row| row.try_get::<Option<i64>>("", "next_id"))
+        .transpose()?
+        .flatten();
+    if let Some(next) = next {
+        // An integer the database just gave; DDL takes no bound parameters.
+        db.execute_unprepared(&format!(
+            "ALTER TABLE `{}{STAGING}` AUTO_INCREMENT = {next}",
+            table::<connection_request::Entity>()
+        ))
+        .await
+        .context("carrying the request-id counter over")?;
+    }
+    Ok(())
+}
+
 /// What a staging copy of a table lacks after `CREATE TABLE ... LIKE` and dropping its
 /// secondary indexes, as read from `SHOW CREATE TABLE`.
 struct Definition {
@@ -359,6 +393,13 @@ impl Definition {
         let mut index_names = Vec::new();
         let mut indexes = Vec::new();
         let mut foreign_keys = Vec::new();
+        // InnoDB requires an AUTO_INCREMENT column (a request's id) to lead an index: that
+        // index stays on the staging copy and is maintained row by row during the load.
+        let auto_increment = create
+            .lines()
+            .map(str::trim)
+            .find(|clause| clause.starts_with('`') && clause.contains(" AUTO_INCREMENT"))
+            .and_then(first_name);
         for line in create.lines() {
             let clause = line.trim().trim_end_matches(',');
             if clause.starts_with("PRIMARY KEY") {
@@ -368,6 +409,9 @@ impl Definition {
                 .iter()
                 .any(|kind| clause.starts_with(kind))
             {
+                if auto_increment.is_some() && leading_column(clause) == auto_increment {
+                    continue;
+                }
                 index_names.push(
                     first_name(clause).with_context(|| {
                         format!("cannot read the index name in {table}: {clause}")
@@ -416,6 +460,12 @@ fn staged_foreign_key(clause: &str, table: &str, tables: &[String]) -> anyhow::R
 }
 
 /// The first backquoted identifier of `clause` (names with a backquote are not supported).
+/// The first column of an index clause: `UNIQUE KEY `ux` (`id`)` → `id`.
+fn leading_column(clause: &str) -> Option<String> {
+    let (_, columns) = clause.split_once('(')?;
+    first_name(columns)
+}
+
 fn first_name(clause: &str) -> Option<String> {
     let (_, rest) = clause.split_once('`')?;
     let (name, _) = rest.split_once('`')?;
@@ -448,6 +498,24 @@ mod tests {
                 "ADD CONSTRAINT `connections__import_ibfk_1` FOREIGN KEY (`user_id`) \
                  REFERENCES `users__import` (`id`) ON DELETE CASCADE",
             ]
+        );
+    }
+
+    #[test]
+    fn keeps_the_index_an_auto_increment_column_needs() {
+        let create = "CREATE TABLE `connection_requests` (\n  \
+            `from_user_id` bigint(20) NOT NULL,\n  `to_user_id` bigint(20) NOT NULL,\n  \
+            `id` bigint(20) NOT NULL AUTO_INCREMENT,\n  \
+            PRIMARY KEY (`from_user_id`,`to_user_id`),\n  \
+            UNIQUE KEY `ux_connection_requests_id` (`id`),\n  \
+            KEY `ix_connection_requests_to` (`to_user_id`,`created_at_us`)\n\
+            ) ENGINE=InnoDB AUTO_INCREMENT=7";
+        let tables = vec!["connection_requests".to_string()];
+        let definition = Definition::parse(create, "connection_requests", &tables).unwrap();
+        assert_eq!(definition.index_names, ["ix_connection_requests_to"]);
+        assert_eq!(
+            definition.additions,
+            ["ADD KEY `ix_connection_requests_to` (`to_user_id`,`created_at_us`)"]
         );
     }
 

@@ -13,6 +13,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::notify::Notifier;
 use super::replicas::{self, Reads, Replica};
 pub use super::statements::{Sender, StatementCounts};
 
@@ -32,6 +33,9 @@ pub struct Store {
     follower: Arc<Mutex<Option<CatchUp>>>,
     /// The read replicas, and which one serves the reads (`store::replicas`).
     reads: Arc<Reads>,
+    /// PostgreSQL primary of the API: sends the change feed's NOTIFY after the lifecycle's
+    /// commits (`store::notify`).
+    pub(super) notifier: Option<Arc<Notifier>>,
 }
 
 /// A request to the feed follower to poll at once; it answers once every change committed
@@ -80,7 +84,14 @@ impl Store {
         sender: Sender,
     ) -> anyhow::Result<Store> {
         let db = open_pool(url, pool_size, acquire_timeout, &statements, sender).await?;
+        let notifier = match (db.get_database_backend(), sender) {
+            (DatabaseBackend::Postgres, Sender::Api) => {
+                Some(Arc::new(Notifier::spawn(url, statements.clone())?))
+            }
+            _ => None,
+        };
         Ok(Store {
+            notifier,
             db,
             statements,
             sender,
@@ -370,7 +381,17 @@ fn pool_options(url: &str, pool_size: u32, acquire_timeout: Duration) -> Connect
         // each time. PostgreSQL would otherwise keep re-planning the page statement (a few
         // ms of planning for well under a ms of execution) whenever it judges a custom plan
         // cheaper; its generic plan is the same plan.
-        .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_generic_plan")]))
+        //
+        // READ COMMITTED whatever the database's default: the lifecycle's transactions are
+        // written for it (`store::lifecycle`), and a default of the connection costs no
+        // statement per transaction.
+        .map_sqlx_postgres_opts(|pg| {
+            pg.options([
+                ("plan_cache_mode", "force_generic_plan"),
+                // The startup `options` are split at spaces; PostgreSQL reads `\ ` as one.
+                ("default_transaction_isolation", "read\\ committed"),
+            ])
+        })
         // Per connection, so every pooled connection gets them (a PRAGMA statement would
         // reach only the one connection that ran it). WAL lets readers run while an import
         // writes.

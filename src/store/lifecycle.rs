@@ -10,19 +10,26 @@
 //!   statement reads what the previous holders committed (READ COMMITTED reads the latest
 //!   committed rows per statement, and takes no gap locks on MariaDB).
 //! - SQLite: one writer at a time for the whole file. The transaction's first statement is a
-//!   write (it touches the request-id counter), so it takes the write lock before it reads
+//!   write (it touches the request-id counter row, which SQLite keeps: see
+//!   `migrations::request_ids`), so it takes the write lock before it reads
 //!   anything, waiting for the busy timeout; a transaction that read first and wrote later
 //!   could fail with a stale snapshot in WAL mode.
 //!
 //! The caller (`core::lifecycle`) reads the pair's rows, decides, writes, commits, and runs
 //! the whole transaction again once when the database reports a conflict (`faults`).
 
+use std::sync::Arc;
+
+use migrations::deferred_notify;
+use sea_orm::sea_query::Expr;
+use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, EntityTrait,
-    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Statement,
+    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 
 use super::db::Store;
+use super::notify::Notifier;
 use super::records::int;
 use crate::entity::{connection, connection_request, user};
 
@@ -43,8 +50,8 @@ pub struct PairRows {
 /// An open transaction holding the locks of one pair of users.
 pub struct PairTx {
     pub(super) txn: DatabaseTransaction,
-    /// Counts the unprepared statements the transaction sends (`StatementCounts`).
-    store: Store,
+    /// Told of the commit when the transaction left its NOTIFY to it.
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl Store {
@@ -53,9 +60,13 @@ impl Store {
     pub async fn lock_pair(&self, viewer: i64, target: i64) -> Result<Option<PairTx>, DbErr> {
         let backend = self.backend();
         let txn = match backend {
-            DatabaseBackend::Sqlite => self.begin_on(self.connection(), None).await?,
+            // PostgreSQL: READ COMMITTED is every pooled connection's default
+            // (`store::db::pool_options`), so saying it would only cost a statement per action.
+            DatabaseBackend::Sqlite | DatabaseBackend::Postgres => {
+                self.begin_on(self.connection(), None).await?
+            }
             // The isolation level only: read-write is the default access mode, and saying so
-            // costs a statement per action on PostgreSQL (`SET TRANSACTION READ WRITE`).
+            // would cost a statement more (`SET TRANSACTION READ WRITE`).
             _ => {
                 self.begin_on(self.connection(), Some(IsolationLevel::ReadCommitted))
                     .await?
@@ -79,14 +90,28 @@ impl Store {
         } else {
             users = users.lock_exclusive();
         }
-        let found = users.into_tuple::<i64>().all(&txn).await?;
-        if found.len() < 2 {
+        // PostgreSQL: the change feed's NOTIFY is left to the notifier, after the commit
+        // (`migrations::deferred_notify`), set in the same statement (no round trip more).
+        // `set_config` answers the value it set, on each of the two rows.
+        let notifier = self.notifier.clone();
+        let found = if notifier.is_some() {
+            users
+                .expr(Expr::cust(format!(
+                    "set_config('{}', '{}', true)",
+                    deferred_notify::SETTING,
+                    deferred_notify::DEFERRED
+                )))
+                .into_tuple::<(i64, String)>()
+                .all(&txn)
+                .await?
+                .len()
+        } else {
+            users.into_tuple::<i64>().all(&txn).await?.len()
+        };
+        if found < 2 {
             return Ok(None);
         }
-        Ok(Some(PairTx {
-            txn,
-            store: self.clone(),
-        }))
+        Ok(Some(PairTx { txn, notifier }))
     }
 }
 
@@ -120,8 +145,9 @@ impl PairTx {
         Ok(rows)
     }
 
-    /// Creates the pending request `from` → `to` at `at_us` with a new id (the high-water mark
-    /// of `connection_request_ids`, raised past every stored id); returns it.
+    /// Creates the pending request `from` → `to` at `at_us` with a new id from the database's
+    /// id source (`migrations::request_ids`); returns it. One statement on PostgreSQL and
+    /// MariaDB/MySQL, which hand out the id without a lock held to commit; two on SQLite.
     pub async fn create_request(
         &self,
         from: i64,
@@ -129,49 +155,58 @@ impl PairTx {
         at_us: i64,
     ) -> Result<RequestRow, DbErr> {
         let backend = self.txn.get_database_backend();
-        let greatest = match backend {
-            DatabaseBackend::Sqlite => "MAX",
-            _ => "GREATEST",
-        };
-        let raise = format!(
-            "UPDATE connection_request_ids SET last_id = {greatest}(last_id, \
-             (SELECT COALESCE(MAX(id), 0) FROM connection_requests)) + 1 WHERE id = 1"
-        );
-        // The counter row stays locked until commit: one round trip fewer while it is held
-        // where UPDATE ... RETURNING exists (not on MariaDB/MySQL).
-        let row = match backend {
-            DatabaseBackend::MySql => {
-                self.store.counted(1);
-                self.txn.execute_unprepared(&raise).await?;
-                self.txn
-                    .query_one(Statement::from_string(
-                        backend,
-                        "SELECT last_id FROM connection_request_ids WHERE id = 1",
-                    ))
-                    .await?
-            }
-            _ => {
-                self.txn
-                    .query_one(Statement::from_string(
-                        backend,
-                        format!("{raise} RETURNING last_id"),
-                    ))
-                    .await?
-            }
-        }
-        .ok_or_else(|| DbErr::RecordNotFound("connection_request_ids row 1".into()))?;
-        let request = RequestRow {
+        let mut request = RequestRow {
             from_user_id: from,
             to_user_id: to,
             created_at_us: at_us,
-            id: int(&row, "last_id")?,
+            id: 0,
             rejected_at_us: None,
             viewed_at_us: None,
         };
-        connection_request::Entity::insert(connection_request::ActiveModel::from(request))
-            .exec_without_returning(&self.txn)
-            .await?;
+        let mut row = connection_request::ActiveModel::from(request);
+        match backend {
+            DatabaseBackend::Postgres => {
+                row.id = NotSet;
+                request.id = connection_request::Entity::insert(row)
+                    .exec_with_returning(&self.txn)
+                    .await?
+                    .id;
+            }
+            DatabaseBackend::MySql => {
+                row.id = NotSet;
+                let inserted = self
+                    .txn
+                    .execute(connection_request::Entity::insert(row).build(backend))
+                    .await?;
+                request.id = i64::try_from(inserted.last_insert_id())
+                    .map_err(|_| DbErr::Custom("request id out of range".into()))?;
+            }
+            _ => {
+                request.id = self.next_counted_id().await?;
+                row.id = Set(request.id);
+                connection_request::Entity::insert(row)
+                    .exec_without_returning(&self.txn)
+                    .await?;
+            }
+        }
         Ok(request)
+    }
+
+    /// SQLite: the next id of the counter row, raised past every stored id (an id loaded by
+    /// another writer is stepped over). The row is locked already: the transaction's first
+    /// statement wrote it (`Store::lock_pair`).
+    async fn next_counted_id(&self) -> Result<i64, DbErr> {
+        let row = self
+            .txn
+            .query_one(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "UPDATE connection_request_ids SET last_id = MAX(last_id, \
+                 (SELECT COALESCE(MAX(id), 0) FROM connection_requests)) + 1 WHERE id = 1 \
+                 RETURNING last_id",
+            ))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("connection_request_ids row 1".into()))?;
+        int(&row, "last_id")
     }
 
     /// Connects `a` and `b` at `at_us` (both directed rows) and deletes every request between
@@ -205,10 +240,18 @@ impl PairTx {
         Ok(())
     }
 
-    /// Deletes the requests between `a` and `b`, both directions.
+    /// Deletes the requests between `a` and `b`, both directions, in one statement.
     async fn delete_requests(&self, a: i64, b: i64) -> Result<(), DbErr> {
-        self.delete_request(a, b).await?;
-        self.delete_request(b, a).await
+        connection_request::Entity::delete_many()
+            .filter(either_way(
+                connection_request::Column::FromUserId,
+                connection_request::Column::ToUserId,
+                a,
+                b,
+            ))
+            .exec(&self.txn)
+            .await?;
+        Ok(())
     }
 
     /// Deletes the request `from` → `to`.
@@ -248,26 +291,10 @@ impl PairTx {
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
-    }
-}
-
-impl Store {
-    /// Raises the request-id high-water mark to at least `id` (an import calls it with the
-    /// largest id of its file, so no id the file used is handed out again, even once those
-    /// requests are deleted).
-    pub async fn raise_request_ids(&self, id: i64) -> Result<(), DbErr> {
-        let greatest = match self.backend() {
-            DatabaseBackend::Sqlite => "MAX",
-            _ => "GREATEST",
-        };
-        let mut sql = super::sql::Sql::new(self.backend());
-        sql.push(&format!(
-            "UPDATE connection_request_ids SET last_id = {greatest}(last_id, "
-        ))
-        .bind(id)
-        .push(") WHERE id = 1");
-        self.connection().execute(sql.build()).await?;
+        self.txn.commit().await?;
+        if let Some(notifier) = &self.notifier {
+            notifier.committed();
+        }
         Ok(())
     }
 }

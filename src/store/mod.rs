@@ -11,6 +11,7 @@ mod db;
 mod events;
 pub mod faults;
 mod lifecycle;
+mod notify;
 mod pages;
 mod queries;
 pub mod records;
@@ -23,6 +24,7 @@ pub use changes::{Change, RequestEnds};
 pub use db::{redact, CatchUp, Store};
 pub use events::EventRow;
 pub use lifecycle::{PairRows, PairTx, RequestBox, RequestListRows, RequestRow};
+pub use notify::NOTIFIER_NAME;
 pub use queries::{
     ConnectionPageRows, Direction, EdgeKey, Gate, Keyset, PageRow, PageSpec, Relation,
 };

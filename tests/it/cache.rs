@@ -30,6 +30,8 @@
 //!    `src/cache/graph.rs`): after each write and `settle`, every read equals SQL.
 //! 9. (Ignored, a known gap) a TRUNCATE from another connection clears the cache: it does on
 //!    PostgreSQL, not on MariaDB, where TRUNCATE fires no trigger.
+//! 10. PostgreSQL: a lifecycle action's NOTIFY comes from the notifier after its commit, not
+//!     from the commit itself; any other writer still notifies in its commit.
 
 use std::time::{Duration, Instant};
 
@@ -1381,4 +1383,85 @@ async fn a_truncate_forgets_everything() {
             .await;
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// 10. The lifecycle's NOTIFY, after its commit (PostgreSQL)
+// ---------------------------------------------------------------------------------------
+
+/// A lifecycle action leaves the change feed's NOTIFY out of its commit (which would hold
+/// the database's notify lock through its WAL flush): the notifier's own connection sends
+/// it once the commit is done, and a follower woken by it sees the write. Any other writer
+/// notifies in its commit as before.
+#[tokio::test]
+async fn lifecycle_writes_notify_after_their_commit_from_the_notifier() {
+    let Some(db) = TestDb::new(Backend::Postgres, "cache_deferred_notify").await else {
+        return;
+    };
+    common::import_plain_users(&db.store, 4).await;
+    let api = common::Api::new(&db.store).await;
+    let mut listener = sqlx::postgres::PgListener::connect(&db.url)
+        .await
+        .expect("listener");
+    listener.listen("graph_changes").await.expect("LISTEN");
+
+    let (status, _) = api.act(1, 2, "connection/request").await;
+    assert!(status.is_success(), "{status}");
+    let senders = notifications_for(&mut listener, Duration::from_millis(500)).await;
+    let notifier = pid_of(&db.store, community_gateway::store::NOTIFIER_NAME).await;
+    assert!(!senders.is_empty(), "the request woke the listeners");
+    assert!(
+        senders.iter().all(|pid| *pid == notifier),
+        "every NOTIFY of the action came from the notifier ({notifier}), none from the \
+         writer's commit: {senders:?}"
+    );
+    // The write is there for whoever the NOTIFY woke.
+    let pending = common::scalar(
+        &db.store,
+        "SELECT COUNT(*) FROM connection_requests WHERE from_user_id = 1 AND to_user_id = 2",
+    )
+    .await;
+    assert_eq!(pending, 1);
+
+    // Another writer (here: plain SQL, as the Django backend or psql would) notifies in its
+    // own commit.
+    db.store
+        .connection()
+        .execute_unprepared("UPDATE users SET username = 'renamed' WHERE id = 3")
+        .await
+        .expect("update");
+    let senders = notifications_for(&mut listener, Duration::from_millis(500)).await;
+    assert_eq!(senders.len(), 1, "{senders:?}");
+    assert_ne!(senders[0], notifier, "the writer's own commit notified");
+}
+
+/// The sender pids of the notifications that arrive within `window` of the first one (which
+/// must come within five seconds).
+async fn notifications_for(
+    listener: &mut sqlx::postgres::PgListener,
+    window: Duration,
+) -> Vec<u32> {
+    let mut pids = Vec::new();
+    let mut deadline = Instant::now() + Duration::from_secs(5);
+    while let Ok(Ok(notification)) = tokio::time::timeout_at(deadline.into(), listener.recv()).await
+    {
+        if pids.is_empty() {
+            deadline = Instant::now() + window;
+        }
+        pids.push(notification.process_id());
+    }
+    pids
+}
+
+/// The backend pid of the one connection named `application_name` on the test's database.
+async fn pid_of(store: &Store, application_name: &str) -> u32 {
+    let pid = common::scalar(
+        store,
+        &format!(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = '{application_name}' \
+             AND datname = current_database()"
+        ),
+    )
+    .await;
+    u32::try_from(pid).expect("a pid")
 }

@@ -666,3 +666,54 @@ async fn requests_of_both_users_at_once_end_connected_once() {
         }
     }
 }
+
+/// Request ids come from the database's own id source (a sequence on PostgreSQL,
+/// `AUTO_INCREMENT` on MariaDB, a counter row on SQLite): many writers at once on disjoint
+/// pairs each get an id no other request had, and after every request is withdrawn, the next
+/// round's ids are all new too, on every backend.
+#[tokio::test]
+async fn concurrent_writers_get_ids_never_handed_out_before() {
+    const PAIRS: i64 = 48;
+    for db in TestDb::all("lifecycle_request_ids").await {
+        let backend = db.backend;
+        load(&db.store, PAIRS * 2, &[]).await;
+        let api = Api::new(&db.store).await;
+        let mut handed_out = BTreeSet::new();
+        for round in 0..3 {
+            let asks = (1..=PAIRS).map(|a| {
+                let api = &api;
+                async move { api.act(a, PAIRS + a, "connection/request").await.0 }
+            });
+            let statuses = futures_util::future::join_all(asks).await;
+            assert!(
+                statuses.iter().all(|s| s.is_success()),
+                "{backend:?} round {round}: {statuses:?}"
+            );
+            let ids = db
+                .store
+                .connection()
+                .query_all(Statement::from_string(
+                    db.store.backend(),
+                    "SELECT id FROM connection_requests",
+                ))
+                .await
+                .expect("ids");
+            assert_eq!(ids.len() as i64, PAIRS, "{backend:?}");
+            for row in ids {
+                let id: i64 = row.try_get("", "id").expect("id");
+                assert!(
+                    handed_out.insert(id),
+                    "{backend:?} round {round}: id {id} was handed out before"
+                );
+            }
+            // Withdrawn, all at once: their ids must not come back.
+            let withdrawals = (1..=PAIRS).map(|a| {
+                let api = &api;
+                async move { api.act(a, PAIRS + a, "connection/cancel_request").await.0 }
+            });
+            let statuses = futures_util::future::join_all(withdrawals).await;
+            assert!(statuses.iter().all(|s| s.is_success()), "{backend:?}");
+        }
+        assert_eq!(handed_out.len() as i64, PAIRS * 3, "{backend:?}");
+    }
+}

@@ -232,6 +232,22 @@ pub async fn import_example(store: &Store) {
         .expect("example imports");
 }
 
+/// The one integer `sql` answers (a `BIGINT` column, or an aggregate cast to one).
+pub async fn scalar(store: &Store, sql: &str) -> i64 {
+    let sql = match store.backend() {
+        sea_orm::DatabaseBackend::MySql => format!("SELECT CAST(({sql}) AS SIGNED) AS v"),
+        _ => format!("SELECT CAST(({sql}) AS BIGINT) AS v"),
+    };
+    store
+        .connection()
+        .query_one(sea_orm::Statement::from_string(store.backend(), sql))
+        .await
+        .expect("query")
+        .expect("a row")
+        .try_get::<i64>("", "v")
+        .expect("an integer")
+}
+
 /// Sets the three settings (all of them, so earlier changes do not leak into a case).
 pub async fn set_settings(
     store: &Store,
