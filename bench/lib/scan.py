@@ -29,6 +29,8 @@ import json
 import math
 import os
 import random
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -136,6 +138,15 @@ class Client:
         return None
 
 
+def guarded(client, path):
+    """`client.get`, with anything unexpected counted as a failure rather than ending the
+    thread (a crawler thread that died would never let the scan finish)."""
+    try:
+        return client.get(path)
+    except Exception as exc:  # noqa: BLE001 - reported as a failed answer
+        return f"{path}: {type(exc).__name__}: {exc}"
+
+
 class Failures:
     def __init__(self):
         self.lock = threading.Lock()
@@ -169,7 +180,7 @@ class HotLoad:
         rng, client = random.Random(seed), Client(self.port, self.auth)
         while not self.done.is_set():
             started = time.perf_counter()
-            error = client.get(PAGE.format(rng.choice(self.ids)))
+            error = guarded(client, PAGE.format(rng.choice(self.ids)))
             self.latency.setdefault(self.phase, []).append(time.perf_counter() - started)
             self.counts[slot] += 1
             if error:
@@ -217,7 +228,7 @@ class Crawler:
                 self.next += 1
                 self.inflight += 1
             started = time.perf_counter()
-            error = client.get(PAGE.format(user))
+            error = guarded(client, PAGE.format(user))
             self.latency.append(time.perf_counter() - started)
             if error:
                 self.failures.add(error)
@@ -552,6 +563,9 @@ def main():
     parser.add_argument("--calibration-mb", type=int, default=512, help="budget of the calibration server")
     parser.add_argument("--write", action="store_true", help="write bench/scan/RESULTS.md")
     args = parser.parse_args()
+    # SIGTERM and SIGHUP unwind like Ctrl-C: the servers are stopped and the database dropped.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda number, _frame: sys.exit(f"stopped by signal {number}"))
     base_url = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     command = "bench/scan.sh" + "".join(f" {a}" for a in sys.argv[1:])
 
@@ -626,6 +640,7 @@ def main():
         for proc in list(CHILDREN):
             stop(proc)
         drop_database(base_url, name)
+        shutil.rmtree(tmp, ignore_errors=True)
 
     meta["load_after"] = machine()[1]
     meta["failures"] = calib["failures"] + main_run["failures"]
