@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from scaleout import CHILDREN, ROOT, free_port, run, spawn, stop, wait_http, wrk
+from scaleout import CHILDREN, ROOT, free_port, release_binary, run, spawn, stop, wait_http, wrk
 
 JWT_SECRET = "relay-bench-secret-0123456789"
 HUB, VIEWER = 1, 2
@@ -25,6 +25,20 @@ HUB, VIEWER = 1, 2
 
 def psql(url, sql):
     return run(["psql", url, "-v", "ON_ERROR_STOP=1", "-Atc", sql]).strip()
+
+
+def create_database(base_url, prefix):
+    """A new empty database `<prefix>_<time>_<pid>` on the server of `base_url` (a URL naming
+    an existing database, e.g. `postgres`); returns its name and URL."""
+    name = f"{prefix}_{int(time.time())}_{os.getpid()}"
+    psql(base_url, f"CREATE DATABASE {name}")
+    return name, base_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(base_url, name):
+    """Drops `name` even with sessions still open (never raises: it runs on the way out)."""
+    subprocess.run(["psql", base_url, "-Atc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+                   capture_output=True)
 
 
 def cursor(owner, viewer, mutual, at_us, friend):
@@ -43,14 +57,9 @@ def main():
     args = parser.parse_args()
     base_url = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
-    print("[relay] building the release binary", file=sys.stderr)
-    subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "community-gateway"], cwd=ROOT, check=True)
-    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    binary = str(target / "release" / "community-gateway")
+    binary = release_binary("relay")
 
-    name = f"cg_relay_{int(time.time())}_{os.getpid()}"
-    psql(base_url, f"CREATE DATABASE {name}")
-    db_url = base_url.rsplit("/", 1)[0] + "/" + name
+    name, db_url = create_database(base_url, "cg_relay")
     tmp = tempfile.mkdtemp(prefix="relay-")
     rows = []
     try:
@@ -109,8 +118,7 @@ def main():
     finally:
         for proc in list(CHILDREN):
             stop(proc)
-        subprocess.run(["psql", base_url, "-Atc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
-                       capture_output=True)
+        drop_database(base_url, name)
 
     lines = [
         f"# Cursor pages against offset pages ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",

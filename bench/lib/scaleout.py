@@ -70,6 +70,15 @@ class Cluster:
                        capture_output=True)
 
 
+def release_binary(tag):
+    """Builds the release binary (`cargo build --release`) and returns its path (under
+    CARGO_TARGET_DIR when set)."""
+    print(f"[{tag}] building the release binary", file=sys.stderr)
+    subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "community-gateway"], cwd=ROOT, check=True)
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    return str(target / "release" / "community-gateway")
+
+
 def spawn(cmd, **kw):
     proc = subprocess.Popen(cmd, start_new_session=True, **kw)
     CHILDREN.append(proc)
@@ -156,10 +165,7 @@ def main():
     parser.add_argument("--write", action="store_true", help="write bench/scaleout/RESULTS.md")
     args = parser.parse_args()
 
-    print("[scaleout] building the release binary", file=sys.stderr)
-    subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "community-gateway"], cwd=ROOT, check=True)
-    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    binary = str(target / "release" / "community-gateway")
+    binary = release_binary("scaleout")
 
     tmp = tempfile.mkdtemp(prefix="scaleout-")
     if os.geteuid() == 0:
