@@ -17,7 +17,7 @@
 //!   evictions, so a subscriber reading the actor's record sees the write).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -216,7 +216,11 @@ impl<'a> Session<'a> {
             DatabaseBackend::Postgres if !standby => {
                 let (tx, rx) = mpsc::channel(4);
                 let counts = primary.statement_counts().clone();
-                let task = tokio::spawn(listen(with_application_name(url), tx, counts));
+                // The own notifier's NOTIFYs only when this feed reads the primary itself.
+                let own = (url == primary.url())
+                    .then(|| primary.notifier_pid())
+                    .flatten();
+                let task = tokio::spawn(listen(with_application_name(url), tx, counts, own));
                 Some((rx, AbortOnDrop(task)))
             }
             _ => None,
@@ -466,7 +470,15 @@ async fn next_wake(wakes: &mut Option<(mpsc::Receiver<Wake>, AbortOnDrop)>) -> O
 
 /// PostgreSQL: listens on the change channel, reconnecting after every loss, and tells the
 /// follower when it listens, when it lost the connection, and when changes were committed.
-async fn listen(url: String, wakes: mpsc::Sender<Wake>, counts: Arc<StatementCounts>) {
+/// The NOTIFYs of this process's own notifier (`own`: its backend pid) wake nobody: each
+/// commit they announce was followed by its writer's catch-up (`Store::settle`), which polled
+/// for it already.
+async fn listen(
+    url: String,
+    wakes: mpsc::Sender<Wake>,
+    counts: Arc<StatementCounts>,
+    own: Option<Arc<AtomicU32>>,
+) {
     loop {
         match PgListener::connect(&url).await {
             Ok(mut listener) => {
@@ -476,7 +488,14 @@ async fn listen(url: String, wakes: mpsc::Sender<Wake>, counts: Arc<StatementCou
                     && wakes.send(Wake::Listening).await.is_ok()
                 {
                     // `try_recv` answers None when the connection dropped.
-                    while let Ok(Some(_)) = listener.try_recv().await {
+                    while let Ok(Some(notification)) = listener.try_recv().await {
+                        let sender = notification.process_id();
+                        if own
+                            .as_ref()
+                            .is_some_and(|own| sender != 0 && own.load(Ordering::Relaxed) == sender)
+                        {
+                            continue;
+                        }
                         // A wake already queued covers this commit too.
                         let _ = wakes.try_send(Wake::Changed);
                     }

@@ -180,6 +180,12 @@ impl Store {
         }
     }
 
+    /// The backend pid of this store's notifier connection (`store::notify`), if it has a
+    /// notifier; 0 while it is not connected.
+    pub fn notifier_pid(&self) -> Option<Arc<std::sync::atomic::AtomicU32>> {
+        self.notifier.as_ref().map(|notifier| notifier.pid())
+    }
+
     /// The URL this store was opened with.
     pub fn url(&self) -> &str {
         &self.url

@@ -14,7 +14,9 @@
 //! the followers see the write at their next poll (`CACHE_FEED_POLL_MS`) instead.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::Connection;
@@ -25,11 +27,20 @@ use super::statements::{Sender, StatementCounts};
 /// The `application_name` of the notifier's connection.
 pub const NOTIFIER_NAME: &str = "community-gateway-notify";
 
+/// The shortest time between two NOTIFYs: under load, the commits of that time share one
+/// (a NOTIFY is a statement and a transaction of the database's), at the price of at most
+/// that much more staleness on the other servers.
+const NOTIFY_GAP: Duration = Duration::from_millis(2);
+
 /// A handle on the notifier task of one primary; the task ends when the last handle goes.
 #[derive(Debug)]
 pub struct Notifier {
     /// Capacity one: a wake-up waiting while the task sends is all it needs to send again.
     wake: mpsc::Sender<()>,
+    /// The backend pid of its connection (0 before it connects): this process's own feed
+    /// listener skips these NOTIFYs, since every commit they announce was followed by the
+    /// writer's own catch-up (`Store::settle`).
+    pid: Arc<AtomicU32>,
 }
 
 impl Notifier {
@@ -40,8 +51,14 @@ impl Notifier {
             .application_name(NOTIFIER_NAME)
             .options([("synchronous_commit", "off")]);
         let (wake, woken) = mpsc::channel(1);
-        tokio::spawn(run(options, woken, statements));
-        Ok(Notifier { wake })
+        let pid = Arc::new(AtomicU32::new(0));
+        tokio::spawn(run(options, woken, statements, pid.clone()));
+        Ok(Notifier { wake, pid })
+    }
+
+    /// The backend pid of the notifier's connection (0 while it has none).
+    pub fn pid(&self) -> Arc<AtomicU32> {
+        self.pid.clone()
     }
 
     /// Says that a transaction which deferred its NOTIFY has committed.
@@ -55,18 +72,13 @@ async fn run(
     options: PgConnectOptions,
     mut woken: mpsc::Receiver<()>,
     statements: Arc<StatementCounts>,
+    pid: Arc<AtomicU32>,
 ) {
     let channel = migrations::deferred_notify::CHANNEL;
     let mut connection: Option<PgConnection> = None;
     while woken.recv().await.is_some() {
         if connection.is_none() {
-            match PgConnection::connect_with(&options).await {
-                Ok(opened) => connection = Some(opened),
-                Err(err) => {
-                    tracing::warn!(error = %err, "change feed notifier: cannot connect; followers will poll");
-                    continue;
-                }
-            }
+            connection = connect(&options, &statements, &pid).await;
         }
         let Some(open) = connection.as_mut() else {
             continue;
@@ -79,9 +91,39 @@ async fn run(
         {
             tracing::warn!(error = %err, "change feed notifier: NOTIFY failed; followers will poll");
             connection = None;
+            pid.store(0, Ordering::Relaxed);
         }
+        tokio::time::sleep(NOTIFY_GAP).await;
     }
     if let Some(open) = connection {
         let _ = open.close().await;
     }
+}
+
+/// The notifier's connection, its backend pid published in `pid`; None (logged) if the
+/// database cannot be reached.
+async fn connect(
+    options: &PgConnectOptions,
+    statements: &StatementCounts,
+    pid: &AtomicU32,
+) -> Option<PgConnection> {
+    let mut opened = match PgConnection::connect_with(options).await {
+        Ok(opened) => opened,
+        Err(err) => {
+            tracing::warn!(error = %err, "change feed notifier: cannot connect; followers will poll");
+            return None;
+        }
+    };
+    statements.add(Sender::Feed, 1);
+    match sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()")
+        .fetch_one(&mut opened)
+        .await
+    {
+        Ok(backend) => pid.store(u32::try_from(backend).unwrap_or(0), Ordering::Relaxed),
+        Err(err) => {
+            tracing::warn!(error = %err, "change feed notifier: cannot read its backend pid");
+            return None;
+        }
+    }
+    Some(opened)
 }
