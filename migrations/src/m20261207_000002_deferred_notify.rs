@@ -27,37 +27,36 @@ pub const CHANNEL: &str = "graph_changes";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
         // `current_setting(name, true)` is NULL where nothing set it, '' once a transaction
         // that set it locally has ended.
-        manager
-            .get_connection()
-            .execute_unprepared(&format!(
-                "CREATE OR REPLACE FUNCTION graph_notify() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                 BEGIN \
-                   IF current_setting('{SETTING}', true) IS DISTINCT FROM '{DEFERRED}' THEN \
-                     PERFORM pg_notify('{CHANNEL}', ''); \
-                   END IF; \
-                   RETURN NULL; \
-                 END $$"
-            ))
-            .await?;
-        Ok(())
+        replace_notify(
+            manager,
+            &format!(
+                "IF current_setting('{SETTING}', true) IS DISTINCT FROM '{DEFERRED}' THEN \
+                   PERFORM pg_notify('{CHANNEL}', ''); \
+                 END IF;"
+            ),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
-        manager
-            .get_connection()
-            .execute_unprepared(&format!(
-                "CREATE OR REPLACE FUNCTION graph_notify() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                 BEGIN PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $$"
-            ))
-            .await?;
-        Ok(())
+        replace_notify(manager, &format!("PERFORM pg_notify('{CHANNEL}', '');")).await
     }
+}
+
+/// PostgreSQL: `graph_notify()` (the statement trigger's function) with `body`; nothing
+/// elsewhere.
+async fn replace_notify(manager: &SchemaManager<'_>, body: &str) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    manager
+        .get_connection()
+        .execute_unprepared(&format!(
+            "CREATE OR REPLACE FUNCTION graph_notify() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN {body} RETURN NULL; END $$"
+        ))
+        .await?;
+    Ok(())
 }
