@@ -15,6 +15,8 @@ pub struct Migration;
 
 /// The change table.
 pub const CHANGES_TABLE: &str = "graph_changes";
+/// The PostgreSQL channel the change table's statement trigger notifies.
+pub const CHANNEL: &str = "graph_changes";
 
 /// What a change row says changed (`graph_changes.kind`); `a` and `b` are the row's keys.
 pub mod kind {
@@ -150,9 +152,10 @@ fn postgres_functions() -> Vec<String> {
              BEGIN INSERT INTO {CHANGES_TABLE} (kind) VALUES ({reset}); RETURN NULL; END $$",
             reset = kind::RESET,
         ),
-        "CREATE OR REPLACE FUNCTION graph_notify() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN PERFORM pg_notify('graph_changes', ''); RETURN NULL; END $$"
-            .to_string(),
+        format!(
+            "CREATE OR REPLACE FUNCTION graph_notify() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $$"
+        ),
         format!(
             "CREATE TRIGGER graph_changes_notify AFTER INSERT ON {CHANGES_TABLE} \
              FOR EACH STATEMENT EXECUTE FUNCTION graph_notify()"

@@ -78,36 +78,20 @@ impl MigrationTrait for Migration {
         if backend == DatabaseBackend::Sqlite {
             return Ok(());
         }
-        // The counter row comes back at the sequence's mark (the table's largest id at least).
-        let mark = match backend {
-            DatabaseBackend::Postgres => {
-                let row = db
-                    .query_one(Statement::from_string(
-                        backend,
-                        format!(
-                            "SELECT GREATEST(CASE WHEN is_called THEN last_value ELSE 0 END, \
-                             COALESCE((SELECT MAX(id) FROM connection_requests), 0)) AS mark \
-                             FROM {SEQUENCE}"
-                        ),
-                    ))
-                    .await?
-                    .ok_or_else(|| DbErr::RecordNotFound(SEQUENCE.into()))?;
-                row.try_get::<i64>("", "mark")?
-            }
-            _ => {
-                let row = db
-                    .query_one(Statement::from_string(
-                        backend,
-                        "SELECT CAST(GREATEST(COALESCE(MAX(t.AUTO_INCREMENT), 1) - 1, \
-                         COALESCE((SELECT MAX(id) FROM connection_requests), 0)) AS SIGNED) AS mark \
-                         FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = DATABASE() \
-                         AND t.TABLE_NAME = 'connection_requests'",
-                    ))
-                    .await?
-                    .ok_or_else(|| DbErr::RecordNotFound("connection_requests".into()))?;
-                row.try_get::<i64>("", "mark")?
-            }
+        // The counter row comes back at the id source's mark (the table's largest id at
+        // least).
+        let mark_sql = match backend {
+            DatabaseBackend::Postgres => pg_mark(),
+            _ => format!(
+                "SELECT CAST(GREATEST(COALESCE(({MYSQL_NEXT_ID}), 1) - 1, \
+                 COALESCE((SELECT MAX(id) FROM connection_requests), 0)) AS SIGNED) AS mark"
+            ),
         };
+        let mark: i64 = db
+            .query_one(Statement::from_string(backend, mark_sql))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("the request-id mark".into()))?
+            .try_get("", "mark")?;
         match backend {
             DatabaseBackend::Postgres => {
                 db.execute_unprepared(
@@ -148,28 +132,33 @@ async fn mark(db: &SchemaManagerConnection<'_>) -> Result<i64, DbErr> {
     row.try_get::<i64>("", "mark")
 }
 
-/// The statement that raises the id source past every stored request id, never lowering it:
-/// an import runs it in its transaction, after its rows are in (they carry the file's ids,
-/// which no new request may take again). PostgreSQL: the sequence (`setval` is not undone by
-/// a rollback, which only leaves a gap); SQLite: the counter row. `None` on MariaDB/MySQL,
-/// where explicit ids raise `AUTO_INCREMENT` as they go in (the loader carries the live
-/// table's counter over to the table it swaps in).
-pub fn raise_past_stored(backend: DatabaseBackend) -> Option<String> {
-    match backend {
-        DatabaseBackend::Postgres => Some(format!(
-            "SELECT setval('{SEQUENCE}', m) FROM (SELECT GREATEST( \
-             CASE WHEN is_called THEN last_value ELSE 0 END, \
-             COALESCE((SELECT MAX(id) FROM connection_requests), 0)) AS m FROM {SEQUENCE}) AS x \
-             WHERE m > 0"
-        )),
-        DatabaseBackend::Sqlite => Some(
-            "UPDATE connection_request_ids SET last_id = MAX(last_id, \
-             (SELECT COALESCE(MAX(id), 0) FROM connection_requests)) WHERE id = 1"
-                .to_string(),
-        ),
-        DatabaseBackend::MySql => None,
-    }
+/// PostgreSQL: the sequence's mark (the last id it handed out, 0 before the first) or the
+/// table's largest id, whichever is larger, as `mark`.
+fn pg_mark() -> String {
+    format!(
+        "SELECT GREATEST(CASE WHEN is_called THEN last_value ELSE 0 END, \
+         COALESCE((SELECT MAX(id) FROM connection_requests), 0)) AS mark FROM {SEQUENCE}"
+    )
 }
+
+/// PostgreSQL: raises the sequence past every stored request id, never lowering it. The
+/// import runs it in its transaction, under the swap's locks, after its rows are in (they
+/// carry the file's ids, which no new request may take again); `setval` is not undone by a
+/// rollback, which only leaves a gap.
+pub fn pg_raise_past_stored() -> String {
+    format!(
+        "SELECT setval('{SEQUENCE}', mark) FROM ({}) AS m WHERE mark > 0",
+        pg_mark()
+    )
+}
+
+/// SQLite: the counter row raised to every stored request id, never lowered; with ` + 1`
+/// appended, the next id past them (`store::lifecycle`). The import runs it in its
+/// transaction after its rows are in. (MariaDB/MySQL need neither: explicit ids raise
+/// `AUTO_INCREMENT` as they go in, and the loader carries the live table's counter over to
+/// the table it swaps in, `MYSQL_NEXT_ID`.)
+pub const SQLITE_RAISE_PAST_STORED: &str = "UPDATE connection_request_ids SET last_id = \
+     MAX(last_id, (SELECT COALESCE(MAX(id), 0) FROM connection_requests))";
 
 /// MariaDB/MySQL: the next `AUTO_INCREMENT` value of `connection_requests` (column
 /// `next_id`). MySQL 8 may answer from its statistics cache

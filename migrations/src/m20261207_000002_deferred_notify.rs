@@ -14,6 +14,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
+use crate::m20261202_000001_change_feed::CHANNEL;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -21,8 +23,6 @@ pub struct Migration;
 pub const SETTING: &str = "community_gateway.notify";
 /// Its value that does.
 pub const DEFERRED: &str = "deferred";
-/// The channel the change feed's followers listen on.
-pub const CHANNEL: &str = "graph_changes";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

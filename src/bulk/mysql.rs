@@ -17,6 +17,8 @@
 //!    its foreign keys, named `x__import_ibfk_N` after the live `x_ibfk_N` and pointing at
 //!    the staging parents: InnoDB's foreign key names are per database, so the staging ones
 //!    must differ from the live ones, and InnoDB renames `t_ibfk_N` along with its table.
+//!    The staging requests table then gets the live one's `AUTO_INCREMENT` counter
+//!    (`carry_request_ids`), so no request id handed out before comes back.
 //! 5. `RENAME TABLE x TO x__old, x__import TO x, ...` over every table, in one statement:
 //!    atomic, and foreign keys follow their tables, so the new children point at the new
 //!    parents and the live names come back (`x_ibfk_N`). Then the `__old` tables are dropped.
@@ -122,12 +124,6 @@ async fn load_on(
     }
 
     let swap = progress.phase("swap", "", None);
-    if let Err(err) = carry_request_ids(db).await {
-        if let Err(cleanup) = drop_tables(db, &tables, STAGING).await {
-            tracing::warn!(error = %format!("{cleanup:#}"), "import: staging tables left behind");
-        }
-        return Err(err);
-    }
     let renames: Vec<String> = tables
         .iter()
         .map(|t| format!("`{t}` TO `{t}{OLD}`, `{t}{STAGING}` TO `{t}`"))
@@ -242,7 +238,8 @@ async fn stage(
         tracing::debug!(elapsed = ?started.elapsed(), table = %staging, "import: indexed");
     }
     index.finish();
-    Ok(())
+    // Last, right before the rename.
+    carry_request_ids(db).await
 }
 
 /// Loads the directed connections into `into` as JSON documents of `[[user, friend, at], ...]`,

@@ -159,12 +159,10 @@ pub(crate) async fn load(
     let swap_started = Instant::now();
     swap(&mut tx, &tables, &definitions).await?;
     // Under the swap's locks: no request is inserted between this and the commit.
-    if let Some(raise) = migrations::request_ids::raise_past_stored(sea_orm::DbBackend::Postgres) {
-        sqlx::query(&raise)
-            .execute(&mut *tx)
-            .await
-            .context("raising the request-id sequence past the file's ids")?;
-    }
+    sqlx::query(&migrations::request_ids::pg_raise_past_stored())
+        .execute(&mut *tx)
+        .await
+        .context("raising the request-id sequence past the file's ids")?;
     // The staged tables got their change-feed triggers after the COPY (with the other
     // triggers), so the load reported nothing row by row: one reset row says it all.
     sqlx::query(&reset_statement())

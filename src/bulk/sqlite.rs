@@ -121,11 +121,12 @@ async fn load_on(
             .await
             .context("recreating the change-feed triggers")?;
     }
-    if let Some(raise) = migrations::request_ids::raise_past_stored(DbBackend::Sqlite) {
-        tx.execute_unprepared(&raise)
-            .await
-            .context("raising the request-id counter past the file's ids")?;
-    }
+    tx.execute_unprepared(&format!(
+        "{} WHERE id = 1",
+        migrations::request_ids::SQLITE_RAISE_PAST_STORED
+    ))
+    .await
+    .context("raising the request-id counter past the file's ids")?;
     tx.execute_unprepared(&reset_statement())
         .await
         .context("announcing the import to the graph caches")?;

@@ -30,9 +30,8 @@ use tokio::task::JoinHandle;
 use super::events::EventHub;
 use super::graph::{GraphCache, Invalidation, Key};
 use crate::store::{Change, Sender, StatementCounts, Store};
+use migrations::change_feed::CHANNEL;
 
-/// The PostgreSQL channel the change table's trigger notifies.
-const CHANNEL: &str = "graph_changes";
 /// The `application_name` of the listener's connection (operators and tests find it by it).
 pub const LISTENER_NAME: &str = "community-gateway-feed";
 /// How long a skipped id is asked for again before it counts as a rolled-back write.
@@ -492,7 +491,7 @@ async fn listen(
                         let sender = notification.process_id();
                         if own
                             .as_ref()
-                            .is_some_and(|own| sender != 0 && own.load(Ordering::Relaxed) == sender)
+                            .is_some_and(|own| own.load(Ordering::Relaxed) == sender)
                         {
                             continue;
                         }

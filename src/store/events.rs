@@ -39,7 +39,7 @@ impl PairTx {
             return Ok(());
         }
         let stored = row.insert(&self.txn).await?;
-        let mut sql = Sql::new(self.txn.get_database_backend());
+        let mut sql = Sql::new(backend);
         sql.push("INSERT INTO ")
             .push(CHANGES_TABLE)
             .push(" (kind, a, b) VALUES (")

@@ -91,23 +91,17 @@ impl Store {
             users = users.lock_exclusive();
         }
         // PostgreSQL: the change feed's NOTIFY is left to the notifier, after the commit
-        // (`migrations::deferred_notify`), set in the same statement (no round trip more).
-        // `set_config` answers the value it set, on each of the two rows.
+        // (`migrations::deferred_notify`), set in the same statement (no round trip more);
+        // the value `set_config` answers is not read.
         let notifier = self.notifier.clone();
-        let found = if notifier.is_some() {
-            users
-                .expr(Expr::cust(format!(
-                    "set_config('{}', '{}', true)",
-                    deferred_notify::SETTING,
-                    deferred_notify::DEFERRED
-                )))
-                .into_tuple::<(i64, String)>()
-                .all(&txn)
-                .await?
-                .len()
-        } else {
-            users.into_tuple::<i64>().all(&txn).await?.len()
-        };
+        if notifier.is_some() {
+            users = users.expr(Expr::cust(format!(
+                "set_config('{}', '{}', true)",
+                deferred_notify::SETTING,
+                deferred_notify::DEFERRED
+            )));
+        }
+        let found = users.into_tuple::<i64>().all(&txn).await?.len();
         if found < 2 {
             return Ok(None);
         }
@@ -200,9 +194,10 @@ impl PairTx {
             .txn
             .query_one(Statement::from_string(
                 DatabaseBackend::Sqlite,
-                "UPDATE connection_request_ids SET last_id = MAX(last_id, \
-                 (SELECT COALESCE(MAX(id), 0) FROM connection_requests)) + 1 WHERE id = 1 \
-                 RETURNING last_id",
+                format!(
+                    "{} + 1 WHERE id = 1 RETURNING last_id",
+                    migrations::request_ids::SQLITE_RAISE_PAST_STORED
+                ),
             ))
             .await?
             .ok_or_else(|| DbErr::RecordNotFound("connection_request_ids row 1".into()))?;

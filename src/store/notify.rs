@@ -74,7 +74,6 @@ async fn run(
     statements: Arc<StatementCounts>,
     pid: Arc<AtomicU32>,
 ) {
-    let channel = migrations::deferred_notify::CHANNEL;
     let mut connection: Option<PgConnection> = None;
     while woken.recv().await.is_some() {
         if connection.is_none() {
@@ -85,7 +84,7 @@ async fn run(
         };
         statements.add(Sender::Feed, 1);
         if let Err(err) = sqlx::query("SELECT pg_notify($1, '')")
-            .bind(channel)
+            .bind(migrations::change_feed::CHANNEL)
             .execute(&mut *open)
             .await
         {

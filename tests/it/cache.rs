@@ -1403,7 +1403,10 @@ async fn lifecycle_writes_notify_after_their_commit_from_the_notifier() {
     let mut listener = sqlx::postgres::PgListener::connect(&db.url)
         .await
         .expect("listener");
-    listener.listen("graph_changes").await.expect("LISTEN");
+    listener
+        .listen(migrations::change_feed::CHANNEL)
+        .await
+        .expect("LISTEN");
 
     let (status, _) = api.act(1, 2, "connection/request").await;
     assert!(status.is_success(), "{status}");

@@ -269,7 +269,8 @@ async fn events_cross_servers_in_commit_order() {
                 seen.insert(event["user"]["id"].to_string()),
                 "{backend:?}: once each"
             );
-            // Request ids are handed out under one counter row, so in commit order.
+            // Each request takes its id under user 1's row lock (every asker locks it), so
+            // ids rise in commit order.
             let id: i64 = event["request"]["id"]
                 .as_str()
                 .expect("id")
