@@ -360,23 +360,22 @@ def floor_scripts(workdir, now_us):
     their order, with their text (columns as sea-orm lists them), on a connection whose default
     is READ COMMITTED (as the server's pool): both users locked in one statement that also
     defers the change feed's NOTIFY, the pair read, the request inserted (its id from the
-    column's sequence), the event and its change row in one statement; then the accept. The
+    column's sequence), the event and its change row in one statement; then the accept. (The
+    lock statement reads whether the target is soft-deleted, and the pair read is one
+    statement for the connection and the requests.) The
     server's notifier sends one NOTIFY after the commits on its own connection; the floor sends
     none (it is the writer's share). `minimal`: what the two actions need at least: both users
     locked in one statement, the request inserted with an id from a sequence; then both locked
     again, the request deleted, both connection rows inserted; no event, and the change feed's
     NOTIFY in each commit (the trigger as any other writer meets it)."""
-    lock = ("SELECT \"users\".\"id\", set_config('community_gateway.notify', 'deferred', true) "
+    lock = ("SELECT \"users\".\"id\", \"users\".\"deleted\", set_config('community_gateway.notify', 'deferred', true) "
             "FROM \"users\" WHERE \"users\".\"id\" IN (:lo, :hi) ORDER BY \"users\".\"id\" ASC FOR UPDATE;\n")
     read = (
-        "SELECT \"connections\".\"user_id\", \"connections\".\"friend_id\", \"connections\".\"connected_at_us\" "
-        "FROM \"connections\" WHERE \"connections\".\"user_id\" = :{v} AND \"connections\".\"friend_id\" = :{t} LIMIT 1;\n"
-        "SELECT \"connection_requests\".\"from_user_id\", \"connection_requests\".\"to_user_id\", "
-        "\"connection_requests\".\"created_at_us\", \"connection_requests\".\"id\", "
-        "\"connection_requests\".\"rejected_at_us\", \"connection_requests\".\"viewed_at_us\" "
-        "FROM \"connection_requests\" WHERE (\"connection_requests\".\"from_user_id\" = :{v} AND "
-        "\"connection_requests\".\"to_user_id\" = :{t}) OR (\"connection_requests\".\"from_user_id\" = :{t} "
-        "AND \"connection_requests\".\"to_user_id\" = :{v});\n")
+        "SELECT c.connected_at_us, r.from_user_id, r.to_user_id, r.created_at_us, r.id, "
+        "r.rejected_at_us, r.viewed_at_us FROM (SELECT 1 AS one) AS pair "
+        "LEFT JOIN connections c ON c.user_id = :{v} AND c.friend_id = :{t} "
+        "LEFT JOIN connection_requests r ON (r.from_user_id = :{v} AND r.to_user_id = :{t}) "
+        "OR (r.from_user_id = :{t} AND r.to_user_id = :{v});\n")
 
     def event(kind, actor, target, status, request):
         return ("WITH e AS (INSERT INTO \"connection_events\" (\"kind\", \"actor_id\", \"target_id\", \"at_us\", "

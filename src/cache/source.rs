@@ -146,6 +146,16 @@ impl Source {
             .collect())
     }
 
+    /// What the cache holds now for user `id`, without reading SQL: `Some(record)` (None:
+    /// no such user) when it holds an entry, `None` when only the database can tell.
+    pub fn cached_user(&self, id: i64) -> Option<Option<Arc<UserRecord>>> {
+        let graph = self.serving()?;
+        match graph.get_many(&[Key::User(id)]).pop().flatten()? {
+            Entry::User(user) => Some(user),
+            _ => None,
+        }
+    }
+
     /// The tags each user shows (`Store::visible_tags`).
     pub async fn visible_tags(
         &self,

@@ -30,7 +30,8 @@ use sea_orm::{
 
 use super::db::Store;
 use super::notify::Notifier;
-use super::records::int;
+use super::records::{int, opt_int};
+use super::sql::Sql;
 use crate::entity::{connection, connection_request, user};
 
 /// A request between the two users of a pair.
@@ -52,11 +53,16 @@ pub struct PairTx {
     pub(super) txn: DatabaseTransaction,
     /// Told of the commit when the transaction left its NOTIFY to it.
     notifier: Option<Arc<Notifier>>,
+    /// Whether the target is soft-deleted, as the lock statement read it.
+    target_deleted: bool,
 }
 
 impl Store {
     /// Opens the transaction of one action on the pair (`viewer`, `target`) and takes its
-    /// locks (module comment). `None` when one of the two users does not exist.
+    /// locks (module comment). `None` when one of the two users does not exist. The lock
+    /// statement also reads whether the target is soft-deleted (`PairTx::target_deleted`), so
+    /// an action on a target the graph cache does not hold checks it without a statement of
+    /// its own (`core::lifecycle::perform`).
     pub async fn lock_pair(&self, viewer: i64, target: i64) -> Result<Option<PairTx>, DbErr> {
         let backend = self.backend();
         let txn = match backend {
@@ -80,6 +86,7 @@ impl Store {
             .filter(user::Column::Id.is_in([viewer, target]))
             .select_only()
             .column(user::Column::Id)
+            .column(user::Column::Deleted)
             .order_by_asc(user::Column::Id);
         if backend == DatabaseBackend::Sqlite {
             self.counted(1);
@@ -101,36 +108,64 @@ impl Store {
                 deferred_notify::DEFERRED
             )));
         }
-        let found = users.into_tuple::<i64>().all(&txn).await?.len();
-        if found < 2 {
+        let found = users.into_tuple::<(i64, bool)>().all(&txn).await?;
+        if found.len() < 2 {
             return Ok(None);
         }
-        Ok(Some(PairTx { txn, notifier }))
+        let target_deleted = found.iter().any(|(id, deleted)| *id == target && *deleted);
+        Ok(Some(PairTx {
+            txn,
+            notifier,
+            target_deleted,
+        }))
     }
 }
 
 impl PairTx {
-    /// The connection and the requests between `viewer` and `target`.
+    /// Whether the target is soft-deleted (read under the pair's locks).
+    pub fn target_deleted(&self) -> bool {
+        self.target_deleted
+    }
+
+    /// The connection and the requests between `viewer` and `target`, in one statement.
+    // Hand-written: the entity API reads the connection and the requests in two statements;
+    // one statement is one round trip less in every action (issue 21, `bench/lifecycle`).
+    // One row per request (at most two), each with the connection's column; one row of NULL
+    // requests when there is none (the LEFT JOINs from a one-row table).
     pub async fn read(&self, viewer: i64, target: i64) -> Result<PairRows, DbErr> {
-        let connected_at_us = connection::Entity::find_by_id((viewer, target))
-            .one(&self.txn)
-            .await?
-            .map(|row| row.connected_at_us);
-        let requests = connection_request::Entity::find()
-            .filter(either_way(
-                connection_request::Column::FromUserId,
-                connection_request::Column::ToUserId,
-                viewer,
-                target,
-            ))
-            .all(&self.txn)
-            .await?;
-        let mut rows = PairRows {
-            connected_at_us,
-            ..PairRows::default()
-        };
-        for request in requests {
-            if request.from_user_id == viewer {
+        let mut sql = Sql::new(self.txn.get_database_backend());
+        sql.push(
+            "SELECT c.connected_at_us, r.from_user_id, r.to_user_id, r.created_at_us, r.id, \
+             r.rejected_at_us, r.viewed_at_us FROM (SELECT 1 AS one) AS pair \
+             LEFT JOIN connections c ON c.user_id = ",
+        )
+        .bind(viewer)
+        .push(" AND c.friend_id = ")
+        .bind(target)
+        .push(" LEFT JOIN connection_requests r ON (r.from_user_id = ")
+        .bind(viewer)
+        .push(" AND r.to_user_id = ")
+        .bind(target)
+        .push(") OR (r.from_user_id = ")
+        .bind(target)
+        .push(" AND r.to_user_id = ")
+        .bind(viewer)
+        .push(")");
+        let mut rows = PairRows::default();
+        for row in self.txn.query_all(sql.build()).await? {
+            rows.connected_at_us = opt_int(&row, "connected_at_us")?;
+            let Some(from_user_id) = opt_int(&row, "from_user_id")? else {
+                continue;
+            };
+            let request = RequestRow {
+                from_user_id,
+                to_user_id: int(&row, "to_user_id")?,
+                created_at_us: int(&row, "created_at_us")?,
+                id: int(&row, "id")?,
+                rejected_at_us: opt_int(&row, "rejected_at_us")?,
+                viewed_at_us: opt_int(&row, "viewed_at_us")?,
+            };
+            if from_user_id == viewer {
                 rows.outgoing = Some(request);
             } else {
                 rows.incoming = Some(request);

@@ -717,3 +717,57 @@ async fn concurrent_writers_get_ids_never_handed_out_before() {
         assert_eq!(handed_out.len() as i64, PAIRS * 3, "{backend:?}");
     }
 }
+
+/// Check 4 gives the same answers whether the graph cache holds the target (checked in memory
+/// before the transaction), does not hold it yet (checked by the pair's lock statement), or is
+/// off: a soft-deleted target is not found for `request` and `accept` only, a missing one for
+/// every action, and nothing is written.
+#[tokio::test]
+async fn the_target_check_is_the_same_from_the_cache_and_from_the_lock() {
+    for db in TestDb::all("lifecycle_target_check").await {
+        let backend = db.backend;
+        let store = &db.store;
+        load(store, 4, &[4]).await;
+        common::set_settings(store, true, false, true).await;
+        let doors = [
+            ("cache on", Api::new(store).await),
+            (
+                "cache off",
+                Api {
+                    http: reqwest::Client::new(),
+                    base: common::serve_with(store.clone(), common::sql_only_config()).await,
+                },
+            ),
+        ];
+        for (door, api) in &doors {
+            for warm in [false, true] {
+                if warm {
+                    // A read that admits both targets through the cache first.
+                    for target in [4, 999] {
+                        api.call("GET", &format!("{target}/connection_status/"), Some(1))
+                            .await;
+                    }
+                }
+                let what = format!("{backend:?} {door} (target read before: {warm})");
+                for route in ROUTES {
+                    let (status, body) = api.act(1, 999, route).await;
+                    assert_eq!(status, 404, "{what} {route} on a missing target: {body}");
+                    let (status, body) = api.act(1, 4, route).await;
+                    let want = match route {
+                        "connection/request" | "connection/accept" => 404,
+                        "connection/cancel_request" | "connection/remove" => 200,
+                        _ => 400,
+                    };
+                    assert_eq!(
+                        status, want,
+                        "{what} {route} on a soft-deleted target: {body}"
+                    );
+                }
+                assert!(
+                    pair_rows(store, 1, 4).await.is_empty(),
+                    "{what}: a refused action wrote"
+                );
+            }
+        }
+    }
+}
