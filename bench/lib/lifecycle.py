@@ -72,6 +72,10 @@ CFG = {
     # "off": the bench database commits without waiting for the WAL flush (ALTER DATABASE ...
     # SET synchronous_commit = off; that database only), to see the CPU cost apart from fsync.
     "sync_commit": env("BENCH_LC_SYNC_COMMIT", "on"),
+    # The other backends, gateway figures only (pgbench is PostgreSQL's; no floor there), one
+    # round at each concurrency, after PostgreSQL's rounds. Empty: PostgreSQL only.
+    "others": [b for b in env("BENCH_LC_BACKENDS", "mysql,sqlite").split(",") if b],
+    "mysql_url": env("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306").rstrip("/"),
 }
 SECRET = bench.JWT_SECRET
 
@@ -273,7 +277,8 @@ class WaitSampler:
         self.db, self.counts, self.samples = db, {}, 0
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
-        if CFG["waits"]:
+        self.on = CFG["waits"] and db is not None
+        if self.on:
             self.thread.start()
 
     def _loop(self):
@@ -290,7 +295,7 @@ class WaitSampler:
                 self.counts[event] = self.counts.get(event, 0) + int(n)
 
     def finish(self):
-        if not CFG["waits"]:
+        if not self.on:
             return None
         self.stop_event.set()
         self.thread.join()
@@ -311,7 +316,7 @@ def run_wrk(server, db, pairs, tokens, conns, duration, workdir, tag):
     before = statements_metric(server.port)
     proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
     sampler = CpuSampler(server.pid, db.dbname, proc.pid)
-    waits = WaitSampler(db)
+    waits = WaitSampler(db if isinstance(db, Postgres) else None)
     la = loadavg()
     try:
         out, err = proc.communicate(timeout=duration + 120)
@@ -415,6 +420,78 @@ def floor_scripts(workdir, now_us):
         paths[name] = workdir / f"floor_{name}.sql"
         paths[name].write_text(text)
     return paths
+
+
+class MariaDb:
+    """A fresh MariaDB/MySQL database for the gateway-only runs, read with the `mysql` client."""
+
+    kind, label = "mysql", "MariaDB"
+
+    def __init__(self):
+        import urllib.parse
+
+        self.name = f"cg_lifecycle_{time.strftime('%Y%m%d%H%M%S')}_{os.getpid()}"
+        self.url = f"{CFG['mysql_url']}/{self.name}"
+        u = urllib.parse.urlsplit(CFG["mysql_url"])
+        self.client = ["mysql", "-h", u.hostname or "127.0.0.1", "-P", str(u.port or 3306),
+                       "-u", u.username or "root"] + ([f"-p{u.password}"] if u.password else [])
+        # No per-database processes to tell apart (one mariadbd for every database): its CPU
+        # is in "other".
+        self.dbname = None
+
+    def create(self):
+        check(self.client + ["-e", f"CREATE DATABASE {self.name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"])
+        CLEANUPS.append(self.drop)
+
+    def drop(self):
+        check(self.client + ["-e", f"DROP DATABASE IF EXISTS {self.name}"])
+        log(f"dropped database {self.name}")
+
+    def query(self, sql):
+        out = check(self.client + ["-N", "-B", self.name, "-e", sql], timeout=600)
+        return [line.split("\t") for line in out.splitlines() if line]
+
+    def version(self):
+        return self.query("SELECT VERSION()")[0][0]
+
+
+def other_backend(kind, binary, tmp):
+    """The gateway alone on MariaDB or SQLite: the same community, pairs and calls as on
+    PostgreSQL, one run per concurrency after a warm-up."""
+    db = MariaDb() if kind == "mysql" else bench.Sqlite(tmp)
+    db.create()
+    environ = dict(os.environ, DATABASE_URL=db.url, JWT_SECRET=SECRET, RUST_LOG="warn")
+    seed_args = ["--users", str(CFG["users"]), "--avg-degree", str(CFG["avg_degree"]), "--seed", str(CFG["seed"])]
+    log(f"{kind}: seeding {db.url}")
+    check([binary, "seed"] + seed_args, env=environ, timeout=1800, both=True)
+    low, high = ("LEAST", "GREATEST") if kind == "mysql" else ("MIN", "MAX")
+    users = [int(r[0]) for r in db.query("SELECT id FROM users WHERE NOT deleted ORDER BY id")]
+    linked = {(int(a), int(b)) for a, b in db.query(
+        "SELECT user_id, friend_id FROM connections WHERE user_id < friend_id "
+        f"UNION SELECT {low}(from_user_id, to_user_id), {high}(from_user_id, to_user_id) FROM connection_requests")}
+    pairs = Pairs(users, linked, CFG["seed"])
+    tokens = {u: mint(u, int(time.time())) for u in users}
+    version = db.version() if kind == "mysql" else "SQLite (bundled with the server)"
+    runs = []
+    for c in CFG["concurrency"]:
+        server = Server(binary, db, tmp / f"server_{kind}_c{c}.log", "warn")
+        wait_serving(server)
+        budget = CFG["budget"]
+        if CFG["warmup"] > 0:
+            w = run_wrk(server, db, pairs.take(min(budget, 2000 * CFG["warmup"])), tokens, c, CFG["warmup"], tmp,
+                        f"warmup_{kind}_c{c}")
+            budget = min(budget, max(1000, int(3 * w["pairs_s"] * CFG["duration"])))
+        r = run_wrk(server, db, pairs.take(budget), tokens, c, CFG["duration"], tmp, f"{kind}_c{c}")
+        server.stop()
+        if r["bad"] or r["socket_errors"] or r["exhausted"]:
+            raise RuntimeError(f"{kind} c={c}: {r['bad']} bad answers, {r['socket_errors']} socket errors, "
+                               f"{r['exhausted']} threads out of pairs: {r['bad_bodies']}")
+        r.update(kind="other", backend=kind, version=version)
+        runs.append(r)
+        log(f"{kind} gateway c={c}: {r['pairs_s']:.0f} pairs/s, request p50/p99 {fmt_ms(r['req_p50'])}/"
+            f"{fmt_ms(r['req_p99'])} ms, accept p50/p99 {fmt_ms(r['acc_p50'])}/{fmt_ms(r['acc_p99'])} ms, "
+            f"CPU {r['cpu']}")
+    return runs
 
 
 def load_floor_pairs(db, workdir, pairs):
@@ -550,6 +627,9 @@ def main():
                 log(f"round {rnd} floor {name} c={c}: {r['rps']:.0f} pairs/s, pair p50/p99 {fmt_ms(r['p50_ms'])}/"
                     f"{fmt_ms(r['p99_ms'])} ms, CPU {r['cpu']}" + (f", waits {r['waits']}" if r["waits"] else ""))
 
+    for kind in CFG["others"]:
+        runs += other_backend(kind, str(binary), tmp)
+
     with open("/proc/meminfo") as f:
         mem_kb = int(f.readline().split()[1])
     cpu_model = "?"
@@ -661,7 +741,22 @@ def render(meta, traced, counted, runs):
     L.append("")
     L.append("Floor CPU (% of one core, DB / pgbench / other): " + "; ".join(
         f"{r['kind'].replace('floor_', '')} r{r['round']} c={r['conns']}: {r['cpu']['db']} / {r['cpu']['loadgen']} / {r['cpu']['other']}"
-        for r in runs if r["kind"] != "gateway") + ".")
+        for r in runs if r["kind"].startswith("floor_")) + ".")
+    others = [r for r in runs if r["kind"] == "other"]
+    if others:
+        L.append("")
+        L.append("The gateway on the other backends (the same community, pairs and calls; one run per "
+                 "concurrency after its warm-up; no floor: pgbench is PostgreSQL's). CPU: MariaDB's one "
+                 "`mariadbd` process serves every database on the machine, so it is in `other`; SQLite runs "
+                 "inside the server.")
+        L.append("")
+        L.append("| backend | conc. | gateway pairs/s | request p50 / p99 ms | accept p50 / p99 ms | SQL/call under load | CPU % server / wrk / other |")
+        L.append("|---|--:|--:|--:|--:|--:|--:|")
+        for r in others:
+            cpu = r["cpu"]
+            L.append(f"| {r['version']} | {r['conns']} | **{r['pairs_s']:,.0f}** | {fmt_ms(r['req_p50'])} / "
+                     f"{fmt_ms(r['req_p99'])} | {fmt_ms(r['acc_p50'])} / {fmt_ms(r['acc_p99'])} | "
+                     f"{r['sql_per_call']:.2f} | {cpu['server']} / {cpu['loadgen']} / {cpu['other']} |")
     if any(r.get("waits") for r in runs):
         L.append("")
         L.append("What the bench database's active backends waited for (`BENCH_LC_WAITS=1`: pg_stat_activity "
