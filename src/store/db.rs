@@ -369,8 +369,14 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// The connection options of every pool (primary and replicas).
-fn pool_options(url: &str, pool_size: u32, acquire_timeout: Duration) -> ConnectOptions {
+/// The connection options of every pool (primary and replicas); `sender` says whose pool it
+/// is (the change feed's gets one setting more on PostgreSQL).
+fn pool_options(
+    url: &str,
+    pool_size: u32,
+    acquire_timeout: Duration,
+    sender: Sender,
+) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_string());
     options
         .max_connections(pool_size)
@@ -391,12 +397,25 @@ fn pool_options(url: &str, pool_size: u32, acquire_timeout: Duration) -> Connect
         // READ COMMITTED whatever the database's default: the lifecycle's transactions are
         // written for it (`store::lifecycle`), and a default of the connection costs no
         // statement per transaction.
-        .map_sqlx_postgres_opts(|pg| {
-            pg.options([
+        //
+        // The change feed's connection: no sequential scans. Its statements read the change
+        // table by id only (a range, a list of ids, the largest), and that table swings
+        // between a few rows and `cache::feed`'s 100,000 retained ones. A generic plan made
+        // while its statistics said "a few rows" is a sequential scan and a sort, kept by the
+        // connection as the table grows: measured in `bench/lifecycle`, every catch-up poll
+        // read the whole table (`pg_stat_user_tables`: one seq scan per poll, none by
+        // index), and PostgreSQL spent about twice the CPU per lifecycle action of its
+        // pgbench floor. With sequential scans off the only plans left are the primary key's.
+        .map_sqlx_postgres_opts(move |pg| {
+            let pg = pg.options([
                 ("plan_cache_mode", "force_generic_plan"),
                 // The startup `options` are split at spaces; PostgreSQL reads `\ ` as one.
                 ("default_transaction_isolation", "read\\ committed"),
-            ])
+            ]);
+            match sender {
+                Sender::Feed => pg.options([("enable_seqscan", "off")]),
+                Sender::Api | Sender::Replicas => pg,
+            }
         })
         // Per connection, so every pooled connection gets them (a PRAGMA statement would
         // reach only the one connection that ran it). WAL lets readers run while an import
@@ -419,7 +438,7 @@ async fn open_pool(
     statements: &Arc<StatementCounts>,
     sender: Sender,
 ) -> anyhow::Result<DatabaseConnection> {
-    let mut db = Database::connect(pool_options(url, pool_size, acquire_timeout))
+    let mut db = Database::connect(pool_options(url, pool_size, acquire_timeout, sender))
         .await
         .with_context(|| format!("cannot connect to the database ({})", redact(url)))?;
     count_statements(&mut db, statements, sender);

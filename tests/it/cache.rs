@@ -28,6 +28,8 @@
 //!    `BOUND` when another process imports.
 //! 8. Readers that miss while writes commit store no stale entry (the ticket rule of
 //!    `src/cache/graph.rs`): after each write and `settle`, every read equals SQL.
+//! 9. PostgreSQL: the feed's polls read the change table by its primary key, never by a
+//!    sequential scan, even with the statistics of a near-empty table.
 //! 9. (Ignored, a known gap) a TRUNCATE from another connection clears the cache: it does on
 //!    PostgreSQL, not on MariaDB, where TRUNCATE fires no trigger.
 //! 10. PostgreSQL: a lifecycle action's NOTIFY comes from the notifier after its commit, not
@@ -1467,4 +1469,57 @@ async fn pid_of(store: &Store, application_name: &str) -> u32 {
     )
     .await;
     u32::try_from(pid).expect("a pid")
+}
+
+/// 9. PostgreSQL: the change feed reads its table by the primary key, however few rows the
+/// table's statistics knew of when the feed's connection prepared its statements. (With the
+/// statistics of a near-empty table, a generic plan is a sequential scan and a sort, which
+/// the connection keeps while the table grows to the 100,000 rows the feed retains: every
+/// poll then read them all.)
+#[tokio::test]
+async fn the_feed_reads_its_table_by_the_primary_key_on_postgres() {
+    let Some(db) = TestDb::new(Backend::Postgres, "feed_plans").await else {
+        return;
+    };
+    let store = &db.store;
+    common::import_example(store).await;
+    store
+        .connection()
+        .execute_unprepared("ANALYZE graph_changes")
+        .await
+        .expect("analyze");
+    // The import's own scans reach the statistics a moment after it (a backend reports its
+    // counts within a second or so of going idle).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stat = |column: &'static str| async move {
+        common::scalar(
+            store,
+            &format!(
+                "SELECT COALESCE({column}, 0) FROM pg_stat_user_tables \
+                 WHERE relname = 'graph_changes'"
+            ),
+        )
+        .await
+    };
+    let (seq_before, index_before) = (stat("seq_scan").await, stat("idx_scan").await);
+    let _base = common::serve(store.clone()).await;
+    // Writes the triggers record (the follower polls after each NOTIFY, and every 100 ms).
+    for round in 0..10 {
+        common::set_settings(store, true, round % 2 == 0, true).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stat("idx_scan").await < index_before + 20 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (seq_after, index_after) = (stat("seq_scan").await, stat("idx_scan").await);
+    assert!(
+        index_after >= index_before + 20,
+        "the feed's polls did not use the primary key: {index_before} -> {index_after} index scans, \
+         {seq_before} -> {seq_after} sequential scans"
+    );
+    assert_eq!(
+        seq_after, seq_before,
+        "the feed read its table by sequential scans ({index_before} -> {index_after} index scans)"
+    );
 }
