@@ -73,8 +73,8 @@ CFG = {
     # SET synchronous_commit = off; that database only), to see the CPU cost apart from fsync.
     "sync_commit": env("BENCH_LC_SYNC_COMMIT", "on"),
     # The other backends, gateway figures only (pgbench is PostgreSQL's; no floor there), one
-    # round at each concurrency, after PostgreSQL's rounds. Empty: PostgreSQL only.
-    "others": [b for b in env("BENCH_LC_BACKENDS", "mysql,sqlite").split(",") if b],
+    # round at each concurrency, after PostgreSQL's rounds. `none`: PostgreSQL only.
+    "others": [b for b in env("BENCH_LC_BACKENDS", "mysql,sqlite").split(",") if b and b != "none"],
     "mysql_url": env("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306").rstrip("/"),
 }
 SECRET = bench.JWT_SECRET
