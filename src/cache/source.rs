@@ -13,7 +13,7 @@ use std::sync::Arc;
 use sea_orm::DbErr;
 
 use super::events::EventHub;
-use super::graph::{Adjacency, Entry, GraphCache, Invalidation, Key, Requests};
+use super::graph::{Adjacency, Entry, GraphCache, Key, Requests};
 use super::pages::{page, Perspective};
 use crate::store::{
     ConnectionPageRows, Gate, PageSpec, Relation, Settings, Store, TagRecord, UserRecord,
@@ -144,29 +144,6 @@ impl Source {
             .into_iter()
             .filter_map(|(id, user)| Some((id, user?)))
             .collect())
-    }
-
-    /// Read-your-writes after this process committed a lifecycle action between `a` and `b`
-    /// (`core::lifecycle::act`): this server's next read shows it, without waiting for the
-    /// change feed. Such an action writes only the connection and the requests between the
-    /// two (and its event), so what it can make stale is the two users' adjacency lists and
-    /// requests, the keys its change rows name. Those are invalidated here, after the
-    /// replicas replayed the commit (a refill from a replica that had not would store the old
-    /// rows); the ticket rule (`graph.rs`) refuses any entry read before. The feed applies
-    /// the same change rows a moment later (evicting those keys once more) and delivers the
-    /// event: it is asked to poll now, but not waited for, so the action's answer does not
-    /// wait on the feed's round trip (`bench/RESULTS.md`, lifecycle).
-    pub async fn wrote_pair(&self, a: i64, b: i64) {
-        self.store.settle_replicas().await;
-        if let Some(graph) = self.graph.as_deref() {
-            graph.invalidate(Invalidation::Keys(vec![
-                Key::Adjacency(a),
-                Key::Adjacency(b),
-                Key::Requests(a),
-                Key::Requests(b),
-            ]));
-        }
-        self.store.poll_feed_now();
     }
 
     /// What the cache holds now for user `id`, without reading SQL: `Some(record)` (None:

@@ -332,7 +332,7 @@ pub async fn act(
     .await??;
     if outcome.changed {
         // Read-your-writes: this server's next read shows the write.
-        source.wrote_pair(viewer, target).await;
+        store.settle().await;
     }
     Ok(outcome)
 }
