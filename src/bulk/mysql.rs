@@ -456,13 +456,13 @@ fn staged_foreign_key(clause: &str, table: &str, tables: &[String]) -> anyhow::R
     ))
 }
 
-/// The first backquoted identifier of `clause` (names with a backquote are not supported).
 /// The first column of an index clause: `UNIQUE KEY `ux` (`id`)` → `id`.
 fn leading_column(clause: &str) -> Option<String> {
     let (_, columns) = clause.split_once('(')?;
     first_name(columns)
 }
 
+/// The first backquoted identifier of `clause` (names with a backquote are not supported).
 fn first_name(clause: &str) -> Option<String> {
     let (_, rest) = clause.split_once('`')?;
     let (name, _) = rest.split_once('`')?;

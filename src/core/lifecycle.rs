@@ -10,7 +10,7 @@
 use crate::cache::Source;
 use crate::error::ApiError;
 use crate::store::faults::retry_once;
-use crate::store::{EventRow, PairRows, Relation, RequestRow};
+use crate::store::{EventRow, PairRows, Relation, RequestRow, UserRecord};
 
 use super::gates::{identify, Access, Target};
 use super::status::ConnectionStatus;
@@ -412,12 +412,17 @@ pub async fn perform(
     let Target::Id(target) = target else {
         return Err(ApiError::NotFound);
     };
-    // Check 4 (the target) before check 5 (self) from the cache when it holds the target, or
-    // always for the viewer itself. Otherwise the lock statement of the action makes it
-    // (`act`): it reads both users' rows anyway, so a target the cache does not hold costs no
-    // statement of its own (issue 21, `bench/lifecycle`).
-    if target == viewer || source.cached_user(target).is_some() {
-        admit_target(source, Target::Id(target), action.refuses_deleted_target()).await?;
+    // Check 4 (the target) from the record the cache holds, or before check 5 (self) for the
+    // viewer itself. Otherwise the lock statement of the action makes it (`act`): it reads
+    // both users' rows anyway, so a target the cache does not hold costs no statement of its
+    // own (issue 21, `bench/lifecycle`).
+    let refuse_deleted = action.refuses_deleted_target();
+    match source.cached_user(target) {
+        Some(user) => admitted(user.as_deref(), refuse_deleted)?,
+        None if target == viewer => {
+            admit_target(source, Target::Id(target), refuse_deleted).await?;
+        }
+        None => {}
     }
     act(source, viewer, target, action).await
 }
@@ -451,8 +456,14 @@ pub async fn admit_target(
     };
     let ids = [id];
     let users = retry_once(|| source.users_by_ids(&ids)).await?;
-    match users.get(&id) {
-        Some(user) if !(refuse_deleted && user.deleted) => Ok(id),
+    admitted(users.get(&id).map(|user| &**user), refuse_deleted)?;
+    Ok(id)
+}
+
+/// Check 4 on the target's record (None: no such user).
+fn admitted(user: Option<&UserRecord>, refuse_deleted: bool) -> Result<(), ApiError> {
+    match user {
+        Some(user) if !(refuse_deleted && user.deleted) => Ok(()),
         _ => Err(ApiError::NotFound),
     }
 }

@@ -258,27 +258,29 @@ impl PairTx {
 
     /// Ends the connection of `a` and `b` (both directed rows).
     pub async fn disconnect(&self, a: i64, b: i64) -> Result<(), DbErr> {
-        connection::Entity::delete_many()
-            .filter(either_way(
-                connection::Column::UserId,
-                connection::Column::FriendId,
-                a,
-                b,
-            ))
-            .exec(&self.txn)
-            .await?;
-        Ok(())
+        use connection::{Column, Entity};
+        self.delete_between::<Entity>(Column::UserId, Column::FriendId, a, b)
+            .await
     }
 
-    /// Deletes the requests between `a` and `b`, both directions, in one statement.
+    /// Deletes the requests between `a` and `b`, both directions.
     async fn delete_requests(&self, a: i64, b: i64) -> Result<(), DbErr> {
-        connection_request::Entity::delete_many()
-            .filter(either_way(
-                connection_request::Column::FromUserId,
-                connection_request::Column::ToUserId,
-                a,
-                b,
-            ))
+        use connection_request::{Column, Entity};
+        self.delete_between::<Entity>(Column::FromUserId, Column::ToUserId, a, b)
+            .await
+    }
+
+    /// Deletes the rows of `E` linking `a` and `b` in either direction (`from`/`to`: its
+    /// directed columns), in one statement.
+    async fn delete_between<E: EntityTrait>(
+        &self,
+        from: E::Column,
+        to: E::Column,
+        a: i64,
+        b: i64,
+    ) -> Result<(), DbErr> {
+        E::delete_many()
+            .filter(either_way(from, to, a, b))
             .exec(&self.txn)
             .await?;
         Ok(())

@@ -5,8 +5,9 @@
 //! whole database through its WAL flush; writers that leave the NOTIFY to this task commit
 //! side by side (group commit). The task owns one connection, opened when first needed, and
 //! sends `SELECT pg_notify(...)` once per wake-up, at most once per `NOTIFY_GAP`. Wake-ups
-//! that come while it sends or waits are folded into one more NOTIFY after it: a follower woken reads every change committed before
-//! it, so one NOTIFY sent after a set of commits wakes the followers for all of them. The
+//! that come while it sends or waits are folded into one more NOTIFY after it: a follower
+//! woken reads every change committed before it, so one NOTIFY sent after a set of commits
+//! wakes the followers for all of them. The
 //! connection runs with `synchronous_commit = off`: its transactions write nothing a crash
 //! could lose but the wake-up itself, and the followers' polls stand behind a lost one.
 //!
