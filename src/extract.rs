@@ -12,6 +12,9 @@
 //!   one statement, with the settings and the target.
 //! - [`Viewer`]: a user who must be there (the lifecycle routes): 401 when anonymous or when
 //!   the claimed user does not exist (`core::lifecycle::authenticate`).
+//! - [`Acting`]: the viewer of an action (routes 1–7): as [`Viewer`], but when the graph
+//!   cache does not hold the user, its existence is left to the action's lock statement
+//!   (`core::lifecycle::Actor`).
 //! - [`TargetId`]: the `{id}` path segment. It never rejects: a malformed id is a 404, and
 //!   only after the 401s and the 403.
 
@@ -99,6 +102,25 @@ where
         let access = core::lifecycle::authenticate(&state.as_ref().source, claimed).await?;
         let id = access.viewer.ok_or(ApiError::NotAuthenticated)?;
         Ok(Viewer { id, access })
+    }
+}
+
+/// The viewer of an action: 401 when anonymous and when the credentials are bad; whether
+/// their user exists is checked now only when the graph cache holds it, and otherwise by the
+/// action (`core::lifecycle::authenticate_actor`).
+#[derive(Clone, Copy, Debug)]
+pub struct Acting(pub core::lifecycle::Actor);
+
+impl<S> FromRequestParts<S> for Acting
+where
+    S: AsRef<AppState> + Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Claimed(claimed) = Claimed::from_request_parts(parts, state).await?;
+        let actor = core::lifecycle::authenticate_actor(&state.as_ref().source, claimed).await?;
+        Ok(Acting(actor))
     }
 }
 

@@ -76,6 +76,10 @@ CFG = {
     # round at each concurrency, after PostgreSQL's rounds. `none`: PostgreSQL only.
     "others": [b for b in env("BENCH_LC_BACKENDS", "mysql,sqlite").split(",") if b and b != "none"],
     "mysql_url": env("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306").rstrip("/"),
+    # Where the processes run during PostgreSQL's rounds (`Placement`): `shared`, every process
+    # on every core; `split`, PostgreSQL on the first core and everything else (the server, wrk,
+    # pgbench, this script) on the others. Each round runs every placement given, in turn.
+    "placements": [p for p in env("BENCH_LC_PLACEMENTS", "shared,split").split(",") if p],
 }
 SECRET = bench.JWT_SECRET
 
@@ -494,6 +498,62 @@ def other_backend(kind, binary, tmp):
     return runs
 
 
+class Placement:
+    """Which cores the processes of a run may use (`BENCH_LC_PLACEMENTS`).
+
+    `split` gives PostgreSQL a core of its own, as a database server has in production: its
+    postmaster and every process it has forked are moved to core 0 (backends forked later
+    inherit it), and this script, and so every process it starts (the server, wrk, pgbench),
+    to the other cores. The gateway and its floor then meet the same database capacity, and
+    neither client's CPU comes out of the database's share. `restore` gives every process
+    all cores again (also at exit, should the run fail). Needs the right to set another
+    user's processes' affinity (root), and PostgreSQL on this machine."""
+
+    def __init__(self, db, name):
+        self.db, self.name = db, name
+        self.all = set(range(NCPU))
+        self.postmaster = None
+        if name not in ("shared", "split"):
+            raise RuntimeError(f"BENCH_LC_PLACEMENTS: unknown placement {name!r} (shared, split)")
+        if name == "split" and NCPU < 2:
+            raise RuntimeError("BENCH_LC_PLACEMENTS=split needs 2 cores or more")
+
+    def _postgres_pids(self):
+        if self.postmaster is None:
+            data = self.db.query("SHOW data_directory")[0][0]
+            self.postmaster = int(Path(data, "postmaster.pid").read_text().split()[0])
+        pids = [self.postmaster]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                if ppid == self.postmaster:
+                    pids.append(int(entry.name))
+        return pids
+
+    def _set(self, pids, cpus):
+        for pid in pids:
+            try:
+                os.sched_setaffinity(pid, cpus)
+            except ProcessLookupError:
+                pass  # a backend that ended meanwhile
+
+    def apply(self):
+        if self.name == "split":
+            CLEANUPS.append(self.restore)
+            self._set(self._postgres_pids(), {0})
+            os.sched_setaffinity(0, self.all - {0})
+            log(f"placement split: PostgreSQL (postmaster {self.postmaster}) on core 0, the rest on "
+                f"{sorted(self.all - {0})}")
+
+    def restore(self):
+        if self.name == "split":
+            self._set(self._postgres_pids(), self.all)
+            os.sched_setaffinity(0, self.all)
+
+
 def load_floor_pairs(db, workdir, pairs):
     pf = workdir / "floor_pairs.tsv"
     with open(pf, "w") as f:
@@ -520,6 +580,51 @@ def floor_check(db):
 
 def fmt_ms(v):
     return f"{v:.2f}" if v < 10 else f"{v:.1f}"
+
+
+def postgres_runs(binary, db, pairs, tokens, scripts, tmp, rnd, where, c):
+    """One gateway run (a fresh server, warmed up) at concurrency c, then, with the server
+    stopped (its feed follower would otherwise read every floor commit), the two floors on the
+    same database: their results, and the server's peak RSS in MB."""
+    tag = f"r{rnd}_{where}_c{c}"
+    server = Server(str(binary), db, tmp / f"server_{tag}.log", "warn")
+    wait_serving(server)
+    # Pairs for a run: 3 × what the warm-up's rate would use (a small file keeps wrk's start
+    # quick), at most BENCH_LC_PAIRS_PER_RUN.
+    budget = CFG["budget"]
+    if CFG["warmup"] > 0:
+        w = run_wrk(server, db, pairs.take(min(budget, 2000 * CFG["warmup"])), tokens, c, CFG["warmup"], tmp,
+                    f"warmup_{tag}")
+        if w["bad"] or w["socket_errors"]:
+            raise RuntimeError(f"warm-up: {w['bad']} bad answers, {w['socket_errors']} socket errors: {w['bad_bodies']}")
+        budget = min(budget, max(1000, int(3 * w["pairs_s"] * CFG["duration"])))
+    r = run_wrk(server, db, pairs.take(budget), tokens, c, CFG["duration"], tmp, tag)
+    r.update(kind="gateway", round=rnd, placement=where)
+    runs = [r]
+    log(f"round {rnd} {where} gateway c={c}: {r['pairs_s']:.0f} pairs/s, request p50/p99 {fmt_ms(r['req_p50'])}/"
+        f"{fmt_ms(r['req_p99'])} ms, accept p50/p99 {fmt_ms(r['acc_p50'])}/{fmt_ms(r['acc_p99'])} ms, "
+        f"bad {r['bad']}, socket errors {r['socket_errors']}, CPU {r['cpu']}"
+        + (f", waits {r['waits']}" if r["waits"] else ""))
+    if r["bad"] or r["socket_errors"] or r["exhausted"]:
+        raise RuntimeError(f"c={c}: {r['bad']} bad answers, {r['socket_errors']} socket errors, "
+                           f"{r['exhausted']} threads out of pairs: {r['bad_bodies']}")
+    rss = (proc_status(server.pid, "VmHWM") or 0) / 1024
+    server.stop()
+    for name in ("same", "minimal"):
+        load_floor_pairs(db, tmp, pairs.take(CFG["budget"]))
+        waits = WaitSampler(db)
+        r = run_pgbench(db, scripts[name], c, CFG["duration"], tmp, f"{name}_{tag}", None)
+        r["waits"] = waits.finish()
+        used, wrong = floor_check(db)
+        if r["errors"] or wrong:
+            raise RuntimeError(f"floor {name} c={c}: {r['errors']} failed transactions, {wrong} pairs not connected")
+        if used >= CFG["budget"]:
+            raise RuntimeError(f"floor {name} c={c}: out of pairs")
+        r.update(kind=f"floor_{name}", conns=c, pairs_s=r["rps"], round=rnd, placement=where)
+        runs.append(r)
+        log(f"round {rnd} {where} floor {name} c={c}: {r['rps']:.0f} pairs/s, pair p50/p99 {fmt_ms(r['p50_ms'])}/"
+            f"{fmt_ms(r['p99_ms'])} ms, CPU {r['cpu']}" + (f", waits {r['waits']}" if r["waits"] else ""))
+    return runs, rss
 
 
 def main():
@@ -588,44 +693,16 @@ def main():
     scripts = floor_scripts(tmp, now * 1_000_000)
     runs, rss = [], 0
     for rnd in range(1, CFG["rounds"] + 1):
-        for c in CFG["concurrency"]:
-            server = Server(str(binary), db, tmp / f"server_r{rnd}_c{c}.log", "warn")
-            wait_serving(server)
-            # Pairs for a run: 3 × what the warm-up's rate would use (a small file keeps wrk's
-            # start quick), at most BENCH_LC_PAIRS_PER_RUN.
-            budget = CFG["budget"]
-            if CFG["warmup"] > 0:
-                w = run_wrk(server, db, pairs.take(min(budget, 2000 * CFG["warmup"])), tokens, c, CFG["warmup"], tmp,
-                            f"warmup_r{rnd}_c{c}")
-                if w["bad"] or w["socket_errors"]:
-                    raise RuntimeError(f"warm-up: {w['bad']} bad answers, {w['socket_errors']} socket errors: {w['bad_bodies']}")
-                budget = min(budget, max(1000, int(3 * w["pairs_s"] * CFG["duration"])))
-            r = run_wrk(server, db, pairs.take(budget), tokens, c, CFG["duration"], tmp, f"r{rnd}_c{c}")
-            r.update(kind="gateway", round=rnd)
-            runs.append(r)
-            log(f"round {rnd} gateway c={c}: {r['pairs_s']:.0f} pairs/s, request p50/p99 {fmt_ms(r['req_p50'])}/"
-                f"{fmt_ms(r['req_p99'])} ms, accept p50/p99 {fmt_ms(r['acc_p50'])}/{fmt_ms(r['acc_p99'])} ms, "
-                f"bad {r['bad']}, socket errors {r['socket_errors']}, CPU {r['cpu']}"
-                + (f", waits {r['waits']}" if r["waits"] else ""))
-            if r["bad"] or r["socket_errors"] or r["exhausted"]:
-                raise RuntimeError(f"c={c}: {r['bad']} bad answers, {r['socket_errors']} socket errors, "
-                                   f"{r['exhausted']} threads out of pairs: {r['bad_bodies']}")
-            rss = max(rss, (proc_status(server.pid, "VmHWM") or 0) / 1024)
-            server.stop()
-            for name in ("same", "minimal"):
-                load_floor_pairs(db, tmp, pairs.take(CFG["budget"]))
-                waits = WaitSampler(db)
-                r = run_pgbench(db, scripts[name], c, CFG["duration"], tmp, f"{name}_r{rnd}_c{c}", None)
-                r["waits"] = waits.finish()
-                used, wrong = floor_check(db)
-                if r["errors"] or wrong:
-                    raise RuntimeError(f"floor {name} c={c}: {r['errors']} failed transactions, {wrong} pairs not connected")
-                if used >= CFG["budget"]:
-                    raise RuntimeError(f"floor {name} c={c}: out of pairs")
-                r.update(kind=f"floor_{name}", conns=c, pairs_s=r["rps"], round=rnd)
-                runs.append(r)
-                log(f"round {rnd} floor {name} c={c}: {r['rps']:.0f} pairs/s, pair p50/p99 {fmt_ms(r['p50_ms'])}/"
-                    f"{fmt_ms(r['p99_ms'])} ms, CPU {r['cpu']}" + (f", waits {r['waits']}" if r["waits"] else ""))
+        for where in CFG["placements"]:
+            placement = Placement(db, where)
+            placement.apply()
+            try:
+                for c in CFG["concurrency"]:
+                    got, peak = postgres_runs(binary, db, pairs, tokens, scripts, tmp, rnd, where, c)
+                    runs += got
+                    rss = max(rss, peak)
+            finally:
+                placement.restore()
 
     for kind in CFG["others"]:
         runs += other_backend(kind, str(binary), tmp)
@@ -654,6 +731,12 @@ def main():
     print()
     print(block)
     write_results(block)
+
+
+def floor_of(runs, gateway, kind):
+    """The floor run of `kind` measured right after the `gateway` run."""
+    return next(x for x in runs if x["kind"] == kind and x["conns"] == gateway["conns"]
+                and x["round"] == gateway["round"] and x["placement"] == gateway["placement"])
 
 
 def render(meta, traced, counted, runs):
@@ -723,16 +806,19 @@ def render(meta, traced, counted, runs):
              f"concurrency, the gateway run, then the server stopped and the two floors. Each run {CFG['duration']} s; every answer checked (0 bad answers, 0 socket errors, "
              "0 failed transactions in every row).")
     L.append("")
-    L.append("| round | conc. | gateway pairs/s | request p50 / p99 ms | accept p50 / p99 ms | SQL/call under load | CPU % server / DB / wrk / other | floor `same` pairs/s (pair p50 / p99 ms) | floor `minimal` pairs/s (pair p50 / p99 ms) | gateway ÷ `same` | gateway ÷ `minimal` |")
-    L.append("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    L.append("Placement (`BENCH_LC_PLACEMENTS`): `shared` = every process on every core; `split` = "
+             "PostgreSQL on core 0 (its postmaster and every backend), the server, wrk and pgbench on the "
+             "other cores, as with a database server of its own: both clients then meet the same database "
+             "capacity, and neither one's CPU comes out of the database's share.")
+    L.append("")
+    L.append("| round | placement | conc. | gateway pairs/s | request p50 / p99 ms | accept p50 / p99 ms | SQL/call under load | CPU % server / DB / wrk / other | floor `same` pairs/s (pair p50 / p99 ms) | floor `minimal` pairs/s (pair p50 / p99 ms) | gateway ÷ `same` | gateway ÷ `minimal` |")
+    L.append("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for r in runs:
         if r["kind"] != "gateway":
             continue
-        c, rnd = r["conns"], r["round"]
-        same = next(x for x in runs if x["kind"] == "floor_same" and x["conns"] == c and x["round"] == rnd)
-        mini = next(x for x in runs if x["kind"] == "floor_minimal" and x["conns"] == c and x["round"] == rnd)
+        same, mini = floor_of(runs, r, "floor_same"), floor_of(runs, r, "floor_minimal")
         cpu = r["cpu"]
-        L.append(f"| {rnd} | {c} | **{r['pairs_s']:,.0f}** | {fmt_ms(r['req_p50'])} / {fmt_ms(r['req_p99'])} | "
+        L.append(f"| {r['round']} | {r['placement']} | {r['conns']} | **{r['pairs_s']:,.0f}** | {fmt_ms(r['req_p50'])} / {fmt_ms(r['req_p99'])} | "
                  f"{fmt_ms(r['acc_p50'])} / {fmt_ms(r['acc_p99'])} | {r['sql_per_call']:.2f} | "
                  f"{cpu['server']} / {cpu['db']} / {cpu['loadgen']} / {cpu['other']} | "
                  f"{same['rps']:,.0f} ({fmt_ms(same['p50_ms'])} / {fmt_ms(same['p99_ms'])}) | "
@@ -740,7 +826,7 @@ def render(meta, traced, counted, runs):
                  f"**{r['pairs_s'] / same['rps']:.2f}** | **{r['pairs_s'] / mini['rps']:.2f}** |")
     L.append("")
     L.append("Floor CPU (% of one core, DB / pgbench / other): " + "; ".join(
-        f"{r['kind'].replace('floor_', '')} r{r['round']} c={r['conns']}: {r['cpu']['db']} / {r['cpu']['loadgen']} / {r['cpu']['other']}"
+        f"{r['kind'].replace('floor_', '')} r{r['round']} {r['placement']} c={r['conns']}: {r['cpu']['db']} / {r['cpu']['loadgen']} / {r['cpu']['other']}"
         for r in runs if r["kind"].startswith("floor_")) + ".")
     others = [r for r in runs if r["kind"] == "other"]
     if others:
@@ -762,16 +848,15 @@ def render(meta, traced, counted, runs):
         L.append("What the bench database's active backends waited for (`BENCH_LC_WAITS=1`: pg_stat_activity "
                  "every 0.25 s; mean number of backends per sample; `CPU` = active, not waiting):")
         L.append("")
-        L.append("| round | conc. | gateway | floor `same` | floor `minimal` |")
-        L.append("|--:|--:|---|---|---|")
+        L.append("| round | placement | conc. | gateway | floor `same` | floor `minimal` |")
+        L.append("|--:|---|--:|---|---|---|")
         for r in runs:
             if r["kind"] != "gateway":
                 continue
             cells = []
-            for kind in ("gateway", "floor_same", "floor_minimal"):
-                x = next(x for x in runs if x["kind"] == kind and x["conns"] == r["conns"] and x["round"] == r["round"])
+            for x in (r, floor_of(runs, r, "floor_same"), floor_of(runs, r, "floor_minimal")):
                 cells.append(", ".join(f"{k} {v:.1f}" for k, v in list((x.get("waits") or {}).items())[:5]) or "—")
-            L.append(f"| {r['round']} | {r['conns']} | " + " | ".join(cells) + " |")
+            L.append(f"| {r['round']} | {r['placement']} | {r['conns']} | " + " | ".join(cells) + " |")
     return "\n".join(L) + "\n"
 
 

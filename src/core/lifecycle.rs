@@ -8,9 +8,9 @@
 //! state the action leaves) answers the current status and writes nothing.
 
 use crate::cache::Source;
-use crate::error::ApiError;
+use crate::error::{ApiError, BAD_CREDENTIALS};
 use crate::store::faults::retry_once;
-use crate::store::{EventRow, PairRows, Relation, RequestRow, UserRecord};
+use crate::store::{EventRow, Missing, PairRows, Relation, RequestRow, UserRecord};
 
 use super::gates::{identify, Access, Target};
 use super::status::ConnectionStatus;
@@ -240,9 +240,9 @@ fn now_whole_seconds_us() -> i64 {
     crate::store::time::now_us().div_euclid(1_000_000) * 1_000_000
 }
 
-/// Runs `action` of `viewer` on `target` (distinct users). A target that does not exist, or
-/// is soft-deleted where the action refuses that, is 404, as the pair's lock statement reads
-/// it (check 4, `perform`).
+/// Runs `action` of `viewer` on `target` (distinct users). A viewer that does not exist is
+/// 401 (check 1), a target that does not exist, or is soft-deleted where the action refuses
+/// that, is 404 (check 4), as the pair's lock statement reads them (`perform`).
 pub async fn act(
     source: &Source,
     viewer: i64,
@@ -257,11 +257,13 @@ pub async fn act(
     // (`Store::to_completion`).
     let outcome = retry_once(|| {
         store.to_completion(move |store| async move {
-            let Some(tx) = store.lock_pair(viewer, target).await? else {
-                return Ok(Err(ApiError::NotFound));
+            let tx = match store.lock_pair(viewer, target).await? {
+                Ok(tx) => tx,
+                Err(Missing::Viewer) => return Ok(Err(unknown_viewer())),
+                Err(Missing::Target) => return Ok(Err(ApiError::NotFound)),
             };
-            // Check 4 as the locks found the target (`perform` leaves it to them when the
-            // cache does not hold the target).
+            // Checks 1 and 4 as the locks found the users (`perform` leaves them to the locks
+            // when the cache does not hold the viewer or the target).
             if action.refuses_deleted_target() && tx.target_deleted() {
                 return Ok(Err(ApiError::NotFound));
             }
@@ -396,21 +398,88 @@ pub async fn is_connection(source: &Source, viewer: i64, target: i64) -> Result<
     Ok(connection_status(source, viewer, target).await? == Some(ConnectionStatus::Connected))
 }
 
+/// Who acts (check 1 of routes 1–7): the user the credentials name, with the settings in
+/// force, and whether that user is known to exist yet.
+///
+/// When the graph cache serves but does not hold the viewer, its existence is left to the
+/// action's lock statement, which reads both users' rows anyway: one statement less for every
+/// action of a viewer the cache has not seen (issue 21, `bench/lifecycle`). Every answer that
+/// would come before the lock (403, 404, 400 `self_connection`) confirms the viewer first,
+/// so the order of the checks is the same either way.
+#[derive(Clone, Copy, Debug)]
+pub struct Actor {
+    pub access: Access,
+    /// Whether the viewer's existence was checked (false: the lock statement checks it).
+    pub confirmed: bool,
+}
+
+impl Actor {
+    /// A viewer the door has already checked.
+    pub fn confirmed(access: Access) -> Actor {
+        Actor {
+            access,
+            confirmed: true,
+        }
+    }
+
+    /// Check 1 now, if it was left to the lock: 401 when the viewer does not exist.
+    async fn confirm(&self, source: &Source) -> Result<(), ApiError> {
+        if !self.confirmed {
+            identify(source, self.access.viewer).await?;
+        }
+        Ok(())
+    }
+
+    /// `refusal`, once check 1 has passed (a missing viewer's 401 comes first).
+    async fn refuse<T>(&self, source: &Source, refusal: ApiError) -> Result<T, ApiError> {
+        self.confirm(source).await?;
+        Err(refusal)
+    }
+}
+
+/// Check 1 of routes 1–7: credentials are required whatever `content_availability` says, and
+/// must name an existing user; when the graph cache serves but does not hold that user, the
+/// action's lock statement checks it (`Actor`).
+pub async fn authenticate_actor(source: &Source, claimed: Option<i64>) -> Result<Actor, ApiError> {
+    let Some(viewer) = claimed else {
+        return Err(ApiError::NotAuthenticated);
+    };
+    if source.from_memory() && source.cached_user(viewer).is_none() {
+        let settings = retry_once(|| source.settings()).await?;
+        return Ok(Actor {
+            access: Access {
+                viewer: Some(viewer),
+                settings,
+            },
+            confirmed: false,
+        });
+    }
+    Ok(Actor::confirmed(identify(source, claimed).await?))
+}
+
+/// A valid credential for a user that does not exist (check 1).
+fn unknown_viewer() -> ApiError {
+    ApiError::AuthenticationFailed(BAD_CREDENTIALS)
+}
+
 /// Checks 3 to 6 of an action (routes 1–7, and their mutations) and the action itself, for a
-/// viewer the door has authenticated (check 1; check 2, the method, is the door's own):
-/// friendship mode, the target, self, the pair's state.
+/// viewer the door has authenticated (check 1, perhaps left to the lock: `Actor`; check 2, the
+/// method, is the door's own): friendship mode, the target, self, the pair's state.
 pub async fn perform(
     source: &Source,
-    access: &Access,
+    actor: &Actor,
     target: Target,
     action: Action,
 ) -> Result<Outcome, ApiError> {
+    let access = &actor.access;
     let viewer = access.viewer.ok_or(ApiError::NotAuthenticated)?;
     if action.needs_friendship() {
-        check_friendship(access)?;
+        if let Err(refusal) = check_friendship(access) {
+            return actor.refuse(source, refusal).await;
+        }
     }
     let Target::Id(target) = target else {
-        return Err(ApiError::NotFound);
+        return actor.refuse(source, ApiError::NotFound).await;
     };
     // Check 4 (the target) from the record the cache holds, or before check 5 (self) for the
     // viewer itself. Otherwise the lock statement of the action makes it (`act`): it reads
@@ -418,8 +487,13 @@ pub async fn perform(
     // own (issue 21, `bench/lifecycle`).
     let refuse_deleted = action.refuses_deleted_target();
     match source.cached_user(target) {
-        Some(user) => admitted(user.as_deref(), refuse_deleted)?,
+        Some(user) => {
+            if let Err(refusal) = admitted(user.as_deref(), refuse_deleted) {
+                return actor.refuse(source, refusal).await;
+            }
+        }
         None if target == viewer => {
+            actor.confirm(source).await?;
             admit_target(source, Target::Id(target), refuse_deleted).await?;
         }
         None => {}

@@ -7,7 +7,7 @@ use async_graphql::{Context, Object, ID};
 
 use super::request::RequestContext;
 use super::types::{nullable, user_id, ConnectionRequest, User};
-use crate::core::lifecycle::{self, Action, Outcome};
+use crate::core::lifecycle::{self, Action, Actor, Outcome};
 use crate::core::Target;
 use crate::error::GraphqlResult;
 
@@ -101,7 +101,8 @@ async fn act(
     let rc = request(ctx);
     let (viewer, access) = rc.viewer_required().await?;
     let target = user_id(user).map_or(Target::Malformed, Target::Id);
-    let outcome = lifecycle::perform(&rc.source, &access, target, action)
+    let actor = Actor::confirmed(access);
+    let outcome = lifecycle::perform(&rc.source, &actor, target, action)
         .await
         .or_graphql()?;
     Ok(Some(ConnectionPayload::new(viewer, &outcome)))

@@ -29,7 +29,7 @@ use super::params;
 use crate::core::lifecycle::{self, Action};
 use crate::core::{self, ConnectionStatus, Offset};
 use crate::error::ApiError;
-use crate::extract::{TargetId, Viewer};
+use crate::extract::{Acting, TargetId, Viewer};
 use crate::state::AppState;
 use crate::store::RequestBox;
 
@@ -138,11 +138,11 @@ async fn other_method(_: Viewer, method: Method, allow: &'static str) -> Respons
 )]
 async fn run_action(
     State(state): State<AppState>,
-    viewer: Viewer,
+    Acting(actor): Acting,
     TargetId(target): TargetId,
     action: Action,
 ) -> Result<Response, ApiError> {
-    let outcome = lifecycle::perform(&state.source, &viewer.access, target, action).await?;
+    let outcome = lifecycle::perform(&state.source, &actor, target, action).await?;
     if action == Action::MarkSeen {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }

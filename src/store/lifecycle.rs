@@ -48,6 +48,14 @@ pub struct PairRows {
     pub incoming: Option<RequestRow>,
 }
 
+/// Which user of a pair the lock statement did not find (the viewer first: its check comes
+/// before the target's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    Viewer,
+    Target,
+}
+
 /// An open transaction holding the locks of one pair of users.
 pub struct PairTx {
     pub(super) txn: DatabaseTransaction,
@@ -59,11 +67,16 @@ pub struct PairTx {
 
 impl Store {
     /// Opens the transaction of one action on the pair (`viewer`, `target`) and takes its
-    /// locks (module comment). `None` when one of the two users does not exist. The lock
-    /// statement also reads whether the target is soft-deleted (`PairTx::target_deleted`), so
-    /// an action on a target the graph cache does not hold checks it without a statement of
-    /// its own (`core::lifecycle::perform`).
-    pub async fn lock_pair(&self, viewer: i64, target: i64) -> Result<Option<PairTx>, DbErr> {
+    /// locks (module comment). `Err(Missing)` when one of the two users does not exist (the
+    /// transaction is then rolled back). The lock statement also reads whether the target is
+    /// soft-deleted (`PairTx::target_deleted`), so an action whose viewer or target the graph
+    /// cache does not hold checks them without a statement of their own
+    /// (`core::lifecycle::perform`).
+    pub async fn lock_pair(
+        &self,
+        viewer: i64,
+        target: i64,
+    ) -> Result<Result<PairTx, Missing>, DbErr> {
         let backend = self.backend();
         let txn = match backend {
             // PostgreSQL: READ COMMITTED is every pooled connection's default
@@ -109,11 +122,14 @@ impl Store {
             )));
         }
         let found = users.into_tuple::<(i64, bool)>().all(&txn).await?;
-        if found.len() < 2 {
-            return Ok(None);
-        }
-        let target_deleted = found.iter().any(|(id, deleted)| *id == target && *deleted);
-        Ok(Some(PairTx {
+        let row = |id: i64| found.iter().find(|(found, _)| *found == id);
+        let Some(_) = row(viewer) else {
+            return Ok(Err(Missing::Viewer));
+        };
+        let Some(&(_, target_deleted)) = row(target) else {
+            return Ok(Err(Missing::Target));
+        };
+        Ok(Ok(PairTx {
             txn,
             notifier,
             target_deleted,

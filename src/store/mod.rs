@@ -23,7 +23,7 @@ pub mod time;
 pub use changes::{Change, RequestEnds};
 pub use db::{redact, CatchUp, Store};
 pub use events::EventRow;
-pub use lifecycle::{PairRows, PairTx, RequestBox, RequestListRows, RequestRow};
+pub use lifecycle::{Missing, PairRows, PairTx, RequestBox, RequestListRows, RequestRow};
 pub use notify::NOTIFIER_NAME;
 pub use queries::{
     ConnectionPageRows, Direction, EdgeKey, Gate, Keyset, PageRow, PageSpec, Relation,

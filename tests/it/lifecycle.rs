@@ -856,3 +856,124 @@ async fn an_action_is_read_back_at_once_through_the_cache() {
         }
     }
 }
+
+/// Check 1 as the action's lock statement makes it: a valid token for a user that does not
+/// exist is 401 before every other check (403 friendship mode, 404 target, 400 self) of every
+/// action, whether the graph cache knows the user is missing, does not hold it (the lock
+/// statement finds it missing) or is off, and nothing is written. And it costs no statement of
+/// its own: with the cache on, an action of a viewer the cache does not hold sends one
+/// statement less than with the cache off, whose gate statement reads the viewer.
+#[tokio::test]
+async fn an_unknown_viewer_is_refused_first_whoever_checks_it() {
+    const FIRST_GHOST: i64 = 1000;
+    for db in TestDb::all("lifecycle_unknown_viewer").await {
+        let mut ghost = FIRST_GHOST;
+        let backend = db.backend;
+        let store = &db.store;
+        load(store, 6, &[4]).await;
+        common::set_settings(store, true, false, true).await;
+        let on = Api::new(store).await;
+        let off = Api {
+            http: reqwest::Client::new(),
+            base: common::serve_with(store.clone(), common::sql_only_config()).await,
+        };
+        let api_statements = |api: &Api| {
+            let (http, base) = (api.http.clone(), api.base.clone());
+            async move {
+                common::metric(
+                    &http,
+                    &base,
+                    r#"gateway_sql_statements_total{source="api"}"#,
+                )
+                .await
+            }
+        };
+        // The settings (and users 1 and 2) cached: the page is read until it costs no
+        // statement (the cache serves once its feed follows, and its admission keeps a key
+        // read once out). Nothing of users 3, 5 and 6 is read.
+        let mut cached = false;
+        for _ in 0..100 {
+            let before = api_statements(&on).await;
+            on.call("GET", "2/connections/", Some(1)).await;
+            if api_statements(&on).await == before {
+                cached = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(cached, "{backend:?}: the page never came from the cache");
+        let mut sent = Vec::new();
+        for (api, viewer) in [(&on, 5), (&off, 3)] {
+            let before = api_statements(api).await;
+            let (status, body) = api.act(viewer, 6, "connection/request").await;
+            assert_eq!(status, 200, "{backend:?}: {body}");
+            sent.push(api_statements(api).await - before);
+        }
+        assert_eq!(
+            sent[0],
+            sent[1] - 1.0,
+            "{backend:?}: statements of one action, cache on (viewer not held) and off"
+        );
+
+        for friendship in [true, false] {
+            common::set_settings(store, friendship, false, true).await;
+            let refused = if friendship { 404 } else { 403 };
+            for (door, api) in [("cache on", &on), ("cache off", &off)] {
+                // Until this server reads the new settings (a real viewer's refusal shows it).
+                for _ in 0..40 {
+                    if api.act(1, 999, "connection/request").await.0 == refused {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                for warm in [false, true] {
+                    let what = format!(
+                        "{backend:?} {door}, friendship {friendship}, users read before: {warm}"
+                    );
+                    for route in ROUTES {
+                        // A new unknown user for each route: once a check has read it, the
+                        // cache may know it is missing, and the lock would not be asked.
+                        ghost += 1;
+                        if warm {
+                            // Twice: the cache's admission keeps a key read once out.
+                            for _ in 0..2 {
+                                for target in [2, 4, 999, ghost] {
+                                    let path = format!("{target}/connection_status/");
+                                    api.call("GET", &path, Some(1)).await;
+                                }
+                            }
+                        }
+                        // The viewer itself last: its check reads the viewer.
+                        for target in ["abc", "999", "4", "2", &ghost.to_string()] {
+                            let path = format!("{target}/{route}/");
+                            let (status, body) = api.call("POST", &path, Some(ghost)).await;
+                            assert_eq!(
+                                (status.as_u16(), body["errors"][0]["code"].as_str()),
+                                (401, Some("authentication_failed")),
+                                "{what}: POST {path} as {ghost}: {body}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // Nothing written by or for any of them.
+        for sql in [
+            "SELECT COUNT(*) AS n FROM connection_events WHERE actor_id > 1000",
+            "SELECT COUNT(*) AS n FROM connection_requests WHERE from_user_id > 1000",
+            "SELECT COUNT(*) AS n FROM connections WHERE user_id > 1000",
+        ] {
+            let row = store
+                .connection()
+                .query_one(Statement::from_string(store.backend(), sql))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                row.try_get::<i64>("", "n").unwrap(),
+                0,
+                "{backend:?}: {sql}"
+            );
+        }
+    }
+}
