@@ -977,3 +977,55 @@ async fn an_unknown_viewer_is_refused_first_whoever_checks_it() {
         }
     }
 }
+
+/// Read-your-writes with many writers at once: each of 12 pairs cycles through request,
+/// accept and remove on its own task, with both statuses cached before each action and read
+/// back right after it. Writers then ask the feed follower to catch up while it polls for
+/// others (`Store::settle`), and each must be answered only by a poll that began after its
+/// commit: one answered by an earlier poll would read its old status.
+#[tokio::test]
+async fn concurrent_actions_are_each_read_back_at_once() {
+    const PAIRS: i64 = 12;
+    for db in TestDb::all("lifecycle_concurrent_read_back").await {
+        let backend = db.backend;
+        let store = &db.store;
+        load(store, 2 * PAIRS, &[]).await;
+        common::set_settings(store, true, false, true).await;
+        let api = Api::new(store).await;
+        let mut tasks = Vec::new();
+        for pair in 0..PAIRS {
+            let api = Api {
+                http: api.http.clone(),
+                base: api.base.clone(),
+            };
+            let (a, b) = (2 * pair + 1, 2 * pair + 2);
+            tasks.push(tokio::spawn(async move {
+                let steps = [
+                    (a, b, "connection/request", json!("sent_connection_request")),
+                    (b, a, "connection/accept", json!("connected")),
+                    (a, b, "connection/remove", json!(null)),
+                ];
+                for (lap, (actor, target, route, after)) in
+                    steps.iter().cycle().take(3 * steps.len()).enumerate()
+                {
+                    for _ in 0..2 {
+                        api.status(*actor, *target).await;
+                    }
+                    let (status, body) = api.act(*actor, *target, route).await;
+                    assert_eq!(
+                        status, 200,
+                        "{backend:?} {lap}: {actor} {route} {target}: {body}"
+                    );
+                    assert_eq!(
+                        &api.status(*actor, *target).await,
+                        after,
+                        "{backend:?} step {lap}: {actor} {route} {target}, read back at once"
+                    );
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    }
+}
