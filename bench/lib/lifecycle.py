@@ -180,6 +180,17 @@ def statements_metric(port):
     raise RuntimeError("/metrics has no sql_statements_total")
 
 
+def statements_by_source(port):
+    """`sql_statements_total` by its `source` label (api, feed, replicas)."""
+    status, body = bench.http(port, "GET", "/metrics", timeout=10)
+    out = {}
+    if status == 200:
+        for m in re.finditer(r'^(?:gateway_)?sql_statements_total\{source="(\w+)"\}\s+(\S+)$',
+                             body.decode(errors="replace"), re.M):
+            out[m.group(1)] = out.get(m.group(1), 0.0) + float(m.group(2))
+    return out
+
+
 def pg_log_size():
     try:
         return os.path.getsize(CFG["pg_log"])
@@ -318,6 +329,7 @@ def run_wrk(server, db, pairs, tokens, conns, duration, workdir, tag):
     cmd = ["wrk", "-t", str(conns), "-c", str(conns), "-d", f"{duration}s", "--timeout", "10s",
            "-s", str(LIB / "lifecycle.lua"), f"http://127.0.0.1:{server.port}"]
     before = statements_metric(server.port)
+    by_source = statements_by_source(server.port)
     proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
     sampler = CpuSampler(server.pid, db.dbname, proc.pid)
     waits = WaitSampler(db if isinstance(db, Postgres) else None)
@@ -337,6 +349,7 @@ def run_wrk(server, db, pairs, tokens, conns, duration, workdir, tag):
         raise RuntimeError(f"the server died during {tag}; see {server.logfile}")
     time.sleep(1.0)
     after = statements_metric(server.port)
+    by_source = {k: v - by_source.get(k, 0.0) for k, v in statements_by_source(server.port).items()}
     r = json.loads(out_file.read_text())
     for t in range(1, conns + 1):
         Path(f"{pf}.{t}").unlink()
@@ -350,6 +363,8 @@ def run_wrk(server, db, pairs, tokens, conns, duration, workdir, tag):
         "req_p50": percentile(lr, 50) / 1000, "req_p99": percentile(lr, 99) / 1000,
         "acc_p50": percentile(la_, 50) / 1000, "acc_p99": percentile(la_, 99) / 1000,
         "sql_per_call": (after - before) / max(1, r["requests_ok"] + r["accepts_ok"]),
+        "sql_per_call_by_source": {k: round(v / max(1, r["requests_ok"] + r["accepts_ok"]), 2)
+                                   for k, v in by_source.items() if v},
         "cpu": cpu, "load": la, "waits": waits,
     }
 
@@ -603,7 +618,8 @@ def postgres_runs(binary, db, pairs, tokens, scripts, tmp, rnd, where, c):
     runs = [r]
     log(f"round {rnd} {where} gateway c={c}: {r['pairs_s']:.0f} pairs/s, request p50/p99 {fmt_ms(r['req_p50'])}/"
         f"{fmt_ms(r['req_p99'])} ms, accept p50/p99 {fmt_ms(r['acc_p50'])}/{fmt_ms(r['acc_p99'])} ms, "
-        f"bad {r['bad']}, socket errors {r['socket_errors']}, CPU {r['cpu']}"
+        f"bad {r['bad']}, socket errors {r['socket_errors']}, CPU {r['cpu']}, "
+        f"SQL per call by sender {r['sql_per_call_by_source']}"
         + (f", waits {r['waits']}" if r["waits"] else ""))
     if r["bad"] or r["socket_errors"] or r["exhausted"]:
         raise RuntimeError(f"c={c}: {r['bad']} bad answers, {r['socket_errors']} socket errors, "
@@ -733,6 +749,12 @@ def main():
     write_results(block)
 
 
+def sql_cell(r):
+    """Statements per call under load, and their senders (`api` = the actions' own)."""
+    parts = " + ".join(f"{k} {v:.2f}" for k, v in sorted(r.get("sql_per_call_by_source", {}).items()))
+    return f"{r['sql_per_call']:.2f}" + (f" ({parts})" if parts else "")
+
+
 def floor_of(runs, gateway, kind):
     """The floor run of `kind` measured right after the `gateway` run."""
     return next(x for x in runs if x["kind"] == kind and x["conns"] == gateway["conns"]
@@ -819,7 +841,7 @@ def render(meta, traced, counted, runs):
         same, mini = floor_of(runs, r, "floor_same"), floor_of(runs, r, "floor_minimal")
         cpu = r["cpu"]
         L.append(f"| {r['round']} | {r['placement']} | {r['conns']} | **{r['pairs_s']:,.0f}** | {fmt_ms(r['req_p50'])} / {fmt_ms(r['req_p99'])} | "
-                 f"{fmt_ms(r['acc_p50'])} / {fmt_ms(r['acc_p99'])} | {r['sql_per_call']:.2f} | "
+                 f"{fmt_ms(r['acc_p50'])} / {fmt_ms(r['acc_p99'])} | {sql_cell(r)} | "
                  f"{cpu['server']} / {cpu['db']} / {cpu['loadgen']} / {cpu['other']} | "
                  f"{same['rps']:,.0f} ({fmt_ms(same['p50_ms'])} / {fmt_ms(same['p99_ms'])}) | "
                  f"{mini['rps']:,.0f} ({fmt_ms(mini['p50_ms'])} / {fmt_ms(mini['p99_ms'])}) | "
