@@ -444,17 +444,23 @@ pub async fn authenticate_actor(source: &Source, claimed: Option<i64>) -> Result
     let Some(viewer) = claimed else {
         return Err(ApiError::NotAuthenticated);
     };
-    if source.from_memory() && source.cached_user(viewer).is_none() {
-        let settings = retry_once(|| source.settings()).await?;
-        return Ok(Actor {
-            access: Access {
-                viewer: Some(viewer),
-                settings,
-            },
-            confirmed: false,
-        });
+    if !source.from_memory() {
+        // One statement reads the settings and whether the viewer exists.
+        return Ok(Actor::confirmed(identify(source, claimed).await?));
     }
-    Ok(Actor::confirmed(identify(source, claimed).await?))
+    // One lookup of the viewer (a second would count twice in the cache's admission sketch).
+    let held = source.cached_user(viewer);
+    if let Some(None) = held {
+        return Err(unknown_viewer());
+    }
+    let settings = retry_once(|| source.settings()).await?;
+    Ok(Actor {
+        access: Access {
+            viewer: Some(viewer),
+            settings,
+        },
+        confirmed: held.is_some(),
+    })
 }
 
 /// A valid credential for a user that does not exist (check 1).
