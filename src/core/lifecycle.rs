@@ -7,6 +7,8 @@
 //! process's graph cache shows the write (read-your-writes). A retry (the pair already in the
 //! state the action leaves) answers the current status and writes nothing.
 
+use std::sync::Arc;
+
 use crate::cache::Source;
 use crate::error::{ApiError, BAD_CREDENTIALS};
 use crate::store::faults::retry_once;
@@ -422,17 +424,14 @@ impl Actor {
         }
     }
 
-    /// Check 1 now, if it was left to the lock: 401 when the viewer does not exist.
-    async fn confirm(&self, source: &Source) -> Result<(), ApiError> {
-        if !self.confirmed {
-            identify(source, self.access.viewer).await?;
-        }
-        Ok(())
-    }
-
-    /// `refusal`, once check 1 has passed (a missing viewer's 401 comes first).
+    /// `refusal`, once check 1 has passed: made now if it was left to the lock, since a
+    /// missing viewer's 401 comes first.
     async fn refuse<T>(&self, source: &Source, refusal: ApiError) -> Result<T, ApiError> {
-        self.confirm(source).await?;
+        if let (false, Some(viewer)) = (self.confirmed, self.access.viewer) {
+            if user_record(source, viewer).await?.is_none() {
+                return Err(unknown_viewer());
+            }
+        }
         Err(refusal)
     }
 }
@@ -499,8 +498,12 @@ pub async fn perform(
             }
         }
         None if target == viewer => {
-            actor.confirm(source).await?;
-            admit_target(source, Target::Id(target), refuse_deleted).await?;
+            // One read of the viewer's row makes checks 1 and 4 both.
+            let user = user_record(source, target).await?;
+            if user.is_none() && !actor.confirmed {
+                return Err(unknown_viewer());
+            }
+            admitted(user.as_deref(), refuse_deleted)?;
         }
         None => {}
     }
@@ -534,10 +537,15 @@ pub async fn admit_target(
     let Target::Id(id) = target else {
         return Err(ApiError::NotFound);
     };
-    let ids = [id];
-    let users = retry_once(|| source.users_by_ids(&ids)).await?;
-    admitted(users.get(&id).map(|user| &**user), refuse_deleted)?;
+    admitted(user_record(source, id).await?.as_deref(), refuse_deleted)?;
     Ok(id)
+}
+
+/// User `id`'s record (None: no such user), from the cache or SQL.
+async fn user_record(source: &Source, id: i64) -> Result<Option<Arc<UserRecord>>, ApiError> {
+    let ids = [id];
+    let mut users = retry_once(|| source.users_by_ids(&ids)).await?;
+    Ok(users.remove(&id))
 }
 
 /// Check 4 on the target's record (None: no such user).

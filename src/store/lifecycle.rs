@@ -123,9 +123,9 @@ impl Store {
         }
         let found = users.into_tuple::<(i64, bool)>().all(&txn).await?;
         let row = |id: i64| found.iter().find(|(found, _)| *found == id);
-        let Some(_) = row(viewer) else {
+        if row(viewer).is_none() {
             return Ok(Err(Missing::Viewer));
-        };
+        }
         let Some(&(_, target_deleted)) = row(target) else {
             return Ok(Err(Missing::Target));
         };

@@ -505,148 +505,156 @@ async fn error_codes_in_order() {
     for db in TestDb::all("graphql_lifecycle_errors").await {
         let backend = db.backend;
         let store = &db.store;
-        // 1 and 2 unrelated but for 2's pending request to 1; 3 soft-deleted, with a pending
-        // request to 1.
-        let null = Value::Null;
-        load(
-            store,
-            3,
-            &[3],
-            &[],
-            vec![
-                request(10, 2, 1, T1, null.clone(), null.clone()),
-                request(11, 3, 1, T1, null.clone(), null.clone()),
-            ],
-        )
-        .await;
-        let api = Api::new(store).await;
-        let snapshot = pair(store, 1, 2).await;
-        // Malformed, and well-formed but unknown (up to 2^64 - 1).
-        let malformed = [
-            "abc",
-            "0",
-            "-3",
-            "18446744073709551616",
-            "",
-            " 2",
-            "999",
-            "9223372036854775808",
-            "18446744073709551615",
-        ];
+        for cache in [true, false] {
+            // 1 and 2 unrelated but for 2's pending request to 1; 3 soft-deleted, with a pending
+            // request to 1.
+            let null = Value::Null;
+            load(
+                store,
+                3,
+                &[3],
+                &[],
+                vec![
+                    request(10, 2, 1, T1, null.clone(), null.clone()),
+                    request(11, 3, 1, T1, null.clone(), null.clone()),
+                ],
+            )
+            .await;
+            // The graph cache on (users it holds are checked before the transaction, the others
+            // by the pair's lock statement) and off.
+            let api = if cache {
+                Api::new(store).await
+            } else {
+                Api::sql_only(store).await
+            };
+            let snapshot = pair(store, 1, 2).await;
+            // Malformed, and well-formed but unknown (up to 2^64 - 1).
+            let malformed = [
+                "abc",
+                "0",
+                "-3",
+                "18446744073709551616",
+                "",
+                " 2",
+                "999",
+                "9223372036854775808",
+                "18446744073709551615",
+            ];
 
-        for field in MUTATIONS {
-            let what = |case: &str| format!("{backend:?}: {field} {case}");
-            for target in ["2", "999", "abc"] {
-                let r = api.gql_token(None, &mutation(field, target)).await;
-                refusals.check(&r, field, "UNAUTHENTICATED", None, &what(target));
+            for field in MUTATIONS {
+                let what = |case: &str| format!("{backend:?} cache {cache}: {field} {case}");
+                for target in ["2", "999", "abc"] {
+                    let r = api.gql_token(None, &mutation(field, target)).await;
+                    refusals.check(&r, field, "UNAUTHENTICATED", None, &what(target));
+                    let r = api
+                        .gql_token(Some("not-a-valid-token"), &mutation(field, target))
+                        .await;
+                    refusals.check(&r, field, "UNAUTHENTICATED", None, &what("bad token"));
+                }
                 let r = api
-                    .gql_token(Some("not-a-valid-token"), &mutation(field, target))
+                    .gql_token(Some(&jwt(424242)), &mutation(field, "2"))
+                    .await;
+                refusals.check(&r, field, "UNAUTHENTICATED", None, &what("no such viewer"));
+                for target in malformed {
+                    let r = mutate(&api, 1, field, target).await;
+                    refusals.check(&r, field, "NOT_FOUND", None, &what(target));
+                }
+                let r = mutate(&api, 1, field, "1").await;
+                refusals.check(
+                    &r,
+                    field,
+                    "BAD_USER_INPUT",
+                    Some("self_connection"),
+                    &what("self"),
+                );
+            }
+            assert_eq!(pair(store, 1, 2).await, snapshot, "{backend:?}");
+
+            // Friendship mode off: FORBIDDEN for 1–6, before the target and self checks;
+            // still UNAUTHENTICATED first.
+            friendship(store, false).await;
+            for field in &MUTATIONS[..6] {
+                let what = |case: &str| format!("{backend:?} cache {cache}: {field} off, {case}");
+                for target in ["2", "999", "abc", "1"] {
+                    let r = mutate(&api, 1, field, target).await;
+                    refusals.check(&r, field, "FORBIDDEN", None, &what(target));
+                }
+                let r = api.gql_token(None, &mutation(field, "999")).await;
+                refusals.check(&r, field, "UNAUTHENTICATED", None, &what("anonymous"));
+                let r = api
+                    .gql_token(Some("not-a-valid-token"), &mutation(field, "2"))
                     .await;
                 refusals.check(&r, field, "UNAUTHENTICATED", None, &what("bad token"));
             }
-            let r = api
-                .gql_token(Some(&jwt(424242)), &mutation(field, "2"))
-                .await;
-            refusals.check(&r, field, "UNAUTHENTICATED", None, &what("no such viewer"));
-            for target in malformed {
-                let r = mutate(&api, 1, field, target).await;
-                refusals.check(&r, field, "NOT_FOUND", None, &what(target));
-            }
+            assert_eq!(pair(store, 1, 2).await, snapshot, "{backend:?}");
+            // markConnectionRequestSeen works, and keeps its own checks.
+            let field = "markConnectionRequestSeen";
+            let r = mutate(&api, 1, field, "999").await;
+            refusals.check(&r, field, "NOT_FOUND", None, "mark_seen off, unknown");
             let r = mutate(&api, 1, field, "1").await;
             refusals.check(
                 &r,
                 field,
                 "BAD_USER_INPUT",
                 Some("self_connection"),
-                &what("self"),
+                "off, self",
             );
-        }
-        assert_eq!(pair(store, 1, 2).await, snapshot, "{backend:?}");
-
-        // Friendship mode off: FORBIDDEN for 1–6, before the target and self checks;
-        // still UNAUTHENTICATED first.
-        friendship(store, false).await;
-        for field in &MUTATIONS[..6] {
-            let what = |case: &str| format!("{backend:?}: {field} off, {case}");
-            for target in ["2", "999", "abc", "1"] {
-                let r = mutate(&api, 1, field, target).await;
-                refusals.check(&r, field, "FORBIDDEN", None, &what(target));
-            }
-            let r = api.gql_token(None, &mutation(field, "999")).await;
-            refusals.check(&r, field, "UNAUTHENTICATED", None, &what("anonymous"));
-            let r = api
-                .gql_token(Some("not-a-valid-token"), &mutation(field, "2"))
-                .await;
-            refusals.check(&r, field, "UNAUTHENTICATED", None, &what("bad token"));
-        }
-        assert_eq!(pair(store, 1, 2).await, snapshot, "{backend:?}");
-        // markConnectionRequestSeen works, and keeps its own checks.
-        let field = "markConnectionRequestSeen";
-        let r = mutate(&api, 1, field, "999").await;
-        refusals.check(&r, field, "NOT_FOUND", None, "mark_seen off, unknown");
-        let r = mutate(&api, 1, field, "1").await;
-        refusals.check(
-            &r,
-            field,
-            "BAD_USER_INPUT",
-            Some("self_connection"),
-            "off, self",
-        );
-        let r = api.gql_token(None, &mutation(field, "2")).await;
-        refusals.check(
-            &r,
-            field,
-            "UNAUTHENTICATED",
-            None,
-            "mark_seen off, anonymous",
-        );
-        let r = mutate(&api, 1, field, "2").await;
-        assert_eq!(errors(&r), [], "{backend:?}: mark_seen off: {r}");
-        let after = pair(store, 1, 2).await;
-        let (state, deciding) = state_of(1, 2, &after);
-        assert_eq!(state, "in_pending");
-        assert!(
-            deciding.unwrap().5.is_some(),
-            "{backend:?}: seen: {after:?}"
-        );
-        assert_eq!(
-            r["data"][field],
-            payload(1, 2, state, deciding),
-            "{backend:?}"
-        );
-        friendship(store, true).await;
-
-        // A soft-deleted target: NOT_FOUND for request and accept only (its pending request
-        // would otherwise connect); the other actions treat it as any user.
-        for field in ["requestConnection", "acceptConnection"] {
-            let r = mutate(&api, 1, field, "3").await;
+            let r = api.gql_token(None, &mutation(field, "2")).await;
             refusals.check(
                 &r,
                 field,
-                "NOT_FOUND",
+                "UNAUTHENTICATED",
                 None,
-                &format!("{backend:?}: {field} deleted"),
+                "mark_seen off, anonymous",
             );
-        }
-        assert_eq!(state_of(1, 3, &pair(store, 1, 3).await).0, "in_pending");
-        for (field, outcome) in [
-            ("markConnectionRequestSeen", Ok("in_pending")),
-            ("cancelConnectionRequest", Err("no_request")),
-            ("removeConnection", Err("not_connected")),
-            ("rejectConnection", Ok("in_rejected")),
-            ("cancelConnectionRejection", Ok("in_pending")),
-        ] {
-            let what = format!("{backend:?}: {field} on a deleted user");
-            let r = mutate(&api, 1, field, "3").await;
-            match outcome {
-                Ok(state) => {
-                    assert_eq!(errors(&r), [], "{what}: {r}");
-                    let (left, deciding) = state_of(1, 3, &pair(store, 1, 3).await);
-                    assert_eq!(left, state, "{what}");
-                    assert_eq!(r["data"][field], payload(1, 3, state, deciding), "{what}");
-                }
-                Err(reason) => {
-                    refusals.check(&r, field, "BAD_USER_INPUT", Some(reason), &what);
+            let r = mutate(&api, 1, field, "2").await;
+            assert_eq!(errors(&r), [], "{backend:?}: mark_seen off: {r}");
+            let after = pair(store, 1, 2).await;
+            let (state, deciding) = state_of(1, 2, &after);
+            assert_eq!(state, "in_pending");
+            assert!(
+                deciding.unwrap().5.is_some(),
+                "{backend:?}: seen: {after:?}"
+            );
+            assert_eq!(
+                r["data"][field],
+                payload(1, 2, state, deciding),
+                "{backend:?}"
+            );
+            friendship(store, true).await;
+
+            // A soft-deleted target: NOT_FOUND for request and accept only (its pending request
+            // would otherwise connect); the other actions treat it as any user.
+            for field in ["requestConnection", "acceptConnection"] {
+                let r = mutate(&api, 1, field, "3").await;
+                refusals.check(
+                    &r,
+                    field,
+                    "NOT_FOUND",
+                    None,
+                    &format!("{backend:?}: {field} deleted"),
+                );
+            }
+            assert_eq!(state_of(1, 3, &pair(store, 1, 3).await).0, "in_pending");
+            for (field, outcome) in [
+                ("markConnectionRequestSeen", Ok("in_pending")),
+                ("cancelConnectionRequest", Err("no_request")),
+                ("removeConnection", Err("not_connected")),
+                ("rejectConnection", Ok("in_rejected")),
+                ("cancelConnectionRejection", Ok("in_pending")),
+            ] {
+                let what = format!("{backend:?}: {field} on a deleted user");
+                let r = mutate(&api, 1, field, "3").await;
+                match outcome {
+                    Ok(state) => {
+                        assert_eq!(errors(&r), [], "{what}: {r}");
+                        let (left, deciding) = state_of(1, 3, &pair(store, 1, 3).await);
+                        assert_eq!(left, state, "{what}");
+                        assert_eq!(r["data"][field], payload(1, 3, state, deciding), "{what}");
+                    }
+                    Err(reason) => {
+                        refusals.check(&r, field, "BAD_USER_INPUT", Some(reason), &what);
+                    }
                 }
             }
         }

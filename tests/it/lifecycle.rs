@@ -732,13 +732,7 @@ async fn the_target_check_is_the_same_from_the_cache_and_from_the_lock() {
         common::set_settings(store, true, false, true).await;
         let doors = [
             ("cache on", Api::new(store).await),
-            (
-                "cache off",
-                Api {
-                    http: reqwest::Client::new(),
-                    base: common::serve_with(store.clone(), common::sql_only_config()).await,
-                },
-            ),
+            ("cache off", Api::sql_only(store).await),
         ];
         for (door, api) in &doors {
             for warm in [false, true] {
@@ -873,10 +867,7 @@ async fn an_unknown_viewer_is_refused_first_whoever_checks_it() {
         load(store, 6, &[4]).await;
         common::set_settings(store, true, false, true).await;
         let on = Api::new(store).await;
-        let off = Api {
-            http: reqwest::Client::new(),
-            base: common::serve_with(store.clone(), common::sql_only_config()).await,
-        };
+        let off = Api::sql_only(store).await;
         let api_statements = |api: &Api| {
             let (http, base) = (api.http.clone(), api.base.clone());
             async move {
@@ -931,20 +922,24 @@ async fn an_unknown_viewer_is_refused_first_whoever_checks_it() {
                         "{backend:?} {door}, friendship {friendship}, users read before: {warm}"
                     );
                     for route in ROUTES {
-                        // A new unknown user for each route: once a check has read it, the
-                        // cache may know it is missing, and the lock would not be asked.
-                        ghost += 1;
-                        if warm {
-                            // Twice: the cache's admission keeps a key read once out.
-                            for _ in 0..2 {
-                                for target in [2, 4, 999, ghost] {
-                                    let path = format!("{target}/connection_status/");
-                                    api.call("GET", &path, Some(1)).await;
+                        for target in ["abc", "999", "4", "2", "itself"] {
+                            // A new unknown user for each call: once a check has read it, the
+                            // cache may know it is missing, and the path under test (the
+                            // lock, or the read before it) would not be taken.
+                            ghost += 1;
+                            if warm {
+                                // Twice: the cache's admission keeps a key read once out.
+                                for _ in 0..2 {
+                                    for user in [2, 4, 999, ghost] {
+                                        let path = format!("{user}/connection_status/");
+                                        api.call("GET", &path, Some(1)).await;
+                                    }
                                 }
                             }
-                        }
-                        // The viewer itself last: its check reads the viewer.
-                        for target in ["abc", "999", "4", "2", &ghost.to_string()] {
+                            let target = match target {
+                                "itself" => ghost.to_string(),
+                                other => other.to_string(),
+                            };
                             let path = format!("{target}/{route}/");
                             let (status, body) = api.call("POST", &path, Some(ghost)).await;
                             assert_eq!(

@@ -229,10 +229,7 @@ async fn a_standby_that_stops_answering_leaves_the_rotation_and_comes_back() {
         return;
     };
     let reading = reading_from(&store, &standby, Duration::from_millis(300)).await;
-    let api = Api {
-        http: reqwest::Client::new(),
-        base: common::serve_with(reading.clone(), common::sql_only_config()).await,
-    };
+    let api = Api::sql_only(&reading).await;
     assert_eq!(username(&api, 3).await, "chiara");
 
     standby.stop_fast();

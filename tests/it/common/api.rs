@@ -25,6 +25,14 @@ impl Api {
         }
     }
 
+    /// The same with the graph cache off: every read runs SQL (`sql_only_config`).
+    pub async fn sql_only(store: &Store) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: super::serve_with(store.clone(), super::sql_only_config()).await,
+        }
+    }
+
     /// `method` on `path_and_query` with `token` (None: no credentials), not sent yet: the
     /// caller adds what its case needs (headers, a body, query parameters).
     pub fn request(
