@@ -13,7 +13,7 @@ use std::sync::Arc;
 use sea_orm::DbErr;
 
 use super::events::EventHub;
-use super::graph::{Adjacency, Entry, GraphCache, Key, Requests};
+use super::graph::{Adjacency, Entry, GraphCache, Invalidation, Key, Requests};
 use super::pages::{page, Perspective};
 use crate::store::{
     ConnectionPageRows, Gate, PageSpec, Relation, Settings, Store, TagRecord, UserRecord,
@@ -144,6 +144,35 @@ impl Source {
             .into_iter()
             .filter_map(|(id, user)| Some((id, user?)))
             .collect())
+    }
+
+    /// Read-your-writes after this process committed a lifecycle action of `actor` on
+    /// `target` (`core::lifecycle::act`): this server's next read shows it, without waiting
+    /// for the change feed. Such an action writes only the connection and the requests
+    /// between the two (and its event for `target`), so what it can make stale is the two
+    /// users' adjacency lists and requests, the keys its change rows name. Those are
+    /// invalidated here, after the replicas replayed the commit (a refill from a replica that
+    /// had not would store the old rows); the ticket rule (`graph.rs`) refuses any entry read
+    /// before. The feed reads the same change rows later (evicting those keys once more):
+    /// - at once (asked here, not waited for) when `target` subscribes on this server, so
+    ///   its event is delivered without delay;
+    /// - otherwise at its next wake-up or poll tick: no statement of its own per action.
+    ///   Measured (`bench/RESULTS.md`, lifecycle): the feed's poll after every commit took
+    ///   11 % of PostgreSQL's core beside 78 % for the actions themselves, and the wait for it
+    ///   was in every answer.
+    pub async fn wrote_pair(&self, actor: i64, target: i64) {
+        self.store.settle_replicas().await;
+        if let Some(graph) = self.graph.as_deref() {
+            graph.invalidate(Invalidation::Keys(vec![
+                Key::Adjacency(actor),
+                Key::Adjacency(target),
+                Key::Requests(actor),
+                Key::Requests(target),
+            ]));
+        }
+        if self.events.wants(target) {
+            self.store.poll_feed_now();
+        }
     }
 
     /// What the cache holds now for user `id`, without reading SQL: `Some(record)` (None:

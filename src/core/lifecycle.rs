@@ -336,7 +336,7 @@ pub async fn act(
     .await??;
     if outcome.changed {
         // Read-your-writes: this server's next read shows the write.
-        store.settle().await;
+        source.wrote_pair(viewer, target).await;
     }
     Ok(outcome)
 }

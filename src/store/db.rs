@@ -203,21 +203,39 @@ impl Store {
     /// cache, if one follows the database, has applied them. A writer calls it after its
     /// commit, so that its next read shows its write.
     pub async fn settle(&self) {
-        if !self.reads.replicas.is_empty() {
-            // The replicas first (`store::replicas`, read your own writes), then the cache.
-            match replicas::current_lsn(&self.db).await {
-                Ok(target) => self.reads.replayed(target).await,
-                Err(err) => tracing::warn!(error = %err, "cannot read the primary's WAL position"),
-            }
-        }
-        let follower = self.follower.lock().ok().and_then(|slot| slot.clone());
-        let Some(follower) = follower else {
-            return;
-        };
+        // The replicas first (`store::replicas`, read your own writes), then the cache.
+        self.settle_replicas().await;
         let (done, applied) = oneshot::channel();
-        if follower.send(done).is_ok() {
+        if self.wake_follower(done) {
             let _ = tokio::time::timeout(Duration::from_secs(2), applied).await;
         }
+    }
+
+    /// Waits until the replicas in rotation have replayed every change committed so far (at
+    /// most `REPLICA_MAX_LAG_MS`); at once without replicas.
+    pub async fn settle_replicas(&self) {
+        if self.reads.replicas.is_empty() {
+            return;
+        }
+        match replicas::current_lsn(&self.db).await {
+            Ok(target) => self.reads.replayed(target).await,
+            Err(err) => tracing::warn!(error = %err, "cannot read the primary's WAL position"),
+        }
+    }
+
+    /// Asks this process's feed follower, if there is one, to poll now, without waiting for
+    /// it: the follower delivers the events of this process's own commits at once, whatever
+    /// the backend (its LISTEN skips this process's own notifier).
+    pub fn poll_feed_now(&self) {
+        let (done, _) = oneshot::channel();
+        self.wake_follower(done);
+    }
+
+    /// Hands `done` to the follower (told once it applied what is committed now); false
+    /// when no follower listens.
+    fn wake_follower(&self, done: oneshot::Sender<()>) -> bool {
+        let follower = self.follower.lock().ok().and_then(|slot| slot.clone());
+        follower.is_some_and(|follower| follower.send(done).is_ok())
     }
 
     /// Runs `work` (one transaction, from BEGIN to COMMIT) on a task of its own and waits for

@@ -40,7 +40,7 @@ pub struct Notifier {
     wake: mpsc::Sender<()>,
     /// The backend pid of its connection (0 before it connects): this process's own feed
     /// listener skips these NOTIFYs, since every commit they announce was followed by the
-    /// writer's own catch-up (`Store::settle`).
+    /// writer's own catch-up (`Store::settle` or `Store::poll_feed_now`).
     pid: Arc<AtomicU32>,
 }
 
