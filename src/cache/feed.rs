@@ -12,8 +12,9 @@
 //!   forgets everything, and the follower starts again from the feed's end.
 //! - Writers in this process call `Store::settle` after they commit: the follower polls at
 //!   once and answers when the write is applied (read-your-writes on the writing server).
-//!   The lifecycle's actions do not wait: they evict what they wrote themselves and only ask
-//!   for the poll (`Source::wrote_pair`, `Store::poll_feed_now`).
+//!   The lifecycle's actions do not wait: they evict what they wrote themselves, and ask
+//!   for a poll at once only when the event's target subscribes here (`Source::wrote_pair`,
+//!   `Store::poll_feed_now`); their other changes are read at the next wake-up or tick.
 //! - Change rows of kind `EVENT` name a connection event: the follower reads the events whose
 //!   target subscribes here and hands them to the `EventHub` (after applying the batch's
 //!   evictions, so a subscriber reading the actor's record sees the write).
@@ -472,8 +473,8 @@ async fn next_wake(wakes: &mut Option<(mpsc::Receiver<Wake>, AbortOnDrop)>) -> O
 /// PostgreSQL: listens on the change channel, reconnecting after every loss, and tells the
 /// follower when it listens, when it lost the connection, and when changes were committed.
 /// The NOTIFYs of this process's own notifier (`own`: its backend pid) wake nobody: each
-/// commit they announce was followed by its writer's catch-up (`Store::settle` or
-/// `Store::poll_feed_now`), which polled for it already.
+/// commit they announce was applied to this cache by its writer (`Store::settle`, or the
+/// writer's own eviction in `Source::wrote_pair`); the poll tick reads its rows later.
 async fn listen(
     url: String,
     wakes: mpsc::Sender<Wake>,
