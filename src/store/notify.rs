@@ -39,8 +39,9 @@ pub struct Notifier {
     /// Capacity one: a wake-up waiting while the task sends is all it needs to send again.
     wake: mpsc::Sender<()>,
     /// The backend pid of its connection (0 before it connects): this process's own feed
-    /// listener skips these NOTIFYs, since every commit they announce was followed by the
-    /// writer's own catch-up (`Store::settle` or `Store::poll_feed_now`).
+    /// listener skips these NOTIFYs: every commit they announce was applied to this process's
+    /// cache by its writer (`Store::settle`, or the writer's own eviction in
+    /// `Source::wrote_pair`), and the feed reads its rows at its next poll.
     pid: Arc<AtomicU32>,
 }
 

@@ -589,26 +589,25 @@ async fn error_codes_in_order() {
             assert_eq!(pair(store, 1, 2).await, snapshot, "{backend:?}");
             // markConnectionRequestSeen works, and keeps its own checks.
             let field = "markConnectionRequestSeen";
+            let what = |case: &str| format!("{backend:?} cache {cache}: mark_seen off, {case}");
             let r = mutate(&api, 1, field, "999").await;
-            refusals.check(&r, field, "NOT_FOUND", None, "mark_seen off, unknown");
+            refusals.check(&r, field, "NOT_FOUND", None, &what("unknown"));
             let r = mutate(&api, 1, field, "1").await;
             refusals.check(
                 &r,
                 field,
                 "BAD_USER_INPUT",
                 Some("self_connection"),
-                "off, self",
+                &what("self"),
             );
             let r = api.gql_token(None, &mutation(field, "2")).await;
-            refusals.check(
-                &r,
-                field,
-                "UNAUTHENTICATED",
-                None,
-                "mark_seen off, anonymous",
-            );
+            refusals.check(&r, field, "UNAUTHENTICATED", None, &what("anonymous"));
             let r = mutate(&api, 1, field, "2").await;
-            assert_eq!(errors(&r), [], "{backend:?}: mark_seen off: {r}");
+            assert_eq!(
+                errors(&r),
+                [],
+                "{backend:?} cache {cache}: mark_seen off: {r}"
+            );
             let after = pair(store, 1, 2).await;
             let (state, deciding) = state_of(1, 2, &after);
             assert_eq!(state, "in_pending");

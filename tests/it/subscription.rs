@@ -17,6 +17,7 @@ use community_gateway::store::Store;
 use serde_json::{json, Value};
 
 use crate::common::jwt;
+use crate::common::metrics::wait_at_least;
 use crate::common::socket::{Received, Socket, WITHIN};
 use crate::common::{self, plain_user, Backend, TestDb, TEST_SECRET};
 
@@ -240,6 +241,49 @@ async fn every_event_reaches_the_user_acted_upon_with_its_snapshot() {
 
 /// Events of writes through one server reach the subscribers of another, in commit order,
 /// each once, with many writers at once.
+/// A writer leaves the feed alone when nobody on its server subscribes to the target
+/// (`Source::wrote_pair`), so an event can still be unread by the feed when its target
+/// subscribes. The subscription has the feed read what is committed first: that event is not
+/// delivered (no replay). Once subscribed, the target's events come at once, not at the
+/// feed's next poll (30 s here). All three backends, graph cache on and off (the feed runs
+/// for the events either way).
+#[tokio::test]
+async fn an_event_unread_when_its_target_subscribes_is_not_delivered() {
+    for db in TestDb::all("subscription_unread").await {
+        let backend = db.backend;
+        load(&db.store, 6).await;
+        for (cache, first) in [(true, 1), (false, 4)] {
+            let (asker, target, later) = (first, first + 1, first + 2);
+            let mut config = community_gateway::config::Config::with_secret(TEST_SECRET);
+            config.cache.enabled = cache;
+            config.cache.poll = Some(Duration::from_secs(30));
+            config.cache.lease = Duration::from_secs(60);
+            let base = common::serve_with(db.store.clone(), config).await;
+            let rest = Rest::new(&base);
+            let case = format!("{backend:?}, cache {cache}");
+
+            rest.ok(asker, "request", target).await;
+            let mut socket = Socket::of(&base, target).await;
+            socket.subscribe("s").await;
+            let http = reqwest::Client::new();
+            let live = "gateway_live_subscriptions";
+            wait_at_least(&http, &base, live, 1.0, WITHIN).await;
+
+            rest.ok(later, "request", target).await;
+            let event = socket.event("s").await;
+            assert_eq!(event["kind"], "REQUEST_RECEIVED", "{case}");
+            assert_eq!(
+                event["user"]["id"],
+                json!(later.to_string()),
+                "{case}: the request from before the subscription is not delivered"
+            );
+            socket
+                .expect_silence(Duration::from_millis(300), "one event")
+                .await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn events_cross_servers_in_commit_order() {
     for backend in [Backend::Postgres, Backend::MySql] {

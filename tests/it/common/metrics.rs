@@ -46,3 +46,26 @@ pub async fn wait_serving(client: &reqwest::Client, base: &str, want: f64, withi
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Waits until the unlabelled metric `name` on `base` is at least `want`, at most `within`;
+/// returns its value then.
+pub async fn wait_at_least(
+    client: &reqwest::Client,
+    base: &str,
+    name: &str,
+    want: f64,
+    within: Duration,
+) -> f64 {
+    let started = Instant::now();
+    loop {
+        let value = metric(client, base, name).await;
+        if value >= want {
+            return value;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{name} of {base} stayed at {value}, below {want}, for {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -148,8 +148,11 @@ impl Socket {
         self.send(json!({"type": "subscribe", "id": id,
             "payload": {"query": format!("subscription {{ connectionEvents {{ {EVENT_FIELDS} }} }}")}}))
             .await;
-        // Registration happens when the server runs the resolver: a round trip on the same
-        // socket (ping → pong, handled after the subscribe message) makes sure it has.
+        // A round trip on the same socket (ping → pong) makes sure the server has read the
+        // subscribe message. It does not make sure the subscriber is registered: async-graphql
+        // answers the ping before it first polls the new subscription, whose resolver has the
+        // feed catch up before it registers (`graphql::events`). A test that needs the
+        // registration waits for `gateway_live_subscriptions` (`metrics::wait_at_least`).
         self.send(json!({"type": "ping"})).await;
         assert_eq!(self.expect_json().await["type"], "pong");
     }
