@@ -250,10 +250,12 @@ def proc_status(pid, key):
 
 
 def cpu_busy_total():
+    """Busy and total ticks of the machine since boot, and the steal among the busy: time the
+    hypervisor gave this virtual machine's vCPUs to someone else."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
     idle = v[3] + v[4]
-    return sum(v[:8]) - idle, sum(v[:8])
+    return sum(v[:8]) - idle, sum(v[:8]), v[7]
 
 
 def loadavg():
@@ -272,7 +274,7 @@ class CpuSampler:
         self.base, self.last, self.role = {}, {}, {}
         self.stop_event = threading.Event()
         self.t0 = time.monotonic()
-        self.busy0, self.total0 = cpu_busy_total()
+        self.busy0, self.total0, self.steal0 = cpu_busy_total()
         self._scan(initial=True)
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
@@ -317,12 +319,16 @@ class CpuSampler:
         self.stop_event.set()
         self.thread.join()
         wall = time.monotonic() - self.t0
-        busy1, total1 = cpu_busy_total()
+        busy1, total1, steal1 = cpu_busy_total()
         split = {"server": 0.0, "db": 0.0, "loadgen": 0.0}
         for pid, base in self.base.items():
             split[self.role[pid]] += (self.last[pid] - base) / CLK_TCK / wall * 100
-        machine = (busy1 - self.busy0) / max(1, total1 - self.total0) * NCPU * 100
-        split["other"] = max(0.0, machine - split["server"] - split["db"] - split["loadgen"])
+        ticks = max(1, total1 - self.total0)
+        machine = (busy1 - self.busy0) / ticks * NCPU * 100
+        # Steal is no process's: the hypervisor ran someone else on our vCPUs. A run with much
+        # of it measured a smaller machine than the runs beside it.
+        split["steal"] = (steal1 - self.steal0) / ticks * NCPU * 100
+        split["other"] = max(0.0, machine - split["steal"] - split["server"] - split["db"] - split["loadgen"])
         return {k: round(v) for k, v in split.items()}
 
 
