@@ -465,9 +465,13 @@ class Server:
         self.out.close()
 
 
-def sql_lines(text):
-    """The statements of a slice of the server's log (RUST_LOG=community_gateway::sql=trace)."""
-    return [line.split(" sql=", 1)[1] for line in text.splitlines() if "community_gateway::sql" in line and " sql=" in line]
+def sql_lines(text, sender=None):
+    """The statements of a slice of the server's log (RUST_LOG=community_gateway::sql=trace);
+    with `sender` ("Api", "Feed", "Replicas"), only the ones it sent (the change feed polls on
+    its own clock, whatever request is being traced)."""
+    return [line.split(" sql=", 1)[1] for line in text.splitlines()
+            if "community_gateway::sql" in line and " sql=" in line
+            and (sender is None or f" sender={sender} " in line)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -575,7 +579,7 @@ def trace_statements(server, wl, workdir):
             status, resp = http(server.port, method, path, auth, body)
             if status != 200 or (body is not None and b'"errors"' in resp):
                 raise RuntimeError(f"{name}: {method} {path} answered {status}: {resp[:500]!r}")
-            stmts = sql_lines(server.log_since(offset))
+            stmts = sql_lines(server.log_since(offset), sender="Api")
             counts.append(len(stmts))
             texts.append(stmts)
             bodies.append(resp)
@@ -634,6 +638,12 @@ def r1_bindings(statements, wl, r1_body, offset=0, limit=20):
         (r"\bt\.visible = $", None, True),
         (r"\bt\.active = $", None, True),
         (r"\bt\.deleted = $", None, False),
+        # The same, as the tags entity query writes it (quoted names).
+        (r'"user_tags"\."user_id" = ANY\($', None, list(ids)),
+        (r'"user_tags"\."user_id" IN \(SELECT value FROM json_each\($', None, json.dumps(ids, separators=(",", ":"))),
+        (r'"tags"\."visible" = $', None, True),
+        (r'"tags"\."active" = $', None, True),
+        (r'"tags"\."deleted" = $', None, False),
     ]
     out = []
     for sql in statements:
@@ -671,7 +681,7 @@ def r1_bindings(statements, wl, r1_body, offset=0, limit=20):
             rows = len(ids) + (1 if offset > 0 else 0)
         elif sql.startswith("WITH m AS"):
             rows = max(1, len(ids))  # an empty page is one row, for the counts
-        elif sql.startswith("SELECT ut.user_id AS owner_id"):
+        elif sql.startswith(("SELECT ut.user_id AS owner_id", 'SELECT "tags"."id"')):
             rows = sum(len(u["tags"]) for u in page["results"])
         elif sql.startswith("SELECT friend_id AS other_id"):
             rows = sum(1 for u in page["results"] if u["connection_status"] is not None)
@@ -1073,7 +1083,8 @@ def render(results, meta):
              "the SQL floor); errors = non-2xx + GraphQL `errors` + socket errors/timeouts (failed transactions "
              "for the floor); SQL/req = statements in the server's trace for one request (min–max over 5 runs, "
              "over 40 random requests for R2) · statements per request under load from /metrics; CPU in % of one "
-             "core (200 = the whole machine), `other` = everything else on the machine; CPU ms/req = (server + DB) CPU "
+             "core (200 = the whole machine), `other` = everything else on the machine, `steal` = what the hypervisor "
+             "gave other virtual machines (a run with much of it had a smaller machine than its neighbours); CPU ms/req = (server + DB) CPU "
              "time per request (for the floor: the database's per transaction); VmHWM read after each run.")
     L.append("")
     L.append("Targets:")
@@ -1087,7 +1098,7 @@ def render(results, meta):
         L.append(f"**{res['label']}** ({res['version']})")
         L.append("")
         L.append("| scenario | conc. | req/s | p50 ms | p99 ms | max ms | errors | SQL/req trace · load "
-                 "| CPU % server / DB / load gen. / other | CPU ms/req | server VmHWM MB | load avg |")
+                 "| CPU % server / DB / load gen. / other / steal | CPU ms/req | server VmHWM MB | load avg |")
         L.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
         for c in CFG["concurrency"]:
             for sc in SCENARIOS:
@@ -1108,7 +1119,7 @@ def render(results, meta):
                 rss = f"{r['rss_mb']:.0f}" if r.get("rss_mb") else "—"
                 L.append(f"| {name} | {conc} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
                          f"{r['max_ms']:.1f} | {r['errors']} | {sql} | "
-                         f"{cpu['server']} / {db_cpu} / {load_cpu} / {cpu['other']} | {cpu_ms(r):.2f} | {rss} | "
+                         f"{cpu['server']} / {db_cpu} / {load_cpu} / {cpu['other']} / {cpu.get('steal', 0)} | {cpu_ms(r):.2f} | {rss} | "
                          f"{r['load']:.1f} |")
         L.append("")
         L.append("| ratio | " + " | ".join(f"c={c}" for c in CFG["concurrency"]) + " |")

@@ -493,9 +493,11 @@ fn count_statements(
     let counter = statements.clone();
     db.set_metric_callback(move |info| {
         counter.add(sender, 1);
-        // `RUST_LOG=community_gateway::sql=trace` prints every statement with its timing.
+        // `RUST_LOG=community_gateway::sql=trace` prints every statement with its timing and
+        // its sender (the benches keep the API's, apart from the change feed's polls).
         tracing::trace!(
             target: "community_gateway::sql",
+            sender = ?sender,
             elapsed_us = info.elapsed.as_micros() as u64,
             failed = info.failed,
             sql = %info.statement.sql,
