@@ -601,6 +601,14 @@ PLACEHOLDER = re.compile(r"\$(\d+)|\?")
 IN_LIST = re.compile(r"([\w.]+) IN \(((?:\$\d+|\?)(?:, (?:\$\d+|\?))*)\)")
 
 
+UT_USER_ID = r'(?:\but\.user_id|"user_tags"\."user_id")'
+
+
+def tag_column(name):
+    """The text before a placeholder compared with the tags' column `name`, either spelling."""
+    return rf'(?:\bt\.{name}|"tags"\."{name}") = $'
+
+
 def r1_bindings(statements, wl, r1_body, offset=0, limit=20):
     """The values the server bound to each captured R1 statement, in placeholder order, and the
     number of rows each must return (from R1's response).
@@ -632,18 +640,14 @@ def r1_bindings(statements, wl, r1_body, offset=0, limit=20):
         (r"\bLIMIT $", None, offset + limit),
         (r"\b(p\.rn|pos) > $", None, offset),
         (r"\b(p\.rn|pos) <= $", None, offset + limit),
-        # A list bound as one value: an array on PostgreSQL, JSON text on SQLite.
-        (r"\but\.user_id = ANY\($", None, list(ids)),
-        (r"\but\.user_id IN \(SELECT value FROM json_each\($", None, json.dumps(ids, separators=(",", ":"))),
-        (r"\bt\.visible = $", None, True),
-        (r"\bt\.active = $", None, True),
-        (r"\bt\.deleted = $", None, False),
-        # The same, as the tags entity query writes it (quoted names).
-        (r'"user_tags"\."user_id" = ANY\($', None, list(ids)),
-        (r'"user_tags"\."user_id" IN \(SELECT value FROM json_each\($', None, json.dumps(ids, separators=(",", ":"))),
-        (r'"tags"\."visible" = $', None, True),
-        (r'"tags"\."active" = $', None, True),
-        (r'"tags"\."deleted" = $', None, False),
+        # The tags of the page's users, hand-written (`ut.`, `t.`) or as the entity query
+        # writes it (quoted names). The users' ids are bound as one value: an array on
+        # PostgreSQL, JSON text on SQLite.
+        (UT_USER_ID + r" = ANY\($", None, list(ids)),
+        (UT_USER_ID + r" IN \(SELECT value FROM json_each\($", None, json.dumps(ids, separators=(",", ":"))),
+        (tag_column("visible"), None, True),
+        (tag_column("active"), None, True),
+        (tag_column("deleted"), None, False),
     ]
     out = []
     for sql in statements:

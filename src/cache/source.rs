@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use sea_orm::DbErr;
 
-use super::events::EventHub;
+use super::events::{EventHub, Subscription};
 use super::graph::{Adjacency, Entry, GraphCache, Invalidation, Key, Requests};
 use super::pages::{page, Perspective};
 use crate::store::{
@@ -173,6 +173,16 @@ impl Source {
         if self.events.wants(target) {
             self.store.poll_feed_now();
         }
+    }
+
+    /// Subscribes to `user`'s live events (`capacity`: the subscription's buffer), from the
+    /// changes committed after this call on: the feed first reads every change committed so
+    /// far, without this subscriber. `wrote_pair` leaves the feed alone for targets nobody
+    /// here subscribes to, and an event committed before the subscription must not be
+    /// delivered when the feed reads it later (no replay).
+    pub async fn subscribe_events(&self, user: i64, capacity: usize) -> Subscription {
+        self.store.settle().await;
+        self.events.subscribe(user, capacity)
     }
 
     /// What the cache holds now for user `id`, without reading SQL: `Some(record)` (None:

@@ -90,18 +90,13 @@ impl Subscription {
         let rc = request(ctx);
         let (viewer, _) = rc.viewer_required().await?;
         let counted = Counted::open(ctx)?;
-        // The feed first reads every change committed so far (without this subscriber): the
-        // lifecycle's writers do not wake this server's feed for targets nobody here
-        // subscribes to (`Source::wrote_pair`), and an event committed before the subscribe
-        // message must not be delivered once the feed reads it later (no replay).
-        rc.source.store().settle().await;
         // Registered before the settings are read: an event committed from now on is not
         // missed, and one that arrives before friendship mode is confirmed waits in the
-        // subscription's buffer.
+        // subscription's buffer. None from before (`Source::subscribe_events`).
         let subscription = rc
             .source
-            .events()
-            .subscribe(viewer, rc.config.ws.subscription_buffer);
+            .subscribe_events(viewer, rc.config.ws.subscription_buffer)
+            .await;
         let settings = rc.source.settings().await.or_graphql()?;
         if !settings.connection_enabled {
             return Err(ApiError::PermissionDenied).or_graphql();

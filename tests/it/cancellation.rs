@@ -12,6 +12,7 @@ use futures_util::FutureExt;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::json;
 
+use community_gateway::store::sql::Sql;
 use community_gateway::store::Store;
 
 use crate::common::{self, Backend, TestDb};
@@ -163,30 +164,27 @@ async fn a_read_dropped_halfway_leaves_its_connection_in_step() {
         let mut cut = 0;
         for round in 0..300_i64 {
             // A text never seen before, so that it is prepared (not taken from sqlx's cache).
-            let doomed = Statement::from_sql_and_values(
-                store.backend(),
-                format!("SELECT {round} AS round, {} AS n", placeholder(backend, 1)),
-                [round.into()],
-            );
+            let mut doomed = Sql::new(store.backend());
+            doomed
+                .push(&format!("SELECT {round} AS round, "))
+                .bind(round)
+                .push(" AS n");
             // Cut off after its first poll (its first packet sent), or after 10 to 590 µs.
             let reads = store.reader();
             let answered = if round % 2 == 0 {
-                reads.query_one(doomed).now_or_never().is_some()
+                reads.query_one(doomed.build()).now_or_never().is_some()
             } else {
                 let wait = Duration::from_micros((round as u64 % 60) * 10);
-                tokio::time::timeout(wait, reads.query_one(doomed))
+                tokio::time::timeout(wait, reads.query_one(doomed.build()))
                     .await
                     .is_ok()
             };
             cut += i64::from(!answered);
-            let check = Statement::from_sql_and_values(
-                store.backend(),
-                format!("SELECT {} AS n", placeholder(backend, 1)),
-                [(round * 7).into()],
-            );
+            let mut check = Sql::new(store.backend());
+            check.push("SELECT ").bind(round * 7).push(" AS n");
             let row = store
                 .reader()
-                .query_one(check)
+                .query_one(check.build())
                 .await
                 .unwrap_or_else(|err| panic!("{backend:?}: the read after round {round}: {err}"))
                 .expect("a row");
@@ -202,14 +200,5 @@ async fn a_read_dropped_halfway_leaves_its_connection_in_step() {
             "{backend:?}: no read was cut off; the test proves nothing"
         );
         store.connection().clone().close().await.ok();
-    }
-}
-
-/// Parameter `n` of a statement, as a 64-bit integer.
-fn placeholder(backend: Backend, n: usize) -> String {
-    match backend {
-        Backend::Postgres => format!("CAST(${n} AS BIGINT)"),
-        Backend::MySql => "CAST(? AS SIGNED)".to_string(),
-        Backend::Sqlite => "CAST(? AS INTEGER)".to_string(),
     }
 }

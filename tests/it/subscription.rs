@@ -239,8 +239,6 @@ async fn every_event_reaches_the_user_acted_upon_with_its_snapshot() {
     }
 }
 
-/// Events of writes through one server reach the subscribers of another, in commit order,
-/// each once, with many writers at once.
 /// A writer leaves the feed alone when nobody on its server subscribes to the target
 /// (`Source::wrote_pair`), so an event can still be unread by the feed when its target
 /// subscribes. The subscription has the feed read what is committed first: that event is not
@@ -284,6 +282,8 @@ async fn an_event_unread_when_its_target_subscribes_is_not_delivered() {
     }
 }
 
+/// Events of writes through one server reach the subscribers of another, in commit order,
+/// each once, with many writers at once.
 #[tokio::test]
 async fn events_cross_servers_in_commit_order() {
     for backend in [Backend::Postgres, Backend::MySql] {

@@ -34,17 +34,17 @@ pub async fn metric(client: &reqwest::Client, base: &str, name: &str) -> f64 {
 
 /// Waits until `gateway_cache_serving` on `base` is `want` (0 or 1), at most `within`.
 pub async fn wait_serving(client: &reqwest::Client, base: &str, want: f64, within: Duration) {
-    let started = Instant::now();
-    loop {
-        if metric(client, base, "gateway_cache_serving").await == want {
-            return;
-        }
-        assert!(
-            started.elapsed() < within,
-            "gateway_cache_serving of {base} did not become {want} within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let name = "gateway_cache_serving";
+    wait_for(
+        client,
+        base,
+        name,
+        |value| value == want,
+        within,
+        "did not become",
+        want,
+    )
+    .await;
 }
 
 /// Waits until the unlabelled metric `name` on `base` is at least `want`, at most `within`;
@@ -56,15 +56,38 @@ pub async fn wait_at_least(
     want: f64,
     within: Duration,
 ) -> f64 {
+    wait_for(
+        client,
+        base,
+        name,
+        |value| value >= want,
+        within,
+        "stayed below",
+        want,
+    )
+    .await
+}
+
+/// Polls `name` every 10 ms until `done` holds for its value (returned), failing after
+/// `within` with "`name` of `base` {failure} {want}".
+async fn wait_for(
+    client: &reqwest::Client,
+    base: &str,
+    name: &str,
+    done: impl Fn(f64) -> bool,
+    within: Duration,
+    failure: &str,
+    want: f64,
+) -> f64 {
     let started = Instant::now();
     loop {
         let value = metric(client, base, name).await;
-        if value >= want {
+        if done(value) {
             return value;
         }
         assert!(
             started.elapsed() < within,
-            "{name} of {base} stayed at {value}, below {want}, for {within:?}"
+            "{name} of {base} {failure} {want} within {within:?} (last: {value})"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
